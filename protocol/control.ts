@@ -1,0 +1,111 @@
+/**
+ * Text frames: JSON control messages `{"t": "<type>", ...}`. One schema per type and
+ * direction; anything else is a bad message. See docs/protocol.md.
+ */
+import { validate, type Schema } from './schema.ts';
+
+/** Largest accepted text frame, in bytes. Control messages are small by design. */
+export const MAX_CONTROL_BYTES = 8 * 1024;
+
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const id = { type: 'string', max: 64, pattern: ID_PATTERN } as const;
+const coord = { type: 'number', min: -1e6, max: 1e7 } as const;
+
+// ---- visitor -> relay
+export interface PageMsg { t: 'page'; url: string; title: string }
+export interface ConsentMsg { t: 'consent'; agentId: string; allow: boolean }
+/** The visitor grants or revokes remote control for one agent. */
+export interface ControlMsg { t: 'control'; agentId: string; allow: boolean }
+/** The visitor stops sharing with one agent, or with every agent when agentId is absent. */
+export interface EndMsg { t: 'end'; agentId?: string }
+export type VisitorToRelay = PageMsg | ConsentMsg | ControlMsg | EndMsg;
+
+// ---- agent -> relay
+export interface JoinMsg { t: 'join'; visitorId: string; tabId?: string }
+export interface LeaveMsg { t: 'leave' }
+export interface ResyncRequestMsg { t: 'resync' }
+export interface PointerMsg { t: 'pointer'; x: number; y: number }
+export interface HighlightMsg { t: 'highlight'; x: number; y: number; w: number; h: number }
+export interface ScrollMsg { t: 'scroll'; x: number; y: number }
+export interface ClickMsg { t: 'click'; x: number; y: number }
+/** Typing into the node with this rrweb mirror id. */
+export interface InputMsg { t: 'input'; nodeId: number; value: string }
+export interface ControlRequestMsg { t: 'control-request' }
+export type AgentToRelay =
+  | JoinMsg | LeaveMsg | ResyncRequestMsg | PointerMsg | HighlightMsg | ScrollMsg | ClickMsg | InputMsg | ControlRequestMsg;
+
+/** Agent messages the relay forwards to the visitor's tab, with `agentId` attached. */
+export const AGENT_TOOL_TYPES = new Set(['pointer', 'highlight', 'scroll', 'click', 'input', 'control-request']);
+/** Of those, the ones that act on the page and need the visitor's grant. */
+export const CONTROL_ONLY_TYPES = new Set(['click', 'input']);
+
+// ---- relay -> visitor
+export interface WelcomeMsg { t: 'welcome'; visitorId: string; visitorToken: string; tabId: string }
+export interface ConsentRequestMsg { t: 'consent-request'; agent: { id: string; name: string } }
+export interface SnapshotRequestMsg { t: 'snapshot-request' }
+export interface AgentLeftMsg { t: 'agent-left'; agentId: string }
+export type AgentToolForVisitor = (PointerMsg | HighlightMsg | ScrollMsg | ClickMsg | InputMsg | ControlRequestMsg) & {
+  agentId: string;
+};
+
+// ---- relay -> agent
+export interface ReadyMsg { t: 'ready'; agentId: string; accountId: string }
+export interface JoinedMsg { t: 'joined'; visitorId: string; tabId: string; url: string; title: string }
+export interface RefusedMsg { t: 'refused'; visitorId: string; reason: 'denied' | 'not_found' }
+export interface VisitorLeftMsg { t: 'visitor-left'; visitorId: string; tabId: string }
+export interface EndedMsg { t: 'ended'; visitorId: string; reason: 'visitor_stopped' | 'gone' }
+export interface PageChangedMsg { t: 'page'; visitorId: string; tabId: string; url: string; title: string }
+export interface ControlStateMsg { t: 'control'; visitorId: string; allow: boolean }
+/** Your stream had a gap (you were too slow): discard until the next full snapshot. */
+export interface ResyncMsg { t: 'resync' }
+
+// ---- relay -> either
+export interface ErrorMsg { t: 'error'; code: string; message: string }
+
+const visitorSchemas: Record<string, Schema> = {
+  page: { url: { type: 'string', max: 2048 }, title: { type: 'string', max: 512 } },
+  consent: { agentId: id, allow: { type: 'boolean' } },
+  control: { agentId: id, allow: { type: 'boolean' } },
+  end: { agentId: { ...id, optional: true } },
+};
+
+const agentSchemas: Record<string, Schema> = {
+  join: { visitorId: id, tabId: { ...id, optional: true } },
+  leave: {},
+  resync: {},
+  pointer: { x: coord, y: coord },
+  highlight: { x: coord, y: coord, w: coord, h: coord },
+  scroll: { x: coord, y: coord },
+  click: { x: coord, y: coord },
+  input: { nodeId: { type: 'int', min: 0, max: 2 ** 31 }, value: { type: 'string', max: 4096 } },
+  'control-request': {},
+};
+
+export type ParseResult<T> = { ok: true; msg: T } | { ok: false; message: string };
+
+function parseWith<T>(text: string, schemas: Record<string, Schema>): ParseResult<T> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, message: 'malformed JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, message: 'a control message must be a JSON object' };
+  }
+  const { t, ...rest } = value as Record<string, unknown>;
+  if (typeof t !== 'string' || !Object.hasOwn(schemas, t)) {
+    return { ok: false, message: `unknown message type ${JSON.stringify(String(t)).slice(0, 40)}` };
+  }
+  const result = validate(rest, schemas[t]);
+  if (!result.ok) return { ok: false, message: `${t}: ${result.message}` };
+  return { ok: true, msg: value as T };
+}
+
+export function parseVisitorMessage(text: string): ParseResult<VisitorToRelay> {
+  return parseWith<VisitorToRelay>(text, visitorSchemas);
+}
+
+export function parseAgentMessage(text: string): ParseResult<AgentToRelay> {
+  return parseWith<AgentToRelay>(text, agentSchemas);
+}

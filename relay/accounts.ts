@@ -1,0 +1,92 @@
+/** Accounts: creation (keys issued once), cached look-ups, secret verification. */
+import crypto from 'node:crypto';
+import { hashSecret, makeSecretKey, randomId, verifySecret, accountIdFromSecretKey } from './auth/secrets.ts';
+import { normaliseOriginPattern } from './auth/origin.ts';
+import type { AccountRecord, AgentKeyAlg, Store } from './store/types.ts';
+
+export interface NewAccount {
+  name: string;
+  origins: string[];
+  requireConsent?: boolean;
+  agentKey?: { alg: AgentKeyAlg; pem: string };
+}
+
+export interface CreatedAccount {
+  accountId: string;
+  publicKey: string;
+  /** Shown once; only its hash is stored. */
+  secretKey: string;
+}
+
+const CACHE_TTL_MS = 30_000;
+
+export class AccountService {
+  private byKeyCache = new Map<string, { at: number; account: AccountRecord | null }>();
+  private byIdCache = new Map<string, { at: number; account: AccountRecord | null }>();
+  /** sha256(secret) of recently verified secrets, so scrypt does not run on every REST call. */
+  private verified = new Map<string, { at: number; accountId: string }>();
+
+  constructor(private store: Store) {}
+
+  async create(input: NewAccount): Promise<CreatedAccount> {
+    if (!/^[\w .@-]{1,100}$/.test(input.name)) throw new Error('account name must be 1-100 letters, digits, spaces, . @ _ -');
+    if (input.origins.length === 0) throw new Error('at least one allowed origin is required');
+    const allowedOrigins = input.origins.map(normaliseOriginPattern);
+    if (input.agentKey) {
+      const key = crypto.createPublicKey(input.agentKey.pem); // throws on a bad PEM
+      const type = key.asymmetricKeyType;
+      if ((input.agentKey.alg === 'RS256' && type !== 'rsa') || (input.agentKey.alg === 'ES256' && type !== 'ec')) {
+        throw new Error(`agent key type ${type} does not match ${input.agentKey.alg}`);
+      }
+    }
+    const id = randomId('acc');
+    const publicKey = randomId('pk', 18);
+    const secretKey = makeSecretKey(id);
+    await this.store.createAccount({
+      id,
+      name: input.name,
+      publicKey,
+      secretHash: await hashSecret(secretKey),
+      allowedOrigins,
+      requireConsent: input.requireConsent ?? true,
+      agentKey: input.agentKey,
+      createdAt: new Date(),
+    });
+    return { accountId: id, publicKey, secretKey };
+  }
+
+  async byPublicKey(publicKey: string): Promise<AccountRecord | null> {
+    return this.cached(this.byKeyCache, publicKey, () => this.store.getAccountByPublicKey(publicKey));
+  }
+
+  async byId(id: string): Promise<AccountRecord | null> {
+    return this.cached(this.byIdCache, id, () => this.store.getAccountById(id));
+  }
+
+  /** The account a secret key belongs to, or null. */
+  async verifySecretKey(secretKey: string): Promise<AccountRecord | null> {
+    const accountId = accountIdFromSecretKey(secretKey);
+    if (!accountId) return null;
+    const digest = crypto.createHash('sha256').update(secretKey).digest('base64url');
+    const hit = this.verified.get(digest);
+    if (hit && Date.now() - hit.at < CACHE_TTL_MS && hit.accountId === accountId) return this.byId(accountId);
+    const account = await this.byId(accountId);
+    if (!account || !(await verifySecret(secretKey, account.secretHash))) return null;
+    if (this.verified.size > 1000) this.verified.clear();
+    this.verified.set(digest, { at: Date.now(), accountId });
+    return account;
+  }
+
+  private async cached(
+    map: Map<string, { at: number; account: AccountRecord | null }>,
+    key: string,
+    load: () => Promise<AccountRecord | null>,
+  ): Promise<AccountRecord | null> {
+    const hit = map.get(key);
+    if (hit && Date.now() - hit.at < CACHE_TTL_MS) return hit.account;
+    const account = await load();
+    if (map.size > 10_000) map.clear();
+    map.set(key, { at: Date.now(), account });
+    return account;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Agent JWTs. Two issuers, each with its algorithm pinned:
+ *  - the relay itself (`iss: "cobrowse-relay"`, HS256 with a key derived from the relay secret);
+ *  - a customer's backend (`iss: <accountId>`, RS256 or ES256 with the public key registered on the account).
+ * `exp` is required, the audience is checked, and `none` is never accepted.
+ */
+import crypto from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { AGENT_AUDIENCE, ID_PATTERN, RELAY_ISSUER } from '../../protocol/index.ts';
+import type { AccountRecord } from '../store/types.ts';
+
+export interface AgentClaims {
+  agentId: string;
+  name: string;
+  accountId: string;
+  /** Expiry, seconds since the epoch. */
+  exp: number;
+}
+
+export type VerifyResult = { ok: true; claims: AgentClaims } | { ok: false; code: 'invalid_token' | 'token_expired'; message: string };
+
+export function relayJwtKey(relaySecret: Buffer): Buffer {
+  return crypto.createHmac('sha256', relaySecret).update('agent-jwt-hs256').digest();
+}
+
+export function mintAgentToken(relaySecret: Buffer, c: { accountId: string; agentId: string; name: string; ttlSec: number }): string {
+  return jwt.sign({ acc: c.accountId, name: c.name }, relayJwtKey(relaySecret), {
+    algorithm: 'HS256',
+    subject: c.agentId,
+    issuer: RELAY_ISSUER,
+    audience: AGENT_AUDIENCE,
+    expiresIn: c.ttlSec,
+  });
+}
+
+const invalid = (message: string): VerifyResult => ({ ok: false, code: 'invalid_token', message });
+
+export async function verifyAgentToken(
+  token: string,
+  relaySecret: Buffer,
+  getAccount: (id: string) => Promise<AccountRecord | null>,
+): Promise<VerifyResult> {
+  const decoded = jwt.decode(token, { complete: true });
+  if (!decoded || typeof decoded.payload !== 'object' || decoded.payload === null) return invalid('token is not a JWT');
+  const iss = decoded.payload.iss;
+  if (typeof iss !== 'string') return invalid('token has no issuer');
+
+  let key: crypto.KeyObject | Buffer;
+  let algorithms: jwt.Algorithm[];
+  let account: AccountRecord | null = null;
+  if (iss === RELAY_ISSUER) {
+    key = relayJwtKey(relaySecret);
+    algorithms = ['HS256'];
+  } else {
+    if (!ID_PATTERN.test(iss)) return invalid('unknown issuer');
+    account = await getAccount(iss);
+    if (!account?.agentKey) return invalid('unknown issuer');
+    key = crypto.createPublicKey(account.agentKey.pem);
+    algorithms = [account.agentKey.alg];
+  }
+
+  let payload: jwt.JwtPayload;
+  try {
+    payload = jwt.verify(token, key, { algorithms, audience: AGENT_AUDIENCE, issuer: iss }) as jwt.JwtPayload;
+  } catch (err) {
+    if (err instanceof jwt.TokenExpiredError) return { ok: false, code: 'token_expired', message: 'token expired' };
+    return invalid(`token rejected: ${(err as Error).message}`);
+  }
+  if (typeof payload.exp !== 'number') return invalid('token has no exp');
+  if (typeof payload.sub !== 'string' || !ID_PATTERN.test(payload.sub)) return invalid('token sub must be an agent id');
+  const name = typeof payload.name === 'string' ? payload.name.slice(0, 100) : payload.sub;
+  const accountId = account ? account.id : payload.acc;
+  if (typeof accountId !== 'string' || !ID_PATTERN.test(accountId)) return invalid('token has no account');
+  if (account && payload.acc !== undefined && payload.acc !== account.id) return invalid('token account does not match issuer');
+  return { ok: true, claims: { agentId: payload.sub, name, accountId, exp: payload.exp } };
+}

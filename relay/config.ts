@@ -1,0 +1,89 @@
+/** Relay configuration from the environment, validated once at start-up. */
+import path from 'node:path';
+
+export interface RelayConfig {
+  port: number;
+  host: string;
+  /** The URL people reach this relay at; its origin is the agent viewer's allowed origin. */
+  publicUrl: string;
+  dataDir: string;
+  mongodbUrl?: string;
+  /** HMAC/JWT key for visitor tokens and relay-minted agent tokens; generated into DATA_DIR when unset. */
+  relaySecret?: string;
+  /** Extra origins allowed to open agent sockets (besides publicUrl's origin). */
+  agentOrigins: string[];
+  maxPayloadBytes: number;
+  /** Per-agent buffered bytes before the agent is resynced (soft limit). */
+  agentSoftBackpressure: number;
+  /** Sum of all agents' buffered bytes before the biggest are closed. */
+  globalBufferedCap: number;
+  /** How long an agent may stay behind without draining before it is closed. */
+  slowAgentTimeoutMs: number;
+  /** More resyncs than this within a minute closes the agent. */
+  maxResyncsPerMinute: number;
+  maxConnectionsPerIp: number;
+  visitorMsgsPerSec: number;
+  visitorBytesPerSec: number;
+  agentMsgsPerSec: number;
+  idleTimeoutSec: number;
+  agentTokenTtlSec: number;
+  /** How long a visitor's consent and followers survive a page navigation (socket gap). */
+  visitorGraceMs: number;
+  shutdownDeadlineMs: number;
+  logLevel: string;
+  seedDemo: boolean;
+}
+
+export class ConfigError extends Error {}
+
+function int(env: NodeJS.ProcessEnv, name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function list(raw: string | undefined): string[] {
+  return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+const MiB = 1024 * 1024;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
+  const port = int(env, 'PORT', 8080, 0, 65535);
+  const host = env.HOST || '0.0.0.0';
+  const publicUrl = (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/$/, '');
+  try {
+    new URL(publicUrl);
+  } catch {
+    throw new ConfigError(`PUBLIC_URL is not a URL: ${JSON.stringify(publicUrl)}`);
+  }
+  const maxPayloadBytes = int(env, 'MAX_PAYLOAD_BYTES', 16 * MiB, 64 * 1024, 256 * MiB);
+  return {
+    port,
+    host,
+    publicUrl,
+    dataDir: path.resolve(env.DATA_DIR || './data'),
+    mongodbUrl: env.MONGODB_URL || undefined,
+    relaySecret: env.RELAY_SECRET || undefined,
+    agentOrigins: list(env.AGENT_ORIGINS),
+    maxPayloadBytes,
+    agentSoftBackpressure: int(env, 'AGENT_SOFT_BACKPRESSURE_BYTES', 8 * MiB, 64 * 1024),
+    globalBufferedCap: int(env, 'GLOBAL_BUFFERED_CAP_BYTES', 1024 * MiB, MiB),
+    slowAgentTimeoutMs: int(env, 'SLOW_AGENT_TIMEOUT_MS', 10_000, 100),
+    maxResyncsPerMinute: int(env, 'MAX_RESYNCS_PER_MINUTE', 6, 1),
+    maxConnectionsPerIp: int(env, 'MAX_CONNECTIONS_PER_IP', 200, 1),
+    visitorMsgsPerSec: int(env, 'VISITOR_MSGS_PER_SEC', 200, 1),
+    visitorBytesPerSec: int(env, 'VISITOR_BYTES_PER_SEC', 32 * MiB, 1024),
+    agentMsgsPerSec: int(env, 'AGENT_MSGS_PER_SEC', 100, 1),
+    idleTimeoutSec: int(env, 'IDLE_TIMEOUT_SEC', 120, 8, 960),
+    agentTokenTtlSec: int(env, 'AGENT_TOKEN_TTL_SEC', 8 * 3600, 60, 7 * 24 * 3600),
+    visitorGraceMs: int(env, 'VISITOR_GRACE_MS', 15_000, 0),
+    shutdownDeadlineMs: int(env, 'SHUTDOWN_DEADLINE_MS', 10_000, 100),
+    logLevel: env.LOG_LEVEL || 'info',
+    seedDemo: env.SEED_DEMO !== '0',
+  };
+}

@@ -1,0 +1,22 @@
+import type { TemplatedApp } from 'uWebSockets.js';
+import type { AccountService } from './accounts.ts';
+import type { RelayConfig } from './config.ts';
+import type { IpConnections } from './limits/ipConnections.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import type { SessionRouter } from './sessions/router.ts';
+import type { Store } from './store/types.ts';
+
+/** What the socket and HTTP handlers share. */
+export interface RelayContext {
+  app: TemplatedApp;
+  config: RelayConfig;
+  store: Store;
+  accounts: AccountService;
+  router: SessionRouter;
+  metrics: Metrics;
+  log: Logger;
+  relaySecret: Buffer;
+  ipConnections: IpConnections;
+  state: { shuttingDown: boolean };
+}

@@ -1,0 +1,41 @@
+/** `POST /api/v1/agent-tokens` with `Authorization: Bearer <secretKey>`, body `{agentId, name}` -> `{token, expiresAt}`. */
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { ID_PATTERN } from '../../protocol/index.ts';
+import { validate } from '../../protocol/schema.ts';
+import { mintAgentToken } from '../auth/agentToken.ts';
+import type { RelayContext } from '../context.ts';
+import { BodyError, pending, readJsonBody, sendError, sendJson } from './respond.ts';
+
+const BODY_LIMIT = 4096;
+
+export function agentTokensHandler(ctx: RelayContext) {
+  return (res: HttpResponse, req: HttpRequest): void => {
+    const p = pending(res);
+    const auth = req.getHeader('authorization');
+    const contentType = req.getHeader('content-type');
+    void (async () => {
+      try {
+        const secret = /^Bearer (\S+)$/.exec(auth)?.[1];
+        const account = secret ? await ctx.accounts.verifySecretKey(secret) : null;
+        if (!account) {
+          // Drain nothing further: answer at once.
+          return sendError(p, 'unauthorized', 'Authorization: Bearer <secretKey> is required', { 'www-authenticate': 'Bearer' });
+        }
+        const body = await readJsonBody(p, contentType, BODY_LIMIT);
+        const v = validate(body, {
+          agentId: { type: 'string', max: 64, pattern: ID_PATTERN },
+          name: { type: 'string', min: 1, max: 100 },
+        });
+        if (!v.ok) return sendError(p, 'badRequest', v.message);
+        const { agentId, name } = body as { agentId: string; name: string };
+        const ttl = ctx.config.agentTokenTtlSec;
+        const token = mintAgentToken(ctx.relaySecret, { accountId: account.id, agentId, name, ttlSec: ttl });
+        sendJson(p, 201, { token, expiresAt: new Date(Date.now() + ttl * 1000).toISOString() });
+      } catch (err) {
+        if (err instanceof BodyError) return sendError(p, err.name, err.message);
+        ctx.log.error({ err: (err as Error).message }, 'agent token request failed');
+        sendError(p, 'internal', 'internal error');
+      }
+    })();
+  };
+}

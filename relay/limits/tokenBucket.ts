@@ -1,0 +1,19 @@
+/** A token bucket: `rate` tokens a second, holding at most `burst`. */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(private rate: number, private burst: number, now = performance.now()) {
+    this.tokens = burst;
+    this.last = now;
+  }
+
+  /** Takes `n` tokens if there are enough; false means over the limit. */
+  take(n = 1, now = performance.now()): boolean {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.last = now;
+    if (this.tokens < n) return false;
+    this.tokens -= n;
+    return true;
+  }
+}

@@ -1,0 +1,111 @@
+/** Builds the relay: uWS app, sockets, REST and static routes, background sweeps, shutdown. */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { us_listen_socket } from 'uWebSockets.js';
+import { AccountService } from './accounts.ts';
+import { loadRelaySecret } from './auth/relaySecret.ts';
+import type { RelayConfig } from './config.ts';
+import type { RelayContext } from './context.ts';
+import { agentTokensHandler } from './http/agentTokens.ts';
+import { pending, sendError, sendJson } from './http/respond.ts';
+import { StaticFiles } from './http/static.ts';
+import { IpConnections } from './limits/ipConnections.ts';
+import type { Logger } from './log.ts';
+import { Metrics } from './metrics.ts';
+import { SessionRouter } from './sessions/router.ts';
+import { closeWith } from './sessions/send.ts';
+import { agentBehavior } from './sockets/agentSocket.ts';
+import { visitorBehavior } from './sockets/visitorSocket.ts';
+import type { Store } from './store/types.ts';
+import { uws, uwsIsNative } from './uwsLoader.ts';
+
+export const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/public');
+
+export interface Relay {
+  ctx: RelayContext;
+  port: number;
+  /** Stop accepting, close every socket with 1012, close the store. */
+  shutdown(): Promise<void>;
+}
+
+export interface RelayOptions {
+  config: RelayConfig;
+  store: Store;
+  log: Logger;
+  /** Values substituted into served HTML (e.g. the demo page's public key). */
+  templateVars?: Record<string, string>;
+}
+
+export async function startRelay(opts: RelayOptions): Promise<Relay> {
+  const { config, store, log } = opts;
+  if (!uwsIsNative) {
+    log.error('uWebSockets.js native binary did NOT load: running on the slow JS fallback. Use Node 20 on linux-x64/arm64 or darwin.');
+  }
+  const app = uws.App();
+  const metrics = new Metrics();
+  const ctx: RelayContext = {
+    app,
+    config,
+    store,
+    accounts: new AccountService(store),
+    router: new SessionRouter(app, config, metrics, log),
+    metrics,
+    log,
+    relaySecret: loadRelaySecret(config.dataDir, config.relaySecret),
+    ipConnections: new IpConnections(config.maxConnectionsPerIp),
+    state: { shuttingDown: false },
+  };
+  const statics = new StaticFiles(PUBLIC_DIR, { publicUrl: config.publicUrl, ...opts.templateVars });
+
+  app.ws('/v1/visitor', visitorBehavior(ctx));
+  app.ws('/v1/agent', agentBehavior(ctx));
+  app.get('/healthz', (res) => sendJson(pending(res), 200, { status: 'ok', uwsNative: uwsIsNative }));
+  app.get('/readyz', (res) => {
+    const p = pending(res);
+    if (ctx.state.shuttingDown) return sendError(p, 'shuttingDown', 'relay is shutting down');
+    store.ping().then(
+      () => sendJson(p, 200, { status: 'ready', store: store.kind }),
+      () => sendError(p, 'shuttingDown', 'store unavailable'),
+    );
+  });
+  app.get('/metrics', (res) => {
+    const body = metrics.render({ uws_native: uwsIsNative ? 1 : 0, rss_bytes: process.memoryUsage.rss() });
+    res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'text/plain; version=0.0.4').end(body));
+  });
+  app.post('/api/v1/agent-tokens', agentTokensHandler(ctx));
+  app.any('/*', (res, req) => {
+    metrics.counters.http_requests_total++;
+    if (req.getMethod() === 'get' && statics.serve(res, req)) return;
+    const p = pending(res);
+    sendError(p, 'notFound', 'no such route');
+  });
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
+  });
+  const port = uws.us_socket_local_port(listenSocket);
+
+  const sweeper = setInterval(() => {
+    try {
+      ctx.router.sweep();
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'sweep failed');
+    }
+  }, 250);
+  sweeper.unref();
+
+  let shut: Promise<void> | undefined;
+  const shutdown = (): Promise<void> =>
+    (shut ??= (async () => {
+      ctx.state.shuttingDown = true;
+      clearInterval(sweeper);
+      uws.us_listen_socket_close(listenSocket);
+      for (const agent of [...ctx.router.agents]) closeWith(agent.ws, agent, 'serviceRestart', 'relay is restarting');
+      for (const v of [...ctx.router.visitors.values()]) {
+        for (const tab of [...v.tabs.values()]) closeWith(tab.ws, tab, 'serviceRestart', 'relay is restarting');
+      }
+      await store.close();
+    })());
+
+  return { ctx, port, shutdown };
+}

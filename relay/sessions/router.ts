@@ -1,0 +1,351 @@
+/**
+ * Session routing: which agents watch which tab, consent, control and the
+ * follow-across-navigation rules. Frames themselves never pass through here as
+ * data: they are published to the tab's uWS topic (fan-out in C++).
+ */
+import type { TemplatedApp } from 'uWebSockets.js';
+import { AGENT_TOOL_TYPES, Close, CONTROL_ONLY_TYPES, type AgentToRelay, type VisitorToRelay } from '../../protocol/index.ts';
+import type { RelayConfig } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { closeWith, sendJson } from './send.ts';
+import type { AgentData, TabData, Visitor } from './types.ts';
+
+const SNAPSHOT_REQUEST_MIN_INTERVAL_MS = 100;
+
+export class SessionRouter {
+  readonly visitors = new Map<string, Visitor>();
+  readonly agents = new Set<AgentData>();
+
+  constructor(
+    private app: TemplatedApp,
+    private config: RelayConfig,
+    private metrics: Metrics,
+    private log: Logger,
+  ) {}
+
+  static visitorKey(accountId: string, visitorId: string): string {
+    return `${accountId}/${visitorId}`;
+  }
+
+  static topic(accountId: string, visitorId: string, tabId: string): string {
+    return `tab/${accountId}/${visitorId}/${tabId}`;
+  }
+
+  // ---------------------------------------------------------------- visitor side
+
+  addTab(tab: TabData): void {
+    const key = SessionRouter.visitorKey(tab.account.id, tab.visitorId);
+    let v = this.visitors.get(key);
+    if (!v) {
+      v = { key, account: tab.account, visitorId: tab.visitorId, tabs: new Map(), consented: new Set(), control: new Set(), pending: new Set(), followers: new Set() };
+      this.visitors.set(key, v);
+    }
+    clearTimeout(v.graceTimer);
+    v.graceTimer = undefined;
+    // A second socket claiming a live tab id (e.g. a duplicated tab) gets a fresh tab.
+    const old = v.tabs.get(tab.tabId);
+    if (old && !old.closed) closeWith(old.ws, old, 'normal', 'replaced by a newer connection of the same tab');
+    v.tabs.set(tab.tabId, tab);
+    tab.visitor = v;
+    this.metrics.gauges.visitor_sockets++;
+
+    for (const agent of [...v.followers]) {
+      const wanted = agent.target?.tabId;
+      if (wanted === tab.tabId || (wanted !== undefined && !v.tabs.has(wanted))) {
+        v.followers.delete(agent);
+        this.attach(agent, tab);
+      }
+    }
+    for (const agent of v.pending) {
+      sendJson(tab.ws, tab, { t: 'consent-request', agent: { id: agent.agentId, name: agent.name } });
+    }
+  }
+
+  removeTab(tab: TabData): void {
+    const v = tab.visitor;
+    clearTimeout(tab.snapshotTimer);
+    this.metrics.gauges.visitor_sockets--;
+    if (!v || v.tabs.get(tab.tabId) !== tab) return;
+    v.tabs.delete(tab.tabId);
+    for (const agent of [...tab.agents]) {
+      this.detach(agent);
+      agent.state = 'following';
+      v.followers.add(agent);
+      sendJson(agent.ws, agent, { t: 'visitor-left', visitorId: v.visitorId, tabId: tab.tabId });
+    }
+    if (v.tabs.size === 0) {
+      v.graceTimer = setTimeout(() => this.expireVisitor(v), this.config.visitorGraceMs);
+      v.graceTimer.unref();
+    }
+  }
+
+  /** Ends everything about a visitor now (grace expiry, deletion). */
+  expireVisitor(v: Visitor, reason: 'gone' | 'visitor_stopped' = 'gone'): void {
+    if (v.tabs.size > 0) return;
+    clearTimeout(v.graceTimer);
+    for (const agent of [...v.followers]) {
+      this.reset(agent);
+      sendJson(agent.ws, agent, { t: 'ended', visitorId: v.visitorId, reason });
+    }
+    for (const agent of [...v.pending]) {
+      this.reset(agent);
+      sendJson(agent.ws, agent, { t: 'refused', visitorId: v.visitorId, reason: 'not_found' });
+    }
+    this.visitors.delete(v.key);
+  }
+
+  onVisitorMessage(tab: TabData, msg: VisitorToRelay): void {
+    const v = tab.visitor;
+    if (!v) return;
+    tab.lastActive = Date.now();
+    switch (msg.t) {
+      case 'page':
+        tab.url = msg.url;
+        tab.title = msg.title;
+        // Published on the tab's topic so it stays in order with the frames.
+        if (tab.agents.size > 0) {
+          this.app.publish(tab.topic, JSON.stringify({ t: 'page', visitorId: v.visitorId, tabId: tab.tabId, url: msg.url, title: msg.title }), false);
+        }
+        return;
+      case 'consent': {
+        if (msg.allow) v.consented.add(msg.agentId);
+        else v.consented.delete(msg.agentId);
+        for (const agent of [...v.pending]) {
+          if (agent.agentId !== msg.agentId) continue;
+          v.pending.delete(agent);
+          if (msg.allow) {
+            const wanted = agent.target ? v.tabs.get(agent.target.tabId) : undefined;
+            this.attach(agent, wanted ?? tab);
+          } else {
+            this.reset(agent);
+            sendJson(agent.ws, agent, { t: 'refused', visitorId: v.visitorId, reason: 'denied' });
+          }
+        }
+        return;
+      }
+      case 'control': {
+        const watching = this.agentsOf(v).filter((a) => a.agentId === msg.agentId);
+        if (watching.length === 0) return; // only an agent in the session can hold control
+        if (msg.allow) v.control.add(msg.agentId);
+        else v.control.delete(msg.agentId);
+        for (const agent of watching) sendJson(agent.ws, agent, { t: 'control', visitorId: v.visitorId, allow: msg.allow });
+        return;
+      }
+      case 'end': {
+        for (const agent of this.agentsOf(v)) {
+          if (msg.agentId !== undefined && agent.agentId !== msg.agentId) continue;
+          v.consented.delete(agent.agentId);
+          v.control.delete(agent.agentId);
+          this.reset(agent);
+          sendJson(agent.ws, agent, { t: 'ended', visitorId: v.visitorId, reason: 'visitor_stopped' });
+        }
+        return;
+      }
+    }
+  }
+
+  /** Called after a binary frame was published to the tab: keep slow agents from piling up. */
+  afterPublish(tab: TabData): void {
+    const soft = this.config.agentSoftBackpressure;
+    for (const agent of tab.agents) {
+      if (!agent.lagging && agent.ws && agent.ws.getBufferedAmount() > soft) this.markLagging(agent);
+    }
+  }
+
+  // ---------------------------------------------------------------- agent side
+
+  addAgent(agent: AgentData): void {
+    this.agents.add(agent);
+    this.metrics.gauges.agent_sockets++;
+  }
+
+  removeAgent(agent: AgentData): void {
+    this.reset(agent);
+    if (agent.lagging) this.metrics.gauges.agents_lagging--;
+    this.agents.delete(agent);
+    clearTimeout(agent.expiryTimer);
+    this.metrics.gauges.agent_sockets--;
+  }
+
+  onAgentMessage(agent: AgentData, msg: AgentToRelay): void {
+    switch (msg.t) {
+      case 'join':
+        return this.join(agent, msg.visitorId, msg.tabId);
+      case 'leave':
+        return this.reset(agent);
+      case 'resync':
+        if (agent.state === 'watching' && agent.tab) this.requestSnapshot(agent.tab);
+        return;
+    }
+    if (!AGENT_TOOL_TYPES.has(msg.t)) return;
+    const tab = agent.tab;
+    if (agent.state !== 'watching' || !tab?.visitor) {
+      sendJson(agent.ws, agent, { t: 'error', code: 'not_in_session', message: `${msg.t} needs a joined session` });
+      return;
+    }
+    if (CONTROL_ONLY_TYPES.has(msg.t) && !tab.visitor.control.has(agent.agentId)) {
+      sendJson(agent.ws, agent, { t: 'error', code: 'control_not_granted', message: `${msg.t} needs control granted by the visitor` });
+      return;
+    }
+    sendJson(tab.ws, tab, { ...msg, agentId: agent.agentId });
+  }
+
+  /** Drain: a lagging agent that caught up is resubscribed and gets a fresh snapshot. */
+  onAgentDrain(agent: AgentData): void {
+    if (!agent.lagging || !agent.ws) return;
+    if (agent.ws.getBufferedAmount() > this.config.agentSoftBackpressure / 4) return;
+    agent.lagging = false;
+    this.metrics.gauges.agents_lagging--;
+    if (agent.state === 'watching' && agent.tab) {
+      agent.ws.subscribe(agent.tab.topic);
+      this.requestSnapshot(agent.tab);
+    }
+  }
+
+  /** Periodic: close agents stuck behind for too long, and enforce the global buffer cap. */
+  sweep(now = Date.now()): void {
+    let total = 0;
+    const buffered: Array<[AgentData, number]> = [];
+    for (const agent of this.agents) {
+      if (agent.closed || !agent.ws) continue;
+      const b = agent.ws.getBufferedAmount();
+      total += b;
+      if (b > 0) buffered.push([agent, b]);
+      if (agent.lagging && now - agent.laggingSince > this.config.slowAgentTimeoutMs) {
+        this.closeSlow(agent, 'agent did not read its stream in time');
+      }
+    }
+    this.metrics.gauges.agent_buffered_bytes = total;
+    if (total <= this.config.globalBufferedCap) return;
+    buffered.sort((a, b) => b[1] - a[1]);
+    for (const [agent, b] of buffered) {
+      if (total <= this.config.globalBufferedCap) break;
+      this.closeSlow(agent, 'relay buffer cap reached', 'overloaded');
+      total -= b;
+    }
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private join(agent: AgentData, visitorId: string, tabId?: string): void {
+    this.reset(agent);
+    const v = this.visitors.get(SessionRouter.visitorKey(agent.accountId, visitorId));
+    const tab = v && (tabId ? v.tabs.get(tabId) : this.mostRecentTab(v));
+    if (!v || !tab) {
+      // Same answer for "no such visitor" and "another account's visitor": nothing leaks.
+      sendJson(agent.ws, agent, { t: 'refused', visitorId, reason: 'not_found' });
+      return;
+    }
+    agent.target = { visitor: v, tabId: tab.tabId };
+    if (!v.account.requireConsent || v.consented.has(agent.agentId)) {
+      this.attach(agent, tab);
+      return;
+    }
+    agent.state = 'pending';
+    v.pending.add(agent);
+    sendJson(tab.ws, tab, { t: 'consent-request', agent: { id: agent.agentId, name: agent.name } });
+  }
+
+  private attach(agent: AgentData, tab: TabData): void {
+    if (agent.closed || !agent.ws || !tab.visitor) return;
+    agent.state = 'watching';
+    agent.tab = tab;
+    agent.target = { visitor: tab.visitor, tabId: tab.tabId };
+    tab.agents.add(agent);
+    if (!agent.lagging) agent.ws.subscribe(tab.topic);
+    sendJson(agent.ws, agent, { t: 'joined', visitorId: tab.visitorId, tabId: tab.tabId, url: tab.url, title: tab.title });
+    this.requestSnapshot(tab);
+  }
+
+  /** Unsubscribes from the current tab, keeping the target. */
+  private detach(agent: AgentData): void {
+    const tab = agent.tab;
+    if (!tab) return;
+    tab.agents.delete(agent);
+    agent.tab = undefined;
+    if (!agent.closed && agent.ws) {
+      try {
+        agent.ws.unsubscribe(tab.topic);
+      } catch {
+        /* closed */
+      }
+    }
+  }
+
+  /** Back to idle: out of any session, pending list or follower list. */
+  private reset(agent: AgentData): void {
+    const v = agent.target?.visitor;
+    const wasIn = agent.state === 'watching' || agent.state === 'following';
+    this.detach(agent);
+    if (v) {
+      v.pending.delete(agent);
+      v.followers.delete(agent);
+      const stillThere = this.agentsOf(v).some((a) => a.agentId === agent.agentId);
+      if (wasIn && !stillThere) {
+        v.control.delete(agent.agentId);
+        for (const tab of v.tabs.values()) sendJson(tab.ws, tab, { t: 'agent-left', agentId: agent.agentId });
+      }
+    }
+    agent.state = 'idle';
+    agent.target = undefined;
+  }
+
+  private agentsOf(v: Visitor): AgentData[] {
+    const out: AgentData[] = [...v.followers];
+    for (const tab of v.tabs.values()) out.push(...tab.agents);
+    return out;
+  }
+
+  private mostRecentTab(v: Visitor): TabData | undefined {
+    let best: TabData | undefined;
+    for (const tab of v.tabs.values()) if (!best || tab.lastActive >= best.lastActive) best = tab;
+    return best;
+  }
+
+  private markLagging(agent: AgentData): void {
+    const now = Date.now();
+    agent.lagging = true;
+    agent.laggingSince = now;
+    this.metrics.gauges.agents_lagging++;
+    this.metrics.counters.agent_resyncs_total++;
+    agent.resyncTimes = agent.resyncTimes.filter((t) => now - t < 60_000);
+    agent.resyncTimes.push(now);
+    if (agent.resyncTimes.length > this.config.maxResyncsPerMinute) {
+      this.closeSlow(agent, 'too many resyncs: the agent cannot keep up');
+      return;
+    }
+    if (agent.tab) agent.ws?.unsubscribe(agent.tab.topic);
+    // Queued behind what is already buffered, so the agent learns of the gap in order.
+    sendJson(agent.ws, agent, { t: 'resync' });
+  }
+
+  private closeSlow(agent: AgentData, message: string, name: 'slowConsumer' | 'overloaded' = 'slowConsumer'): void {
+    if (agent.closed) return;
+    this.metrics.counters.slow_agents_closed_total++;
+    this.log.info({ agentId: agent.agentId, reason: Close[name].reason, detail: message }, 'closing slow agent');
+    // No error message first: the agent is not reading, and the close code says it all.
+    agent.closed = true;
+    try {
+      agent.ws?.end(Close[name].code, Close[name].reason);
+    } catch {
+      /* gone */
+    }
+  }
+
+  requestSnapshot(tab: TabData): void {
+    if (tab.closed || tab.snapshotTimer) return;
+    const wait = tab.lastSnapshotRequest + SNAPSHOT_REQUEST_MIN_INTERVAL_MS - Date.now();
+    const send = () => {
+      tab.snapshotTimer = undefined;
+      tab.lastSnapshotRequest = Date.now();
+      this.metrics.counters.snapshot_requests_total++;
+      sendJson(tab.ws, tab, { t: 'snapshot-request' });
+    };
+    if (wait <= 0) send();
+    else {
+      tab.snapshotTimer = setTimeout(send, wait);
+      tab.snapshotTimer.unref();
+    }
+  }
+}

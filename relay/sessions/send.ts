@@ -1,0 +1,26 @@
+/** Safe sends and closes: never throw into uWS, never touch a closed socket. */
+import type { WebSocket } from 'uWebSockets.js';
+import { Close, type CloseName } from '../../protocol/index.ts';
+import type { SocketBase } from './types.ts';
+
+export function sendJson<T extends SocketBase>(ws: WebSocket<T> | undefined, data: T, msg: object): void {
+  if (!ws || data.closed) return;
+  try {
+    ws.send(JSON.stringify(msg), false);
+  } catch {
+    data.closed = true;
+  }
+}
+
+/** Sends `error {code, message}` then closes with the documented code and reason. */
+export function closeWith<T extends SocketBase>(ws: WebSocket<T> | undefined, data: T, name: CloseName, message: string): void {
+  if (!ws || data.closed) return;
+  const { code, reason } = Close[name];
+  sendJson(ws, data, { t: 'error', code: reason, message });
+  data.closed = true;
+  try {
+    ws.end(code, reason);
+  } catch {
+    /* already gone */
+  }
+}

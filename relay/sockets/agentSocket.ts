@@ -1,0 +1,130 @@
+/**
+ * `GET /v1/agent` with `Sec-WebSocket-Protocol: cobrowse.v1, bearer.<jwt>`.
+ * The token is never accepted in the URL; the server selects `cobrowse.v1`.
+ */
+import type { WebSocketBehavior } from 'uWebSockets.js';
+import { AGENT_SUBPROTOCOL, BEARER_PREFIX, MAX_CONTROL_BYTES, parseAgentMessage } from '../../protocol/index.ts';
+import { verifyAgentToken } from '../auth/agentToken.ts';
+import { originAllowed } from '../auth/origin.ts';
+import type { RelayContext } from '../context.ts';
+import { readUpgrade, TOKEN_QUERY_PARAMS } from '../http/upgradeRequest.ts';
+import { TokenBucket } from '../limits/tokenBucket.ts';
+import { closeWith, sendJson } from '../sessions/send.ts';
+import type { AgentData } from '../sessions/types.ts';
+import { refuseUpgrade } from './refuse.ts';
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
+  const { config, metrics, router, log } = ctx;
+  const agentOrigins = [new URL(config.publicUrl).origin, ...config.agentOrigins];
+  return {
+    maxPayloadLength: MAX_CONTROL_BYTES * 2,
+    // Past the soft limit the router unsubscribes the agent; the hard limit sits a full frame above it,
+    // so uWS never silently drops a frame for an agent we still count as in sync.
+    maxBackpressure: config.agentSoftBackpressure + config.maxPayloadBytes + 1024 * 1024,
+    idleTimeout: config.idleTimeoutSec,
+    sendPingsAutomatically: true,
+
+    upgrade: async (res, req, context) => {
+      const u = readUpgrade(res, req, context);
+      try {
+        if (ctx.state.shuttingDown) return refuseUpgrade(u, metrics, 'shuttingDown', 'relay is restarting');
+        if (TOKEN_QUERY_PARAMS.some((p) => u.query.has(p))) {
+          return refuseUpgrade(u, metrics, 'tokenInUrl', 'tokens must be sent in Sec-WebSocket-Protocol, never in the URL');
+        }
+        if (u.origin && !agentOrigins.includes(u.origin) && !originAllowed(u.origin, config.agentOrigins)) {
+          return refuseUpgrade(u, metrics, 'forbiddenOrigin', 'this origin may not open agent sockets');
+        }
+        const protocols = u.wsProtocol.split(',').map((s) => s.trim());
+        const bearer = protocols.find((p) => p.startsWith(BEARER_PREFIX));
+        if (!protocols.includes(AGENT_SUBPROTOCOL) || !bearer) {
+          return refuseUpgrade(u, metrics, 'unauthorized', `send Sec-WebSocket-Protocol: ${AGENT_SUBPROTOCOL}, ${BEARER_PREFIX}<token>`);
+        }
+        const verified = await verifyAgentToken(bearer.slice(BEARER_PREFIX.length), ctx.relaySecret, (id) => ctx.accounts.byId(id));
+        if (!verified.ok) {
+          return refuseUpgrade(u, metrics, verified.code === 'token_expired' ? 'tokenExpired' : 'invalidToken', verified.message);
+        }
+        if (u.aborted) return;
+        if (!ctx.ipConnections.tryAcquire(u.ip)) return refuseUpgrade(u, metrics, 'tooManyConnections', 'too many connections from this address');
+        const c = verified.claims;
+        const data: AgentData = {
+          kind: 'agent',
+          ip: u.ip,
+          closed: false,
+          msgs: new TokenBucket(config.agentMsgsPerSec, config.agentMsgsPerSec * 2),
+          accountId: c.accountId,
+          agentId: c.agentId,
+          name: c.name,
+          exp: c.exp,
+          state: 'idle',
+          lagging: false,
+          laggingSince: 0,
+          resyncTimes: [],
+        };
+        u.res.cork(() => u.res.upgrade(data, u.wsKey, AGENT_SUBPROTOCOL, u.wsExtensions, u.context));
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'agent upgrade failed');
+        refuseUpgrade(u, metrics, 'internal', 'internal error');
+      }
+    },
+
+    open: (ws) => {
+      const agent = ws.getUserData();
+      agent.ws = ws;
+      router.addAgent(agent);
+      const ms = Math.max(0, agent.exp * 1000 - Date.now());
+      agent.expiryTimer = setTimeout(() => closeWith(ws, agent, 'tokenExpired', 'agent token expired'), Math.min(ms, MAX_TIMER_MS));
+      agent.expiryTimer.unref();
+      sendJson(ws, agent, { t: 'ready', agentId: agent.agentId, accountId: agent.accountId });
+    },
+
+    message: (ws, message, isBinary) => {
+      const agent = ws.getUserData();
+      if (agent.closed) return;
+      try {
+        if (!agent.msgs.take(1)) {
+          metrics.counters.rate_limited_total++;
+          return closeWith(ws, agent, 'rateLimited', 'too many messages');
+        }
+        metrics.counters.control_messages_total++;
+        if (isBinary) {
+          metrics.counters.bad_messages_total++;
+          return closeWith(ws, agent, 'badMessage', 'agents send text control messages only');
+        }
+        if (message.byteLength > MAX_CONTROL_BYTES) {
+          metrics.counters.bad_messages_total++;
+          return closeWith(ws, agent, 'tooBig', `control messages are limited to ${MAX_CONTROL_BYTES} bytes`);
+        }
+        const parsed = parseAgentMessage(Buffer.from(message).toString('utf8'));
+        if (!parsed.ok) {
+          metrics.counters.bad_messages_total++;
+          return closeWith(ws, agent, 'badMessage', parsed.message);
+        }
+        router.onAgentMessage(agent, parsed.msg);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'agent message handler failed');
+        closeWith(ws, agent, 'badMessage', 'internal error handling the message');
+      }
+    },
+
+    drain: (ws) => {
+      try {
+        router.onAgentDrain(ws.getUserData());
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'agent drain handler failed');
+      }
+    },
+
+    close: (ws) => {
+      const agent = ws.getUserData();
+      agent.closed = true;
+      try {
+        ctx.ipConnections.release(agent.ip);
+        router.removeAgent(agent);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'agent close handler failed');
+      }
+    },
+  };
+}

@@ -1,0 +1,131 @@
+/** `GET /v1/visitor?key=<publicKey>[&vid=<visitorId>&vt=<visitorToken>][&tab=<tabId>]` */
+import type { WebSocketBehavior } from 'uWebSockets.js';
+import { ID_PATTERN, isKnownFrameKind, MAX_CONTROL_BYTES, parseVisitorMessage } from '../../protocol/index.ts';
+import { originAllowed } from '../auth/origin.ts';
+import { newTabId, newVisitorId, verifyVisitorToken, visitorToken } from '../auth/visitorToken.ts';
+import type { RelayContext } from '../context.ts';
+import { readUpgrade } from '../http/upgradeRequest.ts';
+import { TokenBucket } from '../limits/tokenBucket.ts';
+import { SessionRouter } from '../sessions/router.ts';
+import { closeWith, sendJson } from '../sessions/send.ts';
+import type { TabData } from '../sessions/types.ts';
+import { refuseUpgrade } from './refuse.ts';
+
+export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
+  const { config, metrics, router, log } = ctx;
+  return {
+    maxPayloadLength: config.maxPayloadBytes,
+    // Visitors receive only small control messages.
+    maxBackpressure: 1024 * 1024,
+    idleTimeout: config.idleTimeoutSec,
+    sendPingsAutomatically: true,
+
+    upgrade: async (res, req, context) => {
+      const u = readUpgrade(res, req, context);
+      try {
+        if (ctx.state.shuttingDown) return refuseUpgrade(u, metrics, 'shuttingDown', 'relay is restarting');
+        const key = u.query.get('key');
+        if (!key) return refuseUpgrade(u, metrics, 'missingKey', 'key (the account public key) is required');
+        const account = await ctx.accounts.byPublicKey(key);
+        if (!account) return refuseUpgrade(u, metrics, 'unknownKey', 'unknown public key');
+        if (!originAllowed(u.origin || undefined, account.allowedOrigins)) {
+          return refuseUpgrade(u, metrics, 'forbiddenOrigin', 'this origin is not allowed for the account');
+        }
+        let visitorId = u.query.get('vid');
+        const vt = u.query.get('vt');
+        if (visitorId || vt) {
+          if (!visitorId || !vt || !ID_PATTERN.test(visitorId) || !verifyVisitorToken(ctx.relaySecret, account.id, visitorId, vt)) {
+            return refuseUpgrade(u, metrics, 'visitorTokenInvalid', 'visitor id and token do not match; reconnect without them');
+          }
+        } else {
+          visitorId = newVisitorId();
+        }
+        const askedTab = u.query.get('tab');
+        const tabId = askedTab && ID_PATTERN.test(askedTab) ? askedTab : newTabId();
+        if (u.aborted) return;
+        if (!ctx.ipConnections.tryAcquire(u.ip)) return refuseUpgrade(u, metrics, 'tooManyConnections', 'too many connections from this address');
+        const data: TabData = {
+          kind: 'visitor',
+          ip: u.ip,
+          closed: false,
+          msgs: new TokenBucket(config.visitorMsgsPerSec, config.visitorMsgsPerSec * 2),
+          bytes: new TokenBucket(config.visitorBytesPerSec, Math.max(config.visitorBytesPerSec, config.maxPayloadBytes * 2)),
+          account,
+          visitorId,
+          tabId,
+          topic: SessionRouter.topic(account.id, visitorId, tabId),
+          url: '',
+          title: '',
+          agents: new Set(),
+          lastActive: Date.now(),
+          lastSnapshotRequest: 0,
+        };
+        u.res.cork(() => u.res.upgrade(data, u.wsKey, u.wsProtocol, u.wsExtensions, u.context));
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'visitor upgrade failed');
+        refuseUpgrade(u, metrics, 'internal', 'internal error');
+      }
+    },
+
+    open: (ws) => {
+      const tab = ws.getUserData();
+      tab.ws = ws;
+      router.addTab(tab);
+      sendJson(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId), tabId: tab.tabId });
+    },
+
+    message: (ws, message, isBinary) => {
+      const tab = ws.getUserData();
+      if (tab.closed) return;
+      try {
+        const size = message.byteLength;
+        if (!tab.msgs.take(1) || !tab.bytes.take(size)) {
+          metrics.counters.rate_limited_total++;
+          return closeWith(ws, tab, 'rateLimited', 'too many messages');
+        }
+        if (isBinary) {
+          // The hot path: one byte read, then a verbatim publish. No parse, no copy, no cache.
+          const kind = size > 0 ? new Uint8Array(message, 0, 1)[0] : -1;
+          if (!isKnownFrameKind(kind)) {
+            metrics.counters.frames_rejected_total++;
+            return closeWith(ws, tab, 'badMessage', `unknown frame kind ${kind}`);
+          }
+          metrics.counters.frames_in_total++;
+          metrics.counters.frame_bytes_in_total += size;
+          const n = tab.agents.size;
+          if (n === 0) return;
+          ctx.app.publish(tab.topic, message, true, false);
+          metrics.counters.frames_delivered_total += n;
+          metrics.counters.frame_bytes_delivered_total += n * size;
+          router.afterPublish(tab);
+          return;
+        }
+        metrics.counters.control_messages_total++;
+        if (size > MAX_CONTROL_BYTES) {
+          metrics.counters.bad_messages_total++;
+          return closeWith(ws, tab, 'tooBig', `control messages are limited to ${MAX_CONTROL_BYTES} bytes`);
+        }
+        const parsed = parseVisitorMessage(Buffer.from(message).toString('utf8'));
+        if (!parsed.ok) {
+          metrics.counters.bad_messages_total++;
+          return closeWith(ws, tab, 'badMessage', parsed.message);
+        }
+        router.onVisitorMessage(tab, parsed.msg);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'visitor message handler failed');
+        closeWith(ws, tab, 'badMessage', 'internal error handling the message');
+      }
+    },
+
+    close: (ws) => {
+      const tab = ws.getUserData();
+      tab.closed = true;
+      try {
+        ctx.ipConnections.release(tab.ip);
+        router.removeTab(tab);
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'visitor close handler failed');
+      }
+    },
+  };
+}

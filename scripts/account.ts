@@ -1,0 +1,70 @@
+/**
+ * Account CLI.
+ *   npm run account -- create --name <n> --origin <o> [--origin <o2>] [--no-consent]
+ *                             [--agent-key <public.pem> --agent-key-alg RS256|ES256] [--json]
+ * Prints the secret key once; only its scrypt hash is stored.
+ */
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { AccountService } from '../relay/accounts.ts';
+import { loadConfig } from '../relay/config.ts';
+import { openStore } from '../relay/store/open.ts';
+import { StoreConflictError } from '../relay/store/types.ts';
+
+const USAGE = 'usage: npm run account -- create --name <name> --origin <origin> [--origin ...] [--no-consent] [--agent-key <pem file> --agent-key-alg RS256|ES256] [--json]';
+
+async function main(): Promise<number> {
+  const [command, ...rest] = process.argv.slice(2);
+  if (command !== 'create') {
+    console.error(USAGE);
+    return 2;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      name: { type: 'string' },
+      origin: { type: 'string', multiple: true },
+      'no-consent': { type: 'boolean', default: false },
+      'agent-key': { type: 'string' },
+      'agent-key-alg': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (!values.name || !values.origin?.length) {
+    console.error(USAGE);
+    return 2;
+  }
+  let agentKey: { alg: 'RS256' | 'ES256'; pem: string } | undefined;
+  if (values['agent-key']) {
+    const alg = values['agent-key-alg'];
+    if (alg !== 'RS256' && alg !== 'ES256') {
+      console.error('--agent-key-alg must be RS256 or ES256');
+      return 2;
+    }
+    agentKey = { alg, pem: fs.readFileSync(values['agent-key'], 'utf8') };
+  }
+  const store = await openStore(loadConfig());
+  try {
+    const created = await new AccountService(store).create({
+      name: values.name,
+      origins: values.origin,
+      requireConsent: !values['no-consent'],
+      agentKey,
+    });
+    if (values.json) {
+      console.log(JSON.stringify(created));
+    } else {
+      console.log(`account id:  ${created.accountId}\npublic key:  ${created.publicKey}\nsecret key:  ${created.secretKey}\n(the secret key is shown once; store it now)`);
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof StoreConflictError) console.error(`error: ${err.message}`);
+    else console.error(`error: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    await store.close();
+  }
+}
+
+main().then((code) => process.exit(code));

@@ -1,0 +1,18 @@
+/** Bundles the embed script and the agent viewer into dist/public, which the relay serves. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type BuildOptions } from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const out = path.join(root, 'dist/public');
+
+fs.rmSync(out, { recursive: true, force: true });
+fs.mkdirSync(path.join(out, 'agent'), { recursive: true });
+fs.mkdirSync(path.join(out, 'demo'), { recursive: true });
+
+const common: BuildOptions = { bundle: true, minify: true, format: 'iife', target: ['chrome100', 'firefox100', 'safari15'], legalComments: 'none', logLevel: 'warning' };
+await build({ ...common, entryPoints: [path.join(root, 'client/embed.ts')], outfile: path.join(out, 'embed.js') });
+await build({ ...common, entryPoints: [path.join(root, 'agent-viewer/viewer.ts')], outfile: path.join(out, 'agent/viewer.js') });
+fs.copyFileSync(path.join(root, 'agent-viewer/index.html'), path.join(out, 'agent/index.html'));
+fs.copyFileSync(path.join(root, 'scripts/demo-site/index.html'), path.join(out, 'demo/index.html'));

@@ -1,0 +1,37 @@
+/** IPC messages shared by the bench parent and its relay / generator children. */
+
+export interface RelayReady {
+  type: 'ready';
+  port: number;
+  publicKey: string;
+  /** One agent token per agent slot (agentIds a0..aN-1). */
+  tokens: string[];
+  /** 'uws' for the real relay, 'ws-baseline' for the ws reference relay. */
+  impl: 'uws' | 'ws-baseline';
+  /** True when the uWebSockets.js native binary is loaded (always false for the baseline). */
+  native: boolean;
+}
+
+export interface StatsRequest {
+  type: 'stats';
+  id: number;
+}
+
+export interface RelayStats {
+  type: 'stats';
+  id: number;
+  /** process.cpuUsage() of the relay process, µs. */
+  user: number;
+  system: number;
+  rss: number;
+  /** Relay-side counters where the implementation has them (uWS relay: its Metrics). */
+  counters: Record<string, number>;
+  gauges: Record<string, number>;
+}
+
+export type ParentToRelay = StatsRequest | { type: 'exit' };
+export type RelayToParent = RelayReady | RelayStats;
+
+/** Number of agent tokens every relay child mints. */
+export const AGENT_SLOTS = 8;
+export const BENCH_ORIGIN = 'http://bench.local';

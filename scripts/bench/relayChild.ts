@@ -1,0 +1,46 @@
+/**
+ * Bench child: the real relay (uWebSockets.js) on a throw-away SQLite store, with one
+ * consent-free account and agent tokens, reporting {port, publicKey, tokens} over IPC.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AccountService } from '../../relay/accounts.ts';
+import { mintAgentToken } from '../../relay/auth/agentToken.ts';
+import { loadConfig } from '../../relay/config.ts';
+import { createLogger } from '../../relay/log.ts';
+import { startRelay } from '../../relay/server.ts';
+import { SqliteStore } from '../../relay/store/sqlite.ts';
+import { uwsIsNative } from '../../relay/uwsLoader.ts';
+import { serveIpc, send } from './childCommon.ts';
+import { AGENT_SLOTS, BENCH_ORIGIN } from './ipc.ts';
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-bench-'));
+const config = loadConfig({
+  ...process.env,
+  PORT: '0',
+  HOST: '127.0.0.1',
+  DATA_DIR: dataDir,
+  SEED_DEMO: '0',
+  LOG_LEVEL: 'warn',
+  VISITOR_MSGS_PER_SEC: '1000000',
+  VISITOR_BYTES_PER_SEC: String(64 * 1024 * 1024 * 1024),
+  AGENT_MSGS_PER_SEC: '100000',
+  MAX_CONNECTIONS_PER_IP: '10000',
+});
+const store = new SqliteStore(dataDir);
+const account = await new AccountService(store).create({ name: 'bench', origins: [BENCH_ORIGIN], requireConsent: false });
+const relay = await startRelay({ config, store, log: createLogger('warn') });
+const tokens = Array.from({ length: AGENT_SLOTS }, (_, i) =>
+  mintAgentToken(relay.ctx.relaySecret, { accountId: account.accountId, agentId: `a${i}`, name: `Bench ${i}`, ttlSec: 3600 }),
+);
+
+serveIpc({
+  counters: () => relay.ctx.metrics.counters,
+  gauges: () => relay.ctx.metrics.gauges,
+  stop: async () => {
+    await relay.shutdown();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  },
+});
+send({ type: 'ready', impl: 'uws', native: uwsIsNative, port: relay.port, publicKey: account.publicKey, tokens });

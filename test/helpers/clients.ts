@@ -1,0 +1,139 @@
+/** Real `ws` clients for the relay's visitor and agent sockets, with waitable inboxes. */
+import WebSocket from 'ws';
+import { SITE_ORIGIN } from './relay.ts';
+
+export type Msg = { t: string; [k: string]: any };
+
+export class TestSocket {
+  readonly texts: Msg[] = [];
+  readonly frames: Buffer[] = [];
+  closeInfo?: { code: number; reason: string };
+  readonly closed: Promise<{ code: number; reason: string }>;
+  private waiters: Array<() => void> = [];
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) this.frames.push(Buffer.from(data as Buffer));
+      else this.texts.push(JSON.parse(String(data)));
+      this.wake();
+    });
+    this.closed = new Promise((resolve) => {
+      ws.on('close', (code, reason) => {
+        this.closeInfo = { code, reason: reason.toString() };
+        resolve(this.closeInfo);
+        this.wake();
+      });
+    });
+    ws.on('error', () => {});
+  }
+
+  private wake() {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves when `check` returns a value, or rejects after `ms`. */
+  async until<T>(check: () => T | undefined | false, ms = 5000, what = 'condition'): Promise<T> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = check();
+      if (v) return v;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}`);
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          r();
+        });
+      });
+    }
+  }
+
+  /** Waits for a text message of type `t` (optionally matching), returning it. */
+  next(t: string, ms = 5000, match: (m: Msg) => boolean = () => true): Promise<Msg> {
+    return this.until(() => this.texts.find((m) => m.t === t && match(m)), ms, `message ${t}`);
+  }
+
+  has(t: string): boolean {
+    return this.texts.some((m) => m.t === t);
+  }
+
+  send(m: Msg | string): void {
+    this.ws.send(typeof m === 'string' ? m : JSON.stringify(m));
+  }
+
+  sendFrame(buf: Uint8Array): void {
+    this.ws.send(buf, { binary: true });
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+function open(url: string, opts: WebSocket.ClientOptions, protocols?: string[]): Promise<TestSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, protocols, opts);
+    const s = new TestSocket(ws);
+    ws.once('open', () => resolve(s));
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, body: safeJson(body) })));
+    });
+    ws.once('error', reject);
+  });
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
+}
+
+export async function connectVisitor(
+  port: number,
+  publicKey: string,
+  opts: { origin?: string; query?: Record<string, string> } = {},
+): Promise<{ sock: TestSocket; welcome: Msg }> {
+  const q = new URLSearchParams({ key: publicKey, ...opts.query });
+  const sock = await open(`ws://127.0.0.1:${port}/v1/visitor?${q}`, { headers: { origin: opts.origin ?? SITE_ORIGIN } });
+  const welcome = await sock.next('welcome');
+  return { sock, welcome };
+}
+
+export async function connectAgent(port: number, token: string, opts: { origin?: string; path?: string; protocols?: string[] } = {}): Promise<TestSocket> {
+  const sock = await open(
+    `ws://127.0.0.1:${port}${opts.path ?? '/v1/agent'}`,
+    opts.origin ? { headers: { origin: opts.origin } } : {},
+    opts.protocols ?? ['cobrowse.v1', `bearer.${token}`],
+  );
+  await sock.next('ready');
+  return sock;
+}
+
+/** Expects the upgrade to be refused; returns status and JSON body. */
+export async function refused(p: Promise<unknown>): Promise<{ status: number; body: any }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { status?: number; body?: unknown };
+    if (e.status) return { status: e.status, body: e.body };
+    throw err;
+  }
+  throw new Error('expected the upgrade to be refused, but it opened');
+}
+
+/** A frame: kind byte, then a 4-byte sequence number, then filler. */
+export function frame(kind: number, seq: number, size: number, fill = 0x61): Buffer {
+  const b = Buffer.alloc(Math.max(size, 5), fill);
+  b[0] = kind;
+  b.writeUInt32BE(seq, 1);
+  return b;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,73 @@
+/** Starts a real relay on a loopback port with a fresh DATA_DIR, for tests. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { AccountService, type CreatedAccount } from '../../relay/accounts.ts';
+import { mintAgentToken } from '../../relay/auth/agentToken.ts';
+import { loadConfig } from '../../relay/config.ts';
+import { createLogger } from '../../relay/log.ts';
+import { startRelay, type Relay } from '../../relay/server.ts';
+import { SqliteStore } from '../../relay/store/sqlite.ts';
+
+export const SITE_ORIGIN = 'https://shop.example.com';
+export const OTHER_ORIGIN = 'https://other.example.net';
+
+export interface TestRelay {
+  relay: Relay;
+  port: number;
+  dataDir: string;
+  logFile: string;
+  /** Consent required. */
+  acme: CreatedAccount;
+  /** Consent turned off. */
+  open: CreatedAccount;
+  /** Another customer. */
+  other: CreatedAccount;
+  token(account: CreatedAccount, agentId: string, name?: string, ttlSec?: number): string;
+  stop(): Promise<void>;
+}
+
+export async function startTestRelay(env: Record<string, string> = {}): Promise<TestRelay> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-test-'));
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-log-'));
+  const logFile = path.join(logDir, 'relay.log');
+  const logStream = fs.createWriteStream(logFile);
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    PUBLIC_URL: 'http://relay.test',
+    LOG_LEVEL: 'debug',
+    ...env,
+  });
+  const store = new SqliteStore(dataDir);
+  const accounts = new AccountService(store);
+  const acme = await accounts.create({ name: 'acme', origins: [SITE_ORIGIN], requireConsent: true });
+  const open = await accounts.create({ name: 'open', origins: [SITE_ORIGIN], requireConsent: false });
+  const other = await accounts.create({ name: 'other', origins: [OTHER_ORIGIN], requireConsent: false });
+  const log = createLogger('debug', logStream as unknown as Writable);
+  const relay = await startRelay({ config, store, log });
+  return {
+    relay,
+    port: relay.port,
+    dataDir,
+    logFile,
+    acme,
+    open,
+    other,
+    token: (account, agentId, name = agentId, ttlSec = 3600) =>
+      mintAgentToken(relay.ctx.relaySecret, { accountId: account.accountId, agentId, name, ttlSec }),
+    async stop() {
+      await relay.shutdown();
+      await new Promise<void>((r) => logStream.end(r));
+    },
+  };
+}
+
+/** Every file under a directory, recursively. */
+export function filesUnder(dir: string): string[] {
+  return (fs.readdirSync(dir, { recursive: true }) as string[])
+    .map((f) => path.join(dir, f))
+    .filter((f) => fs.statSync(f).isFile());
+}

@@ -13,6 +13,10 @@ export function agentTokensHandler(ctx: RelayContext) {
     const p = pending(res);
     const auth = req.getHeader('authorization');
     const contentType = req.getHeader('content-type');
+    // uWS drops body chunks that arrive before onData is attached, and attaching it after an
+    // await is too late (the request then hangs): start reading now, check the secret meanwhile.
+    const bodyPromise = readJsonBody(p, contentType, BODY_LIMIT);
+    bodyPromise.catch(() => {}); // a 401 answers first; the body's own error is then moot
     void (async () => {
       try {
         const secret = /^Bearer (\S+)$/.exec(auth)?.[1];
@@ -21,7 +25,7 @@ export function agentTokensHandler(ctx: RelayContext) {
           // Drain nothing further: answer at once.
           return sendError(p, 'unauthorized', 'Authorization: Bearer <secretKey> is required', { 'www-authenticate': 'Bearer' });
         }
-        const body = await readJsonBody(p, contentType, BODY_LIMIT);
+        const body = await bodyPromise;
         const v = validate(body, {
           agentId: { type: 'string', max: 64, pattern: ID_PATTERN },
           name: { type: 'string', min: 1, max: 100 },

@@ -14,7 +14,9 @@ import { refuseUpgrade } from './refuse.ts';
 export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
   const { config, metrics, router, log } = ctx;
   return {
-    maxPayloadLength: config.maxPayloadBytes,
+    // uWS drops a frame over its limit with a bare TCP close (1006, no reason). A margin above our own
+    // limit lets a moderately oversized frame get a proper 4009 close; a wildly oversized one is cut off.
+    maxPayloadLength: config.maxPayloadBytes + Math.max(64 * 1024, Math.floor(config.maxPayloadBytes / 8)),
     // Visitors receive only small control messages.
     maxBackpressure: 1024 * 1024,
     idleTimeout: config.idleTimeoutSec,
@@ -84,6 +86,10 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           return closeWith(ws, tab, 'rateLimited', 'too many messages');
         }
         if (isBinary) {
+          if (size > config.maxPayloadBytes) {
+            metrics.counters.frames_rejected_total++;
+            return closeWith(ws, tab, 'tooBig', `frames are limited to ${config.maxPayloadBytes} bytes`);
+          }
           // The hot path: one byte read, then a verbatim publish. No parse, no copy, no cache.
           const kind = size > 0 ? new Uint8Array(message, 0, 1)[0] : -1;
           if (!isKnownFrameKind(kind)) {

@@ -1,21 +1,9 @@
-import { startTestRelay } from './helpers/relay.ts';
-const r = await startTestRelay();
-const url = `http://127.0.0.1:${r.port}/api/v1/agent-tokens`;
-const H = { authorization: `Bearer ${r.acme.secretKey}`, 'content-type': 'application/json' };
-async function go(label: string, init: RequestInit) {
-  try {
-    const res = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(5000), ...init });
-    console.log(label, res.status, [...res.headers].join(' | '), (await res.text()).slice(0, 300));
-  } catch (e) { console.log(label, 'ERR', (e as Error).message, (e as any).cause?.code); }
+import { normaliseOriginPattern, originAllowed } from '../relay/auth/origin.ts';
+import { verifySecret } from '../relay/auth/secrets.ts';
+for (const p of ['https://a.example.com', 'https://A.Example.com', 'https://a.example.com/', 'https://a.example.com:443', 'http://a.example.com:80', 'https://a.example.com:8443', 'https://*.example.com', 'https://*.example.com:443', 'https://*.EXAMPLE.com', 'https://*.bücher.de', 'https://*.exa mple.com', 'https://*.example.com:99999', 'https://*.evil.com@example.com', 'https://*.example.com/x', 'https://a.example.com/path', 'not-a-url', 'ftp://a.example.com', 'https://user@a.example.com', 'https://a.example.com?x', 'HTTPS://*.example.com', 'https://*.*.example.com', 'https://*.com', 'https://*.', '*', 'https://a.b.*.example.com']) {
+  try { console.log(JSON.stringify(p), '->', normaliseOriginPattern(p)); } catch (e) { console.log(JSON.stringify(p), 'THROWS', (e as Error).message); }
 }
-await go('ok', { headers: H, body: JSON.stringify({ agentId: 'alice', name: 'Alice' }) });
-await go('ok2', { headers: H, body: JSON.stringify({ agentId: 'alice', name: 'Alice' }) });
-await go('empty', { headers: H, body: '' });
-await go('nobody', { headers: H });
-await go('big', { headers: H, body: JSON.stringify({ agentId: 'alice', name: 'x'.repeat(5000) }) });
-await go('huge', { headers: H, body: JSON.stringify({ agentId: 'alice', name: 'x'.repeat(5_000_000) }) });
-await go('noauth', { headers: { 'content-type': 'application/json' }, body: '{}' });
-await go('noauth-big', { headers: { 'content-type': 'application/json' }, body: 'x'.repeat(100000) });
-await go('ct', { headers: { ...H, 'content-type': 'text/plain' }, body: '{}' });
-await go('after', { headers: H, body: JSON.stringify({ agentId: 'alice', name: 'Alice' }) });
-await r.stop();
+console.log(originAllowed('https://a.example.com', ['https://*.example.com:443']));
+for (const s of ['garbage', 'scrypt$a$b$c$d$e', 'scrypt$16384$8$1$$', 'scrypt$16384$8$1$AAAA$']) {
+  try { console.log(s, await verifySecret('x', s)); } catch (e) { console.log(s, 'THROWS', (e as Error).message); }
+}

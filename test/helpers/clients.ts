@@ -7,14 +7,23 @@ export type Msg = { t: string; [k: string]: any };
 export class TestSocket {
   readonly texts: Msg[] = [];
   readonly frames: Buffer[] = [];
+  /** Text and binary messages in arrival order. */
+  readonly events: Array<{ text?: Msg; frame?: Buffer }> = [];
   closeInfo?: { code: number; reason: string };
   readonly closed: Promise<{ code: number; reason: string }>;
   private waiters: Array<() => void> = [];
 
   constructor(readonly ws: WebSocket) {
     ws.on('message', (data, isBinary) => {
-      if (isBinary) this.frames.push(Buffer.from(data as Buffer));
-      else this.texts.push(JSON.parse(String(data)));
+      if (isBinary) {
+        const frame = Buffer.from(data as Buffer);
+        this.frames.push(frame);
+        this.events.push({ frame });
+      } else {
+        const text = JSON.parse(String(data)) as Msg;
+        this.texts.push(text);
+        this.events.push({ text });
+      }
       this.wake();
     });
     this.closed = new Promise((resolve) => {
@@ -70,6 +79,15 @@ export class TestSocket {
 
   close(): void {
     this.ws.close();
+  }
+
+  /** Stops reading from the socket (TCP backpressure builds up at the relay). */
+  pauseReading(): void {
+    (this.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  }
+
+  resumeReading(): void {
+    (this.ws as unknown as { _socket: { resume(): void } })._socket.resume();
   }
 }
 

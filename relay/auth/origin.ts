@@ -2,15 +2,29 @@
 
 /** Normalises an allow-list entry; throws on anything that is not an origin. */
 export function normaliseOriginPattern(pattern: string): string {
-  const wildcard = /^(https?):\/\/\*\.([^/:*]+)(:\d+)?$/.exec(pattern);
-  if (wildcard) return `${wildcard[1]}://*.${wildcard[2].toLowerCase()}${wildcard[3] ?? ''}`;
+  const wildcard = /^(https?):\/\/\*\.([^/:*?#@\s]+)(:\d+)?$/i.exec(pattern);
+  if (wildcard) {
+    // Let the URL parser check the host and port: it rejects garbage, puts IDNs in the
+    // punycode form browsers send, and drops a default port (which browsers never send).
+    let probe: URL | undefined;
+    try {
+      probe = new URL(`${wildcard[1]}://x.${wildcard[2]}${wildcard[3] ?? ''}`);
+    } catch {
+      // below
+    }
+    if (!probe || !probe.hostname.startsWith('x.') || probe.hostname.length < 3) {
+      throw new Error(`not an origin pattern: ${JSON.stringify(pattern)}`);
+    }
+    return `${probe.protocol}//*.${probe.host.slice(2)}`;
+  }
   let url: URL;
   try {
     url = new URL(pattern);
   } catch {
     throw new Error(`not an origin: ${JSON.stringify(pattern)}`);
   }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== pattern.replace(/\/$/, '').toLowerCase()) {
+  const bare = pattern.replace(/\/$/, '').toLowerCase().replace(url.protocol === 'https:' ? /:443$/ : /:80$/, '');
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname.includes('*') || url.origin !== bare) {
     throw new Error(`not an origin (scheme://host[:port], no path): ${JSON.stringify(pattern)}`);
   }
   return url.origin;

@@ -22,9 +22,16 @@ export async function verifySecret(secret: string, stored: string): Promise<bool
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [, N, r, p, saltB64, hashB64] = parts;
   const expected = Buffer.from(hashB64, 'base64url');
-  const actual = await scrypt(secret, Buffer.from(saltB64, 'base64url'), expected.length, {
-    N: Number(N), r: Number(r), p: Number(p),
-  });
+  // An empty (or truncated) stored hash would make any secret "match": fail closed.
+  if (expected.length < 16) return false;
+  let actual: Buffer;
+  try {
+    actual = await scrypt(secret, Buffer.from(saltB64, 'base64url'), expected.length, {
+      N: Number(N), r: Number(r), p: Number(p),
+    });
+  } catch {
+    return false; // malformed parameters in the stored hash
+  }
   return crypto.timingSafeEqual(actual, expected);
 }
 

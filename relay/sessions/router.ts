@@ -48,6 +48,7 @@ export class SessionRouter {
     if (old && !old.closed) closeWith(old.ws, old, 'normal', 'replaced by a newer connection of the same tab');
     v.tabs.set(tab.tabId, tab);
     tab.visitor = v;
+    this.log.debug({ accountId: v.account.id, visitorId: v.visitorId, tabId: tab.tabId, ip: tab.ip }, 'visitor tab connected');
     this.metrics.gauges.visitor_sockets++;
 
     for (const agent of [...v.followers]) {
@@ -109,6 +110,7 @@ export class SessionRouter {
         }
         return;
       case 'consent': {
+        this.log.info({ accountId: v.account.id, visitorId: v.visitorId, agentId: msg.agentId, allow: msg.allow }, 'consent answered');
         if (msg.allow) v.consented.add(msg.agentId);
         else v.consented.delete(msg.agentId);
         for (const agent of [...v.pending]) {
@@ -156,6 +158,7 @@ export class SessionRouter {
   // ---------------------------------------------------------------- agent side
 
   addAgent(agent: AgentData): void {
+    this.log.debug({ accountId: agent.accountId, agentId: agent.agentId, ip: agent.ip }, 'agent connected');
     this.agents.add(agent);
     this.metrics.gauges.agent_sockets++;
   }
@@ -249,6 +252,7 @@ export class SessionRouter {
 
   private attach(agent: AgentData, tab: TabData): void {
     if (agent.closed || !agent.ws || !tab.visitor) return;
+    this.log.info({ accountId: tab.account.id, visitorId: tab.visitorId, tabId: tab.tabId, agentId: agent.agentId }, 'agent joined');
     agent.state = 'watching';
     agent.tab = tab;
     agent.target = { visitor: tab.visitor, tabId: tab.tabId };

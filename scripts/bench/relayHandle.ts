@@ -1,0 +1,108 @@
+/** A relay under test running as a forked child (`--import tsx`), driven over IPC. */
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ParentToRelay, RelayReady, RelayStats, RelayToParent } from './ipc.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+export type Impl = 'uws' | 'ws-baseline';
+
+const ENTRY: Record<Impl, string> = {
+  uws: path.join(HERE, 'relayChild.ts'),
+  'ws-baseline': path.join(HERE, 'wsBaselineRelay.ts'),
+};
+
+export class RelayHandle {
+  private nextId = 1;
+  private waiting = new Map<number, (s: RelayStats) => void>();
+  private exited: Promise<void>;
+  stderr = '';
+
+  private constructor(
+    readonly impl: Impl,
+    readonly child: ChildProcess,
+    readonly info: RelayReady,
+  ) {
+    child.on('message', (m: RelayToParent) => {
+      if (m.type === 'stats') {
+        const w = this.waiting.get(m.id);
+        this.waiting.delete(m.id);
+        w?.(m);
+      }
+    });
+    this.exited = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    });
+  }
+
+  static async start(impl: Impl, env: Record<string, string> = {}): Promise<RelayHandle> {
+    const child = fork(ENTRY[impl], [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.length > 20_000) stderr = stderr.slice(-20_000);
+      // Relay warnings and errors are worth seeing live.
+      process.stderr.write(`[${impl}] ${d.toString()}`);
+    });
+    const ready = await new Promise<RelayReady>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`${impl} relay did not become ready in 20 s\n${stderr}`));
+      }, 20_000);
+      child.on('message', (m: RelayToParent) => {
+        if (m.type === 'ready') {
+          clearTimeout(timer);
+          resolve(m);
+        }
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`${impl} relay exited before ready (code ${code}, signal ${signal})\n${stderr}`));
+      });
+    });
+    const h = new RelayHandle(impl, child, ready);
+    child.stderr?.on('data', (d: Buffer) => (h.stderr = (h.stderr + d.toString()).slice(-20_000)));
+    return h;
+  }
+
+  get port(): number {
+    return this.info.port;
+  }
+
+  stats(timeoutMs = 5000): Promise<RelayStats> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new Error(`${this.impl} relay did not answer a stats request in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiting.set(id, (s) => {
+        clearTimeout(timer);
+        resolve(s);
+      });
+      const msg: ParentToRelay = { type: 'stats', id };
+      this.child.send(msg);
+    });
+  }
+
+  /** Asks the child to shut down; kills it if it has not exited in time. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null && this.child.connected) {
+      const msg: ParentToRelay = { type: 'exit' };
+      this.child.send(msg);
+    }
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await this.exited;
+    clearTimeout(t);
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}

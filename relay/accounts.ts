@@ -32,12 +32,16 @@ export class AccountService {
     if (!/^[\w .@-]{1,100}$/.test(input.name)) throw new Error('account name must be 1-100 letters, digits, spaces, . @ _ -');
     if (input.origins.length === 0) throw new Error('at least one allowed origin is required');
     const allowedOrigins = input.origins.map(normaliseOriginPattern);
+    let agentKey: NewAccount['agentKey'];
     if (input.agentKey) {
       const key = crypto.createPublicKey(input.agentKey.pem); // throws on a bad PEM
       const type = key.asymmetricKeyType;
-      if ((input.agentKey.alg === 'RS256' && type !== 'rsa') || (input.agentKey.alg === 'ES256' && type !== 'ec')) {
-        throw new Error(`agent key type ${type} does not match ${input.agentKey.alg}`);
+      const curve = key.asymmetricKeyDetails?.namedCurve;
+      if ((input.agentKey.alg === 'RS256' && type !== 'rsa') || (input.agentKey.alg === 'ES256' && (type !== 'ec' || curve !== 'prime256v1'))) {
+        throw new Error(`agent key type ${type}${curve ? ` (${curve})` : ''} does not match ${input.agentKey.alg}`);
       }
+      // Keep only the public half: a private key PEM given by mistake must never be stored.
+      agentKey = { alg: input.agentKey.alg, pem: key.export({ type: 'spki', format: 'pem' }).toString() };
     }
     const id = randomId('acc');
     const publicKey = randomId('pk', 18);
@@ -49,7 +53,7 @@ export class AccountService {
       secretHash: await hashSecret(secretKey),
       allowedOrigins,
       requireConsent: input.requireConsent ?? true,
-      agentKey: input.agentKey,
+      agentKey,
       createdAt: new Date(),
     });
     return { accountId: id, publicKey, secretKey };

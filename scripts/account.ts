@@ -19,18 +19,24 @@ async function main(): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      name: { type: 'string' },
-      origin: { type: 'string', multiple: true },
-      'no-consent': { type: 'boolean', default: false },
-      'agent-key': { type: 'string' },
-      'agent-key-alg': { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        name: { type: 'string' },
+        origin: { type: 'string', multiple: true },
+        'no-consent': { type: 'boolean', default: false },
+        'agent-key': { type: 'string' },
+        'agent-key-alg': { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
   if (!values.name || !values.origin?.length) {
     console.error(USAGE);
     return 2;
@@ -67,4 +73,10 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => process.exit(code));
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(`error: ${err.message}`);
+    process.exit(1);
+  },
+);

@@ -1,20 +1,12 @@
 /** `npm start`'s process: SIGTERM stops accepting, closes sockets with 1012, and exits before the deadline. */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { connectAgent, connectVisitor } from './helpers/clients.ts';
+import { freePort } from './helpers/relay.ts';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 t.test('graceful shutdown on SIGTERM', async (t) => {
   const port = await freePort();

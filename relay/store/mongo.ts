@@ -7,7 +7,7 @@
 import { MongoClient, MongoServerError, type Collection, type Db, type IndexDescription } from 'mongodb';
 import { StoreConflictError, type AccountRecord, type Store } from './types.ts';
 
-type AccountDoc = Omit<AccountRecord, 'id'> & { _id: string };
+export type AccountDoc = Omit<AccountRecord, 'id'> & { _id: string };
 
 export const ACCOUNT_INDEXES: IndexDescription[] = [
   { key: { publicKey: 1 }, name: 'publicKey_unique', unique: true },
@@ -19,15 +19,20 @@ export function accountByPublicKeyFilter(publicKey: string): { publicKey: string
   return { publicKey: String(publicKey) };
 }
 
-function toDoc(a: AccountRecord): AccountDoc {
-  const { id, ...rest } = a;
-  return { _id: id, ...rest };
+/**
+ * The document stored for an account. An absent agentKey is left out: the driver would
+ * otherwise serialise `undefined` as BSON null (ignoreUndefined defaults to false).
+ */
+export function accountToDoc(a: AccountRecord): AccountDoc {
+  const { id, agentKey, ...rest } = a;
+  return agentKey ? { _id: id, ...rest, agentKey } : { _id: id, ...rest };
 }
 
-function fromDoc(d: AccountDoc | null): AccountRecord | null {
+export function accountFromDoc(d: AccountDoc | null): AccountRecord | null {
   if (!d) return null;
-  const { _id, ...rest } = d;
-  return { id: _id, ...rest };
+  const { _id, agentKey, ...rest } = d;
+  // A null agentKey (written by an older version) means "none", as in the interface.
+  return agentKey ? { id: _id, ...rest, agentKey } : { id: _id, ...rest };
 }
 
 export class MongoStore implements Store {
@@ -48,7 +53,7 @@ export class MongoStore implements Store {
 
   async createAccount(a: AccountRecord): Promise<void> {
     try {
-      await this.accounts().insertOne(toDoc(a));
+      await this.accounts().insertOne(accountToDoc(a));
     } catch (err) {
       if (err instanceof MongoServerError && err.code === 11000) {
         throw new StoreConflictError('an account with this id, name or public key exists');
@@ -58,15 +63,15 @@ export class MongoStore implements Store {
   }
 
   async getAccountById(id: string): Promise<AccountRecord | null> {
-    return fromDoc(await this.accounts().findOne({ _id: String(id) }));
+    return accountFromDoc(await this.accounts().findOne({ _id: String(id) }));
   }
 
   async getAccountByPublicKey(publicKey: string): Promise<AccountRecord | null> {
-    return fromDoc(await this.accounts().findOne(accountByPublicKeyFilter(publicKey)));
+    return accountFromDoc(await this.accounts().findOne(accountByPublicKeyFilter(publicKey)));
   }
 
   async getAccountByName(name: string): Promise<AccountRecord | null> {
-    return fromDoc(await this.accounts().findOne({ name: String(name) }));
+    return accountFromDoc(await this.accounts().findOne({ name: String(name) }));
   }
 
   async ping(): Promise<void> {

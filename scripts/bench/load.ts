@@ -157,6 +157,8 @@ export class Agent {
   paused = false;
   lastRecvAt = 0;
   texts: string[] = [];
+  /** Called after every received frame (the generator's in-flight window waits on it). */
+  onFrameHook: (() => void) | undefined;
 
   private constructor(readonly ws: WebSocket, readonly index: number) {
     ws.on('message', (data, isBinary) => {
@@ -207,6 +209,7 @@ export class Agent {
     s.lastRecvAt = now;
     s.fromScheduled.recordValue(Math.max(1, Math.round((now - buf.readDoubleLE(5)) * 1000)));
     s.fromSent.recordValue(Math.max(1, Math.round((now - buf.readDoubleLE(13)) * 1000)));
+    this.onFrameHook?.();
   }
 
   /** Stops reading: the TCP receive window fills and the relay has to buffer or drop. */

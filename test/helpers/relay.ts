@@ -43,11 +43,11 @@ export async function startTestRelay(env: Record<string, string> = {}): Promise<
   });
   const store = new SqliteStore(dataDir);
   const accounts = new AccountService(store);
-  const acme = await accounts.create({ name: 'acme', origins: [SITE_ORIGIN], requireConsent: true });
+  const acme = await accounts.create({ name: 'acme', origins: [SITE_ORIGIN, new URL(config.publicUrl).origin], requireConsent: true });
   const open = await accounts.create({ name: 'open', origins: [SITE_ORIGIN], requireConsent: false });
   const other = await accounts.create({ name: 'other', origins: [OTHER_ORIGIN], requireConsent: false });
   const log = createLogger('debug', logStream as unknown as Writable);
-  const relay = await startRelay({ config, store, log });
+  const relay = await startRelay({ config, store, log, templateVars: { demoPublicKey: acme.publicKey } });
   return {
     relay,
     port: relay.port,
@@ -63,6 +63,17 @@ export async function startTestRelay(env: Record<string, string> = {}): Promise<
       await new Promise<void>((r) => logStream.end(r));
     },
   };
+}
+
+/** A free loopback port, for tests that must know the relay's URL before it starts. */
+export async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 /** Every file under a directory, recursively. */

@@ -1,0 +1,44 @@
+/** The demo customer page in real Chromium streams a masked snapshot to an agent through the relay. */
+import t from 'tap';
+import { chromiumAvailable, launchChromium } from './helpers/browser.ts';
+import { connectAgent } from './helpers/clients.ts';
+import { freePort, startTestRelay } from './helpers/relay.ts';
+
+if (!chromiumAvailable()) {
+  t.fail('Chromium is not installed at /usr/bin/chromium (apt-get install chromium); .ci/run installs it');
+} else {
+  t.test('demo page -> relay -> agent, masked before it leaves the browser', async (t) => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const r = await startTestRelay({ PORT: String(port), PUBLIC_URL: base });
+    t.teardown(r.stop);
+    const browser = await launchChromium();
+    t.teardown(() => browser.close());
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('dialog', (d) => void d.accept()); // the first-cut consent prompt is window.confirm
+    await page.goto(`${base}/demo/`);
+    await page.waitForFunction(() => document.getElementById('vid')?.textContent !== 'connecting…');
+    const visitorId = await page.textContent('#vid');
+    const canary = 'TYPED-CANARY-4242';
+    await page.fill('input[name=card]', canary);
+
+    const agent = await connectAgent(r.port, r.token(r.acme, 'alice', 'Alice'));
+    agent.send({ t: 'join', visitorId: visitorId! });
+    await agent.next('joined', 10_000);
+    await agent.until(() => agent.frames.length > 0, 10_000, 'first snapshot');
+    const first = agent.frames[0];
+    t.equal(first[0], 1, 'a full snapshot frame');
+    const text = first.subarray(1).toString('utf8');
+    t.match(text, 'Acme Shop', 'the page arrived');
+    t.notMatch(text, canary, 'typed input is masked in the browser');
+    t.notMatch(text, 'account balance', 'data-cobrowse-hidden content never leaves the browser');
+
+    await page.click('#add');
+    await agent.until(() => agent.frames.some((f) => f.includes('Item 1')), 10_000, 'the DOM change');
+    t.ok(agent.frames.every((f) => !f.includes(canary)), 'no frame ever carries the canary');
+    t.same(errors, [], 'no console errors on the host page');
+  });
+}

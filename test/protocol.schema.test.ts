@@ -14,10 +14,10 @@ import { validate, type Schema } from '../protocol/schema.ts';
 type Parser = (text: string) => ParseResult<unknown>;
 /** The part of a tap test these helpers use. */
 interface Asserts {
-  ok(v: unknown, msg?: string): boolean;
-  notOk(v: unknown, msg?: string): boolean;
-  same(a: unknown, b: unknown, msg?: string): boolean;
-  match(a: unknown, p: RegExp, msg?: string): boolean;
+  ok(v: unknown, msg: string): boolean;
+  notOk(v: unknown, msg: string): boolean;
+  same(a: unknown, b: unknown, msg: string): boolean;
+  match(a: unknown, p: RegExp, msg: string): boolean;
   comment(...args: unknown[]): void;
 }
 

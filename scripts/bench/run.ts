@@ -1,0 +1,378 @@
+/**
+ * `npm run bench [-- --quick]`: the relay's hot-path benchmark.
+ *
+ * Runs the real relay (uWebSockets.js, scripts/bench/relayChild.ts) and a plain `ws` relay
+ * with the same routing (scripts/bench/wsBaselineRelay.ts) as forked children, drives both
+ * with the same open-loop load from this process (ws clients on 127.0.0.1), prints a table,
+ * checks the targets and writes bench/last-run.json.
+ */
+import { execSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FrameKind } from '../../protocol/index.ts';
+import { nowMs } from './load.ts';
+import { runPhase, type PhaseResult } from './phase.ts';
+import { RelayHandle, type Impl } from './relayHandle.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const MB = 1e6;
+
+const args = new Set(process.argv.slice(2));
+const QUICK = args.has('--quick');
+if (args.has('--help')) {
+  console.log('usage: npm run bench [-- --quick]   (results: bench/last-run.json)');
+  process.exit(0);
+}
+
+/** Durations: the full run stays well under 3 minutes; --quick is a smoke test. */
+const T = QUICK
+  ? { probeMs: 400, runMs: 1000, rateRunMs: 1500, snapshots: 4, slowRunMs: 2500, slowTimeoutMs: 1000 }
+  : { probeMs: 1000, runMs: 3000, rateRunMs: 5000, snapshots: 20, slowRunMs: 4000, slowTimeoutMs: 2000 };
+/** Throughput runs are scheduled at this fraction of the rate the probe reached. */
+const NEAR_SATURATION = 0.9;
+const FIXED_RATE = 2000;
+const SNAPSHOT_WINDOW = 2;
+const SLOW_RATE = 400;
+
+type Scenario =
+  | { id: string; label: string; type: 'throughput'; agents: number; size: number }
+  | { id: string; label: string; type: 'rate'; agents: number; size: number; rate: number }
+  | { id: string; label: string; type: 'snapshot'; agents: number; size: number; count: number; window: number }
+  | { id: string; label: string; type: 'slow'; agents: number; size: number; rate: number };
+
+const SCENARIOS: Scenario[] = [
+  { id: '1kb-1to1', label: '1 KB 1→1', type: 'throughput', agents: 1, size: 1 * KiB },
+  { id: '1kb-1to5', label: '1 KB 1→5', type: 'throughput', agents: 5, size: 1 * KiB },
+  { id: '64kb-1to1', label: '64 KB 1→1', type: 'throughput', agents: 1, size: 64 * KiB },
+  { id: '64kb-1to5', label: '64 KB 1→5', type: 'throughput', agents: 5, size: 64 * KiB },
+  { id: '1kb-1to5-2000', label: `1 KB 1→5 @${FIXED_RATE}/s`, type: 'rate', agents: 5, size: 1 * KiB, rate: FIXED_RATE },
+  { id: '5mb-snapshot-1to5', label: '5 MB snapshot 1→5', type: 'snapshot', agents: 5, size: 5 * MiB, count: T.snapshots, window: SNAPSHOT_WINDOW },
+  { id: 'slow-agent', label: `slow agent 1 of 5 (64 KB @${SLOW_RATE}/s)`, type: 'slow', agents: 5, size: 64 * KiB, rate: SLOW_RATE },
+];
+
+export interface Row {
+  scenario: string;
+  scenarioId: string;
+  relay: Impl;
+  offeredFramesPerSec: number | null;
+  framesSent: number;
+  deliveriesPerSec: number;
+  mbOutPerSec: number;
+  /** receive − scheduled send time (open loop), ms */
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  /** receive − actual send time, ms */
+  p99FromSent: number;
+  cpuUsPerDelivery: number;
+  relayCpuPct: number;
+  genCpuPct: number;
+  rssMB: number;
+  rssStartMB: number;
+  gaps: number;
+  outOfOrder: number;
+  resyncs: number;
+  unsent: number;
+  ratio: number | null;
+  notes: string[];
+  detail?: Record<string, unknown>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (n: number, d = 2) => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : n);
+
+function rowFrom(s: Scenario, impl: Impl, r: PhaseResult, offered: number | null): Row {
+  const sec = r.elapsedMs / 1000;
+  const h = r.sink.fromScheduled;
+  const ms = (us: number) => round(us / 1000, 3);
+  return {
+    scenario: s.label,
+    scenarioId: s.id,
+    relay: impl,
+    offeredFramesPerSec: offered === null ? null : Math.round(offered),
+    framesSent: r.sent,
+    deliveriesPerSec: Math.round(r.deliveries / sec),
+    mbOutPerSec: round(r.bytes / sec / MB, 1),
+    p50: ms(h.getValueAtPercentile(50)),
+    p99: ms(h.getValueAtPercentile(99)),
+    p999: ms(h.getValueAtPercentile(99.9)),
+    max: ms(h.maxValue),
+    p99FromSent: ms(r.sink.fromSent.getValueAtPercentile(99)),
+    cpuUsPerDelivery: r.deliveries > 0 ? round(r.relayCpuUs / r.deliveries, 3) : NaN,
+    relayCpuPct: Math.round((r.relayCpuUs / 1000 / r.elapsedMs) * 100),
+    genCpuPct: Math.round((r.genCpuUs / 1000 / r.elapsedMs) * 100),
+    rssMB: round(r.rssMax / MB, 1),
+    rssStartMB: round(r.rssStart / MB, 1),
+    gaps: r.gaps,
+    outOfOrder: r.outOfOrder,
+    resyncs: r.resyncs,
+    unsent: r.unsent,
+    ratio: null,
+    notes: [],
+  };
+}
+
+async function runScenario(s: Scenario, relay: RelayHandle): Promise<Row> {
+  const impl = relay.impl;
+  switch (s.type) {
+    case 'throughput': {
+      const backlogBytes = Math.max(1 * MiB, 8 * s.size);
+      // Probe: as fast as the generator and relay go, to find the saturation rate.
+      const probe = await runPhase(relay, {
+        agents: s.agents, kind: FrameKind.Incremental, size: s.size, rate: Infinity,
+        durationMs: T.probeMs, backlogBytes, drainMs: 3000,
+      });
+      const probeFps = probe.deliveries / s.agents / (probe.elapsedMs / 1000);
+      const rate = Math.max(100, probeFps * NEAR_SATURATION);
+      const r = await runPhase(relay, {
+        agents: s.agents, kind: FrameKind.Incremental, size: s.size, rate,
+        durationMs: T.runMs, backlogBytes, drainMs: 5000,
+      });
+      const row = rowFrom(s, impl, r, rate);
+      row.detail = {
+        probeFramesPerSec: Math.round(probeFps),
+        probeDeliveriesPerSec: Math.round(probe.deliveries / (probe.elapsedMs / 1000)),
+        probeCpuUsPerDelivery: round(probe.relayCpuUs / Math.max(1, probe.deliveries), 3),
+        probeRelayCpuPct: Math.round((probe.relayCpuUs / 1000 / probe.elapsedMs) * 100),
+        probeGenCpuPct: Math.round((probe.genCpuUs / 1000 / probe.elapsedMs) * 100),
+        probeGaps: probe.gaps,
+        relayCounters: r.counters,
+      };
+      return row;
+    }
+    case 'rate': {
+      const r = await runPhase(relay, {
+        agents: s.agents, kind: FrameKind.Incremental, size: s.size, rate: s.rate,
+        durationMs: T.rateRunMs, backlogBytes: 1 * MiB, drainMs: 3000,
+      });
+      const row = rowFrom(s, impl, r, s.rate);
+      row.detail = { p999FromSent: round(r.sink.fromSent.getValueAtPercentile(99.9) / 1000, 3), p50FromSent: round(r.sink.fromSent.getValueAtPercentile(50) / 1000, 3), relayCounters: r.counters };
+      return row;
+    }
+    case 'snapshot': {
+      const r = await runPhase(relay, {
+        agents: s.agents, kind: FrameKind.FullSnapshot, size: s.size, rate: Infinity,
+        count: s.count, window: s.window, backlogBytes: 64 * MiB, drainMs: 15_000,
+      });
+      const row = rowFrom(s, impl, r, null);
+      row.notes.push(`${r.sent} snapshots, ≤${s.window} in flight`);
+      row.detail = { relayCounters: r.counters };
+      return row;
+    }
+    case 'slow': {
+      const slowIndex = s.agents - 1;
+      let slow: Record<string, unknown> = {};
+      const r = await runPhase(relay, {
+        agents: s.agents, kind: FrameKind.Incremental, size: s.size, rate: s.rate,
+        durationMs: T.slowRunMs, backlogBytes: 4 * MiB, drainMs: 3000, pausedAgents: [slowIndex],
+        afterDrain: async (session, res) => {
+          // Give the relay's sweep time to close the agent (uWS relay: SLOW_AGENT_TIMEOUT_MS), bounded.
+          const closedBefore = res.countersBefore.slow_agents_closed_total ?? 0;
+          let st = await relay.stats();
+          const until = nowMs() + (impl === 'uws' ? T.slowTimeoutMs + 1500 : 0);
+          while (nowMs() < until && (st.counters.slow_agents_closed_total ?? 0) <= closedBefore) {
+            await sleep(100);
+            st = await relay.stats();
+          }
+          const rssBeforeResume = st.rss;
+          const agent = session.agents[slowIndex];
+          // Now read what reached the paused agent: frames, then (uWS relay) `resync` and a 4008 close.
+          agent.resume();
+          const readUntil = nowMs() + 5000;
+          while (nowMs() < readUntil && agent.closeCode === undefined && agent.expected < res.sent) await sleep(10);
+          await sleep(50);
+          slow = {
+            framesReceived: agent.received,
+            of: res.sent,
+            resyncMessages: agent.resyncs,
+            closeCode: agent.closeCode ?? null,
+            closeReason: agent.closeReason,
+            relayResyncs: (st.counters.agent_resyncs_total ?? 0) - (res.countersBefore.agent_resyncs_total ?? 0),
+            relaySlowClosed: (st.counters.slow_agents_closed_total ?? 0) - closedBefore,
+            relayRssBeforeResumeMB: round(rssBeforeResume / MB, 1),
+          };
+        },
+      });
+      const row = rowFrom(s, impl, r, s.rate);
+      row.detail = { slowAgent: slow, fastAgents: s.agents - 1, relayCounters: r.counters };
+      const sa = slow as { framesReceived: number; of: number; resyncMessages: number; closeCode: number | null };
+      row.notes.push(
+        `fast agents: ${r.gaps} gaps; slow agent got ${sa.framesReceived}/${sa.of} frames, resync msgs ${sa.resyncMessages}, close ${sa.closeCode ?? 'none'}`,
+      );
+      return row;
+    }
+  }
+}
+
+// ------------------------------------------------------------------ output
+
+function pad(s: string, n: number, right = false): string {
+  return right ? s.padStart(n) : s.padEnd(n);
+}
+
+function fmt(n: number | null, d = 0): string {
+  if (n === null || !Number.isFinite(n)) return '–';
+  return n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+}
+
+export function table(rows: Row[]): string {
+  const head = ['scenario', 'relay', 'offered f/s', 'deliveries/s', 'MB/s out', 'p50 ms', 'p99 ms', 'p99.9 ms', 'CPU µs/deliv', 'relay CPU%', 'gen CPU%', 'relay RSS MB', 'drops/gaps', 'uWS/base'];
+  const body = rows.map((r) => [
+    r.scenario,
+    r.relay,
+    fmt(r.offeredFramesPerSec),
+    fmt(r.deliveriesPerSec),
+    fmt(r.mbOutPerSec, 1),
+    fmt(r.p50, 2),
+    fmt(r.p99, 2),
+    fmt(r.p999, 2),
+    fmt(r.cpuUsPerDelivery, 2),
+    fmt(r.relayCpuPct),
+    fmt(r.genCpuPct),
+    fmt(r.rssMB, 0),
+    `${r.gaps}${r.outOfOrder ? ` (+${r.outOfOrder} ooo)` : ''}${r.resyncs ? ` [${r.resyncs} resync]` : ''}`,
+    r.ratio === null ? '' : `${fmt(r.ratio, 2)}×`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => pad(c, widths[i], i >= 2)).join(' | ') + ' |';
+  return [line(head), '|' + widths.map((w, i) => (i >= 2 ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|') + '|', ...body.map(line)].join('\n');
+}
+
+interface Target {
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+function targets(rows: Row[]): Target[] {
+  const get = (id: string, impl: Impl) => rows.find((r) => r.scenarioId === id && r.relay === impl);
+  const out: Target[] = [];
+  const u = get('1kb-1to5', 'uws');
+  const b = get('1kb-1to5', 'ws-baseline');
+  if (u) out.push({ target: 'relay CPU ≤ 3 µs per delivery (1 KB, 1→5)', measured: `${fmt(u.cpuUsPerDelivery, 2)} µs`, met: u.cpuUsPerDelivery <= 3 });
+  if (u && b) {
+    const ratio = u.deliveriesPerSec / b.deliveriesPerSec;
+    const cap = b.cpuUsPerDelivery / u.cpuUsPerDelivery;
+    out.push({
+      target: '≥ 5× ws baseline deliveries/s (1 KB, 1→5)',
+      measured: `${fmt(ratio, 2)}× measured (${fmt(u.deliveriesPerSec)} vs ${fmt(b.deliveriesPerSec)}); ${fmt(cap, 1)}× in relay CPU per delivery`,
+      met: ratio >= 5,
+    });
+  }
+  const snap = get('5mb-snapshot-1to5', 'uws');
+  if (snap) out.push({ target: '≥ 1 GB/s out, 5 MB snapshot to 5 agents', measured: `${fmt(snap.mbOutPerSec / 1000, 2)} GB/s`, met: snap.mbOutPerSec >= 1000 && snap.gaps === 0 });
+  const lat = get('1kb-1to5-2000', 'uws');
+  if (lat) {
+    out.push({
+      target: `relay-added p99 < 3 ms at ${FIXED_RATE} frames/s (1 KB, 1→5)`,
+      measured: `p99 ${fmt(lat.p99, 2)} ms from scheduled send, ${fmt(lat.p99FromSent, 2)} ms from actual send (end to end, an upper bound on relay-added)`,
+      met: lat.p99 < 3 && lat.gaps === 0,
+    });
+  }
+  return out;
+}
+
+function machine(): Record<string, unknown> {
+  let cpuModel = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) cpuModel = m[1].trim();
+  } catch {
+    /* not linux */
+  }
+  let nproc = os.availableParallelism();
+  try {
+    nproc = Number(execSync('nproc', { encoding: 'utf8' }).trim()) || nproc;
+  } catch {
+    /* no nproc */
+  }
+  return { nproc, cpuModel, node: process.version, platform: `${os.platform()} ${os.release()}`, memGB: round(os.totalmem() / 1e9, 1) };
+}
+
+// ------------------------------------------------------------------ main
+
+const relays: RelayHandle[] = [];
+const killAll = () => {
+  for (const r of relays) r.kill();
+};
+process.on('SIGINT', () => {
+  killAll();
+  process.exit(130);
+});
+process.on('SIGTERM', () => {
+  killAll();
+  process.exit(143);
+});
+// Hard ceiling: never leave a run (or its children) hanging.
+const watchdog = setTimeout(() => {
+  console.error('bench: watchdog fired (run took too long); killing the relays');
+  killAll();
+  process.exit(1);
+}, QUICK ? 120_000 : 360_000);
+watchdog.unref();
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  const m = machine();
+  console.log(`cobrowse relay bench${QUICK ? ' (--quick)' : ''}: ${m.nproc} cores (${m.cpuModel}), node ${m.node}`);
+  console.log('relays and the load generator share these cores; the generator is this process.\n');
+
+  // Lower slow-agent timeout so the close is seen within a short scenario; it only affects agents already lagging.
+  const uws = await RelayHandle.start('uws', { SLOW_AGENT_TIMEOUT_MS: String(T.slowTimeoutMs) });
+  relays.push(uws);
+  if (!uws.info.native) console.error('WARNING: uWebSockets.js is running on its JS fallback; figures are not representative.');
+  const base = await RelayHandle.start('ws-baseline');
+  relays.push(base);
+
+  const rows: Row[] = [];
+  try {
+    for (const s of SCENARIOS) {
+      for (const relay of [uws, base]) {
+        process.stdout.write(`  ${s.label} on ${relay.impl} ... `);
+        const t = Date.now();
+        const row = await runScenario(s, relay);
+        rows.push(row);
+        console.log(`${fmt(row.deliveriesPerSec)} deliveries/s, ${fmt(row.mbOutPerSec, 1)} MB/s, p99 ${fmt(row.p99, 2)} ms, ${fmt(row.cpuUsPerDelivery, 2)} µs/deliv (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+        // Let the relay settle (GC, closed sockets) before the next measurement.
+        await sleep(300);
+      }
+      const u = rows.find((r) => r.scenarioId === s.id && r.relay === 'uws');
+      const b = rows.find((r) => r.scenarioId === s.id && r.relay === 'ws-baseline');
+      if (u && b && b.deliveriesPerSec > 0) u.ratio = u.deliveriesPerSec / b.deliveriesPerSec;
+    }
+  } finally {
+    await Promise.all(relays.map((r) => r.stop()));
+  }
+
+  const tg = targets(rows);
+  console.log('\n' + table(rows) + '\n');
+  for (const r of rows) if (r.notes.length) console.log(`  ${r.scenario} / ${r.relay}: ${r.notes.join('; ')}`);
+  console.log('\nTargets (uWS relay):');
+  for (const t of tg) console.log(`  [${t.met ? 'MET' : 'NOT MET'}] ${t.target}: ${t.measured}`);
+  const out = {
+    date: new Date().toISOString(),
+    quick: QUICK,
+    durationSec: round((Date.now() - t0) / 1000, 1),
+    machine: { ...m, uwsNative: uws.info.native },
+    settings: { ...T, nearSaturation: NEAR_SATURATION, fixedRate: FIXED_RATE, snapshotWindow: SNAPSHOT_WINDOW, slowRate: SLOW_RATE, units: 'sizes KiB/MiB; rates MB = 1e6 bytes; latency ms' },
+    rows,
+    targets: tg,
+  };
+  fs.mkdirSync(path.join(ROOT, 'bench'), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, 'bench', 'last-run.json'), JSON.stringify(out, null, 2) + '\n');
+  console.log(`\nwrote bench/last-run.json (${out.durationSec} s)`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error('bench failed:', err instanceof Error ? err.stack : err);
+    killAll();
+    process.exit(1);
+  },
+);

@@ -19,7 +19,7 @@ export function agentTokensHandler(ctx: RelayContext) {
     bodyPromise.catch(() => {}); // a 401 answers first; the body's own error is then moot
     void (async () => {
       try {
-        const secret = /^Bearer (\S+)$/.exec(auth)?.[1];
+        const secret = /^Bearer +(\S+)$/i.exec(auth)?.[1]; // the auth scheme is case-insensitive (RFC 9110)
         const account = secret ? await ctx.accounts.verifySecretKey(secret) : null;
         if (!account) {
           // Drain nothing further: answer at once.

@@ -11,6 +11,7 @@ import { readUpgrade, TOKEN_QUERY_PARAMS } from '../http/upgradeRequest.ts';
 import { TokenBucket } from '../limits/tokenBucket.ts';
 import { closeWith, sendJson } from '../sessions/send.ts';
 import type { AgentData } from '../sessions/types.ts';
+import { guarded, readControl } from './controlText.ts';
 import { refuseUpgrade } from './refuse.ts';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -87,44 +88,27 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
           metrics.counters.rate_limited_total++;
           return closeWith(ws, agent, 'rateLimited', 'too many messages');
         }
-        metrics.counters.control_messages_total++;
         if (isBinary) {
           metrics.counters.bad_messages_total++;
           return closeWith(ws, agent, 'badMessage', 'agents send text control messages only');
         }
-        if (message.byteLength > MAX_CONTROL_BYTES) {
-          metrics.counters.bad_messages_total++;
-          return closeWith(ws, agent, 'tooBig', `control messages are limited to ${MAX_CONTROL_BYTES} bytes`);
-        }
-        const parsed = parseAgentMessage(Buffer.from(message).toString('utf8'));
-        if (!parsed.ok) {
-          metrics.counters.bad_messages_total++;
-          return closeWith(ws, agent, 'badMessage', parsed.message);
-        }
-        router.onAgentMessage(agent, parsed.msg);
+        const msg = readControl(ws, agent, message, metrics, parseAgentMessage);
+        if (msg) router.onAgentMessage(agent, msg);
       } catch (err) {
         log.error({ err: (err as Error).message }, 'agent message handler failed');
         closeWith(ws, agent, 'badMessage', 'internal error handling the message');
       }
     },
 
-    drain: (ws) => {
-      try {
-        router.onAgentDrain(ws.getUserData());
-      } catch (err) {
-        log.error({ err: (err as Error).message }, 'agent drain handler failed');
-      }
-    },
+    drain: (ws) => guarded(log, 'agent drain handler', () => router.onAgentDrain(ws.getUserData())),
 
     close: (ws) => {
       const agent = ws.getUserData();
       agent.closed = true;
-      try {
+      guarded(log, 'agent close handler', () => {
         ctx.ipConnections.release(agent.ip);
         router.removeAgent(agent);
-      } catch (err) {
-        log.error({ err: (err as Error).message }, 'agent close handler failed');
-      }
+      });
     },
   };
 }

@@ -1,6 +1,6 @@
 /** `GET /v1/visitor?key=<publicKey>[&vid=<visitorId>&vt=<visitorToken>][&tab=<tabId>]` */
 import type { WebSocketBehavior } from 'uWebSockets.js';
-import { ID_PATTERN, isKnownFrameKind, MAX_CONTROL_BYTES, parseVisitorMessage } from '../../protocol/index.ts';
+import { ID_PATTERN, isKnownFrameKind, parseVisitorMessage } from '../../protocol/index.ts';
 import { originAllowed } from '../auth/origin.ts';
 import { newTabId, newVisitorId, verifyVisitorToken, visitorToken } from '../auth/visitorToken.ts';
 import type { RelayContext } from '../context.ts';
@@ -9,6 +9,7 @@ import { TokenBucket } from '../limits/tokenBucket.ts';
 import { SessionRouter } from '../sessions/router.ts';
 import { closeWith, sendJson } from '../sessions/send.ts';
 import type { TabData } from '../sessions/types.ts';
+import { guarded, readControl } from './controlText.ts';
 import { refuseUpgrade } from './refuse.ts';
 
 export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
@@ -106,17 +107,8 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           router.afterPublish(tab);
           return;
         }
-        metrics.counters.control_messages_total++;
-        if (size > MAX_CONTROL_BYTES) {
-          metrics.counters.bad_messages_total++;
-          return closeWith(ws, tab, 'tooBig', `control messages are limited to ${MAX_CONTROL_BYTES} bytes`);
-        }
-        const parsed = parseVisitorMessage(Buffer.from(message).toString('utf8'));
-        if (!parsed.ok) {
-          metrics.counters.bad_messages_total++;
-          return closeWith(ws, tab, 'badMessage', parsed.message);
-        }
-        router.onVisitorMessage(tab, parsed.msg);
+        const msg = readControl(ws, tab, message, metrics, parseVisitorMessage);
+        if (msg) router.onVisitorMessage(tab, msg);
       } catch (err) {
         log.error({ err: (err as Error).message }, 'visitor message handler failed');
         closeWith(ws, tab, 'badMessage', 'internal error handling the message');
@@ -126,12 +118,10 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
     close: (ws) => {
       const tab = ws.getUserData();
       tab.closed = true;
-      try {
+      guarded(log, 'visitor close handler', () => {
         ctx.ipConnections.release(tab.ip);
         router.removeTab(tab);
-      } catch (err) {
-        log.error({ err: (err as Error).message }, 'visitor close handler failed');
-      }
+      });
     },
   };
 }

@@ -20,7 +20,7 @@ export function validate(value: unknown, schema: Schema, path = ''): Validation 
   }
   const obj = value as Record<string, unknown>;
   for (const key of Object.keys(obj)) {
-    if (!(key in schema)) return { ok: false, message: `unknown field ${path}${key}` };
+    if (!Object.hasOwn(schema, key)) return { ok: false, message: `unknown field ${path}${key}` };
   }
   for (const [key, spec] of Object.entries(schema)) {
     const v = obj[key];

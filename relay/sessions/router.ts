@@ -147,12 +147,19 @@ export class SessionRouter {
     }
   }
 
-  /** Called after a binary frame was published to the tab: keep slow agents from piling up. */
-  afterPublish(tab: TabData): void {
+  /**
+   * Called after a binary frame was published to the tab: keeps slow agents from piling up,
+   * and returns how many agents the frame went to (lagging agents are unsubscribed).
+   */
+  afterPublish(tab: TabData): number {
     const soft = this.config.agentSoftBackpressure;
+    let delivered = 0;
     for (const agent of tab.agents) {
-      if (!agent.lagging && agent.ws && agent.ws.getBufferedAmount() > soft) this.markLagging(agent);
+      if (agent.lagging) continue;
+      delivered++;
+      if (agent.ws && agent.ws.getBufferedAmount() > soft) this.markLagging(agent);
     }
+    return delivered;
   }
 
   // ---------------------------------------------------------------- agent side

@@ -99,12 +99,11 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           }
           metrics.counters.frames_in_total++;
           metrics.counters.frame_bytes_in_total += size;
-          const n = tab.agents.size;
-          if (n === 0) return;
+          if (tab.agents.size === 0) return;
           ctx.app.publish(tab.topic, message, true, false);
+          const n = router.afterPublish(tab);
           metrics.counters.frames_delivered_total += n;
           metrics.counters.frame_bytes_delivered_total += n * size;
-          router.afterPublish(tab);
           return;
         }
         const msg = readControl(ws, tab, message, metrics, parseVisitorMessage);

@@ -231,31 +231,3 @@ export class Agent {
     this.ws.terminate();
   }
 }
-
-export interface Session {
-  visitor: Visitor;
-  agents: Agent[];
-}
-
-export async function openSession(port: number, publicKey: string, tokens: string[], nAgents: number): Promise<Session> {
-  if (nAgents > tokens.length) throw new Error(`need ${nAgents} agent tokens, have ${tokens.length}`);
-  const visitor = await Visitor.connect(port, publicKey);
-  const agents = await Promise.all(tokens.slice(0, nAgents).map((t, i) => Agent.connect(port, t, i)));
-  for (const a of agents) await a.join(visitor.visitorId);
-  return { visitor, agents };
-}
-
-export async function closeSession(s: Session): Promise<void> {
-  const all = [s.visitor.ws, ...s.agents.map((a) => a.ws)];
-  for (const a of s.agents) if (a.paused) a.resume();
-  s.visitor.close();
-  for (const a of s.agents) a.close();
-  // Wait (bounded) for the closes, then cut whatever is left.
-  await withTimeout(
-    Promise.all(all.map((ws) => (ws.readyState === WebSocket.CLOSED ? null : new Promise((r) => ws.once('close', r))))),
-    2000,
-    'closing the session',
-  ).catch(() => {
-    for (const ws of all) ws.terminate();
-  });
-}

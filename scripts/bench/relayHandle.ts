@@ -39,7 +39,8 @@ export class RelayHandle {
 
   static async start(impl: Impl, env: Record<string, string> = {}): Promise<RelayHandle> {
     const child = fork(ENTRY[impl], [], {
-      execArgv: ['--import', 'tsx'],
+      // BENCH_RELAY_NODE_ARGS: extra node flags for the relay child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+      execArgv: ['--import', 'tsx', ...(process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter(Boolean)],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });

@@ -3,8 +3,9 @@
  *
  * Runs the real relay (uWebSockets.js, scripts/bench/relayChild.ts) and a plain `ws` relay
  * with the same routing (scripts/bench/wsBaselineRelay.ts) as forked children, drives both
- * with the same open-loop load from this process (ws clients on 127.0.0.1), prints a table,
- * checks the targets and writes bench/last-run.json.
+ * with the same open-loop load from this process (ws clients on 127.0.0.1; the snapshot
+ * scenario also uses a second generator process, agentHost.ts), prints a table, checks the
+ * targets and writes bench/last-run.json. Results and method: bench/RESULTS.md.
  */
 import { execSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,7 +14,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FrameKind } from '../../protocol/index.ts';
 import { nowMs } from './load.ts';
-import { runPhase, type PhaseResult } from './phase.ts';
+import { machineCpu, runPhase, waitForQuiet, type PhaseOptions, type PhaseResult } from './phase.ts';
+import { AgentHost } from './remoteAgents.ts';
 import { RelayHandle, type Impl } from './relayHandle.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -30,12 +32,22 @@ if (args.has('--help')) {
 
 /** Durations: the full run stays well under 3 minutes; --quick is a smoke test. */
 const T = QUICK
-  ? { probeMs: 400, runMs: 1000, rateRunMs: 1500, snapshots: 4, slowRunMs: 2500, slowTimeoutMs: 1000 }
-  : { probeMs: 1000, runMs: 3000, rateRunMs: 5000, snapshots: 20, slowRunMs: 4000, slowTimeoutMs: 2000 };
+  ? { probeMs: 400, runMs: 1000, rateRunMs: 1500, snapshots: 8, slowRunMs: 2500, slowTimeoutMs: 1000 }
+  : { probeMs: 1000, runMs: 3000, rateRunMs: 5000, snapshots: 40, slowRunMs: 4000, slowTimeoutMs: 2000 };
+/**
+ * The machine is shared: a phase during which other processes used more than this share of
+ * a core is run again (bounded), and the least disturbed attempt is kept.
+ */
+const NOISE_PCT = 15;
+const MAX_ATTEMPTS = 3;
+let retryBudget = QUICK ? 0 : 6;
+let quietBudgetMs = QUICK ? 2_000 : 30_000;
 /** Throughput runs are scheduled at this fraction of the rate the probe reached. */
 const NEAR_SATURATION = 0.9;
 const FIXED_RATE = 2000;
 const SNAPSHOT_WINDOW = 2;
+/** Agents of the snapshot scenario that live in the second generator process (receiving 5 MB frames needs more than one core). */
+const SNAPSHOT_REMOTE_AGENTS = 3;
 const SLOW_RATE = 400;
 
 type Scenario =
@@ -50,8 +62,8 @@ const SCENARIOS: Scenario[] = [
   { id: '64kb-1to1', label: '64 KB 1→1', type: 'throughput', agents: 1, size: 64 * KiB },
   { id: '64kb-1to5', label: '64 KB 1→5', type: 'throughput', agents: 5, size: 64 * KiB },
   { id: '1kb-1to5-2000', label: `1 KB 1→5 @${FIXED_RATE}/s`, type: 'rate', agents: 5, size: 1 * KiB, rate: FIXED_RATE },
-  { id: '5mb-snapshot-1to5', label: '5 MB snapshot 1→5', type: 'snapshot', agents: 5, size: 5 * MiB, count: T.snapshots, window: SNAPSHOT_WINDOW },
   { id: 'slow-agent', label: `slow agent 1 of 5 (64 KB @${SLOW_RATE}/s)`, type: 'slow', agents: 5, size: 64 * KiB, rate: SLOW_RATE },
+  { id: '5mb-snapshot-1to5', label: '5 MB snapshot 1→5', type: 'snapshot', agents: 5, size: 5 * MiB, count: T.snapshots, window: SNAPSHOT_WINDOW },
 ];
 
 export interface Row {
@@ -70,8 +82,15 @@ export interface Row {
   /** receive − actual send time, ms */
   p99FromSent: number;
   cpuUsPerDelivery: number;
+  /** user-space part of cpuUsPerDelivery */
+  userUsPerDelivery: number;
   relayCpuPct: number;
   genCpuPct: number;
+  /** CPU used by other processes on the machine during the window, % of one core (noise). */
+  otherCpuPct: number;
+  /** irq + softirq CPU during the window (mostly loopback TCP receive work, charged to no process), % of one core. */
+  irqCpuPct: number;
+  attempts: number;
   rssMB: number;
   rssStartMB: number;
   gaps: number;
@@ -90,6 +109,7 @@ function rowFrom(s: Scenario, impl: Impl, r: PhaseResult, offered: number | null
   const sec = r.elapsedMs / 1000;
   const h = r.sink.fromScheduled;
   const ms = (us: number) => round(us / 1000, 3);
+  const pctOfCore = (us: number) => (us < 0 ? NaN : Math.round((us / 1000 / r.windowMs) * 100));
   return {
     scenario: s.label,
     scenarioId: s.id,
@@ -104,8 +124,12 @@ function rowFrom(s: Scenario, impl: Impl, r: PhaseResult, offered: number | null
     max: ms(h.maxValue),
     p99FromSent: ms(r.sink.fromSent.getValueAtPercentile(99)),
     cpuUsPerDelivery: r.deliveries > 0 ? round(r.relayCpuUs / r.deliveries, 3) : NaN,
-    relayCpuPct: Math.round((r.relayCpuUs / 1000 / r.elapsedMs) * 100),
-    genCpuPct: Math.round((r.genCpuUs / 1000 / r.elapsedMs) * 100),
+    userUsPerDelivery: r.deliveries > 0 ? round((r.relayCpuUs - r.relaySysUs) / r.deliveries, 3) : NaN,
+    relayCpuPct: pctOfCore(r.relayCpuUs),
+    genCpuPct: pctOfCore(r.genCpuUs),
+    otherCpuPct: pctOfCore(r.otherCpuUs),
+    irqCpuPct: pctOfCore(r.irqCpuUs),
+    attempts: 1,
     rssMB: round(r.rssMax / MB, 1),
     rssStartMB: round(r.rssStart / MB, 1),
     gaps: r.gaps,
@@ -117,7 +141,22 @@ function rowFrom(s: Scenario, impl: Impl, r: PhaseResult, offered: number | null
   };
 }
 
-async function runScenario(s: Scenario, relay: RelayHandle): Promise<Row> {
+/** Runs a scenario, again (bounded) if other processes disturbed it; keeps the least disturbed attempt. */
+async function runScenarioQuietly(s: Scenario, relay: RelayHandle, host: AgentHost): Promise<Row> {
+  let best: Row | undefined;
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    if (quietBudgetMs > 0) quietBudgetMs -= await waitForQuiet(Math.min(quietBudgetMs, 10_000));
+    const row = await runScenario(s, relay, host);
+    row.attempts = attempt;
+    if (!best || !(row.otherCpuPct >= best.otherCpuPct)) best = row;
+    if (!(row.otherCpuPct > NOISE_PCT) || retryBudget <= 0) break;
+    retryBudget--;
+    process.stdout.write(`(other processes used ${row.otherCpuPct}% of a core: again) ... `);
+  }
+  return best!;
+}
+
+async function runScenario(s: Scenario, relay: RelayHandle, host: AgentHost): Promise<Row> {
   const impl = relay.impl;
   switch (s.type) {
     case 'throughput': {
@@ -134,6 +173,8 @@ async function runScenario(s: Scenario, relay: RelayHandle): Promise<Row> {
         durationMs: T.runMs, backlogBytes, drainMs: 5000,
       });
       const row = rowFrom(s, impl, r, rate);
+      const probeOther = Math.round((probe.otherCpuUs / 1000 / probe.windowMs) * 100);
+      if (probeOther > row.otherCpuPct) row.otherCpuPct = probeOther; // a disturbed probe sets a wrong rate
       row.detail = {
         probeFramesPerSec: Math.round(probeFps),
         probeDeliveriesPerSec: Math.round(probe.deliveries / (probe.elapsedMs / 1000)),
@@ -155,12 +196,14 @@ async function runScenario(s: Scenario, relay: RelayHandle): Promise<Row> {
       return row;
     }
     case 'snapshot': {
-      const r = await runPhase(relay, {
-        agents: s.agents, kind: FrameKind.FullSnapshot, size: s.size, rate: Infinity,
+      const opts: PhaseOptions = {
+        agents: s.agents, remoteAgents: SNAPSHOT_REMOTE_AGENTS, kind: FrameKind.FullSnapshot, size: s.size, rate: Infinity,
         count: s.count, window: s.window, backlogBytes: 64 * MiB, drainMs: 15_000,
-      });
+      };
+      await runPhase(relay, { ...opts, count: 4 }, host); // warm-up: TCP windows, JIT, allocator
+      const r = await runPhase(relay, opts, host);
       const row = rowFrom(s, impl, r, null);
-      row.notes.push(`${r.sent} snapshots, ≤${s.window} in flight`);
+      row.notes.push(`${r.sent} snapshots of ${s.size} bytes, ≤${s.window} in flight; ${SNAPSHOT_REMOTE_AGENTS} of the ${s.agents} agents in the second generator process`);
       row.detail = { relayCounters: r.counters };
       return row;
     }
@@ -199,10 +242,10 @@ async function runScenario(s: Scenario, relay: RelayHandle): Promise<Row> {
         },
       });
       const row = rowFrom(s, impl, r, s.rate);
-      row.detail = { slowAgent: slow, fastAgents: s.agents - 1, relayCounters: r.counters };
+      row.detail = { slowAgent: slow, fastAgents: s.agents - 1, relayBufferedMaxMB: round(r.bufferedMax / MB, 1), relayCounters: r.counters };
       const sa = slow as { framesReceived: number; of: number; resyncMessages: number; closeCode: number | null };
       row.notes.push(
-        `fast agents: ${r.gaps} gaps; slow agent got ${sa.framesReceived}/${sa.of} frames, resync msgs ${sa.resyncMessages}, close ${sa.closeCode ?? 'none'}`,
+        `fast agents: ${r.gaps} gaps; slow agent got ${sa.framesReceived}/${sa.of} frames, resync msgs ${sa.resyncMessages}, close ${sa.closeCode ?? 'none'}; relay held at most ${fmt(r.bufferedMax / MB, 1)} MB queued for agents, RSS ${fmt(r.rssStart / MB, 0)}→${fmt(r.rssMax / MB, 0)} MB`,
       );
       return row;
     }
@@ -221,7 +264,7 @@ function fmt(n: number | null, d = 0): string {
 }
 
 export function table(rows: Row[]): string {
-  const head = ['scenario', 'relay', 'offered f/s', 'deliveries/s', 'MB/s out', 'p50 ms', 'p99 ms', 'p99.9 ms', 'CPU µs/deliv', 'relay CPU%', 'gen CPU%', 'relay RSS MB', 'drops/gaps', 'uWS/base'];
+  const head = ['scenario', 'relay', 'offered f/s', 'deliveries/s', 'MB/s out', 'p50 ms', 'p99 ms', 'p99.9 ms', 'relay CPU µs/deliv', '(user µs)', 'relay CPU%', 'gen CPU%', 'other CPU%', 'relay RSS MB (start→max)', 'drops/gaps', 'uWS/base deliv/s'];
   const body = rows.map((r) => [
     r.scenario,
     r.relay,
@@ -231,10 +274,12 @@ export function table(rows: Row[]): string {
     fmt(r.p50, 2),
     fmt(r.p99, 2),
     fmt(r.p999, 2),
-    fmt(r.cpuUsPerDelivery, 2),
+    fmt(r.cpuUsPerDelivery, r.cpuUsPerDelivery >= 100 ? 0 : 2),
+    fmt(r.userUsPerDelivery, r.userUsPerDelivery >= 100 ? 0 : 2),
     fmt(r.relayCpuPct),
     fmt(r.genCpuPct),
-    fmt(r.rssMB, 0),
+    fmt(r.otherCpuPct),
+    `${fmt(r.rssStartMB, 0)}→${fmt(r.rssMB, 0)}`,
     `${r.gaps}${r.outOfOrder ? ` (+${r.outOfOrder} ooo)` : ''}${r.resyncs ? ` [${r.resyncs} resync]` : ''}`,
     r.ratio === null ? '' : `${fmt(r.ratio, 2)}×`,
   ]);
@@ -270,8 +315,8 @@ function targets(rows: Row[]): Target[] {
   if (lat) {
     out.push({
       target: `relay-added p99 < 3 ms at ${FIXED_RATE} frames/s (1 KB, 1→5)`,
-      measured: `p99 ${fmt(lat.p99, 2)} ms from scheduled send, ${fmt(lat.p99FromSent, 2)} ms from actual send (end to end, an upper bound on relay-added)`,
-      met: lat.p99 < 3 && lat.gaps === 0,
+      measured: `${fmt(lat.p99FromSent, 2)} ms p99 from actual send to receipt (end to end through two loopback hops and both clients: an upper bound on relay-added); ${fmt(lat.p99, 2)} ms from the scheduled send time (adds the generator's own timer lateness)`,
+      met: lat.p99FromSent < 3 && lat.gaps === 0,
     });
   }
   return out;
@@ -296,9 +341,19 @@ function machine(): Record<string, unknown> {
 
 // ------------------------------------------------------------------ main
 
+async function machineBusyPct(): Promise<number> {
+  const a = machineCpu();
+  const t = nowMs();
+  await sleep(1000);
+  const b = machineCpu();
+  return a && b ? Math.round(((b.proc - a.proc) / 1000 / (nowMs() - t)) * 100) : NaN;
+}
+
 const relays: RelayHandle[] = [];
+const hosts: AgentHost[] = [];
 const killAll = () => {
   for (const r of relays) r.kill();
+  for (const h of hosts) h.kill();
 };
 process.on('SIGINT', () => {
   killAll();
@@ -320,7 +375,9 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const m = machine();
   console.log(`cobrowse relay bench${QUICK ? ' (--quick)' : ''}: ${m.nproc} cores (${m.cpuModel}), node ${m.node}`);
-  console.log('relays and the load generator share these cores; the generator is this process.\n');
+  console.log('the relay under test and the load generator (this process, plus a second one for the snapshot scenario) share these cores.');
+  const busy = await machineBusyPct();
+  console.log(`machine busy before the run: ${busy}% of one core (other processes)\n`);
 
   // Lower slow-agent timeout so the close is seen within a short scenario; it only affects agents already lagging.
   const uws = await RelayHandle.start('uws', { SLOW_AGENT_TIMEOUT_MS: String(T.slowTimeoutMs) });
@@ -328,6 +385,8 @@ async function main(): Promise<void> {
   if (!uws.info.native) console.error('WARNING: uWebSockets.js is running on its JS fallback; figures are not representative.');
   const base = await RelayHandle.start('ws-baseline');
   relays.push(base);
+  const host = await AgentHost.start();
+  hosts.push(host);
 
   const rows: Row[] = [];
   try {
@@ -335,9 +394,11 @@ async function main(): Promise<void> {
       for (const relay of [uws, base]) {
         process.stdout.write(`  ${s.label} on ${relay.impl} ... `);
         const t = Date.now();
-        const row = await runScenario(s, relay);
+        const row = await runScenarioQuietly(s, relay, host);
         rows.push(row);
-        console.log(`${fmt(row.deliveriesPerSec)} deliveries/s, ${fmt(row.mbOutPerSec, 1)} MB/s, p99 ${fmt(row.p99, 2)} ms, ${fmt(row.cpuUsPerDelivery, 2)} µs/deliv (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+        console.log(
+          `${fmt(row.deliveriesPerSec)} deliveries/s, ${fmt(row.mbOutPerSec, 1)} MB/s, p99 ${fmt(row.p99, 2)} ms, ${fmt(row.cpuUsPerDelivery, 2)} µs/deliv, other CPU ${row.otherCpuPct}% (${((Date.now() - t) / 1000).toFixed(1)} s)`,
+        );
         // Let the relay settle (GC, closed sockets) before the next measurement.
         await sleep(300);
       }
@@ -346,7 +407,7 @@ async function main(): Promise<void> {
       if (u && b && b.deliveriesPerSec > 0) u.ratio = u.deliveriesPerSec / b.deliveriesPerSec;
     }
   } finally {
-    await Promise.all(relays.map((r) => r.stop()));
+    await Promise.all([...relays.map((r) => r.stop()), ...hosts.map((h) => h.stop())]);
   }
 
   const tg = targets(rows);
@@ -359,7 +420,7 @@ async function main(): Promise<void> {
     quick: QUICK,
     durationSec: round((Date.now() - t0) / 1000, 1),
     machine: { ...m, uwsNative: uws.info.native },
-    settings: { ...T, nearSaturation: NEAR_SATURATION, fixedRate: FIXED_RATE, snapshotWindow: SNAPSHOT_WINDOW, slowRate: SLOW_RATE, units: 'sizes KiB/MiB; rates MB = 1e6 bytes; latency ms' },
+    settings: { ...T, noisePct: NOISE_PCT, maxAttempts: MAX_ATTEMPTS, snapshotRemoteAgents: SNAPSHOT_REMOTE_AGENTS, nearSaturation: NEAR_SATURATION, fixedRate: FIXED_RATE, snapshotWindow: SNAPSHOT_WINDOW, slowRate: SLOW_RATE, units: 'sizes KiB/MiB; rates MB = 1e6 bytes; latency ms' },
     rows,
     targets: tg,
   };

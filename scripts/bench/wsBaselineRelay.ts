@@ -150,7 +150,12 @@ const tokens = Array.from({ length: AGENT_SLOTS }, (_, i) => mintAgentToken(rela
 
 serveIpc({
   counters: () => counters,
-  gauges: () => gauges,
+  gauges: () => {
+    // Bytes queued in the relay for agents (what ws holds in memory for readers that are behind).
+    let buffered = 0;
+    for (const ws of agents.keys()) buffered += ws.bufferedAmount;
+    return { ...gauges, agent_buffered_bytes: buffered };
+  },
   stop: () =>
     new Promise<void>((resolve) => {
       for (const ws of [...visitorWss.clients, ...agentWss.clients]) ws.terminate();

@@ -1,7 +1,7 @@
 /** Builds the relay: uWS app, sockets, REST and static routes, background sweeps, shutdown. */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { us_listen_socket } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, us_listen_socket } from 'uWebSockets.js';
 import { AccountService } from './accounts.ts';
 import { loadRelaySecret } from './auth/relaySecret.ts';
 import type { RelayConfig } from './config.ts';
@@ -15,6 +15,7 @@ import { Metrics } from './metrics.ts';
 import { SessionRouter } from './sessions/router.ts';
 import { closeWith } from './sessions/send.ts';
 import { agentBehavior } from './sockets/agentSocket.ts';
+import { guarded } from './sockets/controlText.ts';
 import { visitorBehavior } from './sockets/visitorSocket.ts';
 import type { Store } from './store/types.ts';
 import { uws, uwsIsNative } from './uwsLoader.ts';
@@ -59,39 +60,38 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
 
   app.ws('/v1/visitor', visitorBehavior(ctx));
   app.ws('/v1/agent', agentBehavior(ctx));
-  app.get('/healthz', (res) => sendJson(pending(res), 200, { status: 'ok', uwsNative: uwsIsNative }));
-  app.get('/readyz', (res) => {
+  // Every HTTP route is counted, not just the fallback.
+  type Handler = (res: HttpResponse, req: HttpRequest) => void;
+  const counted = (h: Handler): Handler => (res, req) => {
+    metrics.counters.http_requests_total++;
+    h(res, req);
+  };
+  app.get('/healthz', counted((res) => sendJson(pending(res), 200, { status: 'ok', uwsNative: uwsIsNative })));
+  app.get('/readyz', counted((res) => {
     const p = pending(res);
     if (ctx.state.shuttingDown) return sendError(p, 'shuttingDown', 'relay is shutting down');
     store.ping().then(
       () => sendJson(p, 200, { status: 'ready', store: store.kind }),
       () => sendError(p, 'shuttingDown', 'store unavailable'),
     );
-  });
-  app.get('/metrics', (res) => {
+  }));
+  app.get('/metrics', counted((res) => {
     const body = metrics.render({ uws_native: uwsIsNative ? 1 : 0, rss_bytes: process.memoryUsage.rss() });
     res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'text/plain; version=0.0.4').end(body));
-  });
-  app.post('/api/v1/agent-tokens', agentTokensHandler(ctx));
-  app.any('/*', (res, req) => {
-    metrics.counters.http_requests_total++;
+  }));
+  app.post('/api/v1/agent-tokens', counted(agentTokensHandler(ctx)));
+  app.any('/*', counted((res, req) => {
     if (req.getMethod() === 'get' && statics.serve(res, req)) return;
     const p = pending(res);
     sendError(p, 'notFound', 'no such route');
-  });
+  }));
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
   });
   const port = uws.us_socket_local_port(listenSocket);
 
-  const sweeper = setInterval(() => {
-    try {
-      ctx.router.sweep();
-    } catch (err) {
-      log.error({ err: (err as Error).message }, 'sweep failed');
-    }
-  }, 250);
+  const sweeper = setInterval(() => guarded(log, 'sweep', () => ctx.router.sweep()), 250);
   sweeper.unref();
 
   let shut: Promise<void> | undefined;

@@ -94,3 +94,32 @@ t.test('an agent that falls behind and catches up is resynced with a fresh snaps
   t.equal(slow.closeInfo, undefined, 'it stays connected');
   t.equal(r.relay.ctx.metrics.gauges.agents_lagging, 0, 'nobody is still lagging');
 });
+
+t.test('past the global buffer cap the agent holding the most is closed with 4013', async (t) => {
+  // Soft limit above the global cap, so the per-agent resync never fires first.
+  const { r, visitor, agents } = await session({
+    ...ENV,
+    AGENT_SOFT_BACKPRESSURE_BYTES: String(8 * 1024 * 1024),
+    GLOBAL_BUFFERED_CAP_BYTES: String(1024 * 1024),
+    SLOW_AGENT_TIMEOUT_MS: '60000',
+  });
+  t.teardown(r.stop);
+  const [fast1, fast2, slow] = agents;
+  slow.pauseReading();
+  const m = r.relay.ctx.metrics;
+  for (let i = 0; i < 400 && m.counters.slow_agents_closed_total === 0; i++) {
+    visitor.sendFrame(frame(2, i, FRAME));
+    if (i % 10 === 9) await sleep(20);
+  }
+  await t.resolves(
+    (async () => {
+      while (m.counters.slow_agents_closed_total === 0) await sleep(50);
+    })(),
+    'the sweep closes an agent once the relay holds more than the cap',
+  );
+  slow.resumeReading();
+  t.same(await slow.closed, { code: 4013, reason: 'overloaded' }, 'the stuck agent, which held the most, is the one closed');
+  t.equal(fast1.closeInfo, undefined, 'reading agents stay connected');
+  t.equal(fast2.closeInfo, undefined, 'reading agents stay connected');
+  t.equal(m.counters.agent_resyncs_total, 0, 'the per-agent limit played no part');
+});

@@ -16,12 +16,15 @@ export function statusLine(status: number): string {
 export interface Pending {
   res: HttpResponse;
   aborted: boolean;
+  /** Called once if the client goes away first (uWS allows one abort handler per response). */
+  onAbort?: () => void;
 }
 
 export function pending(res: HttpResponse): Pending {
   const p: Pending = { res, aborted: false };
   res.onAborted(() => {
     p.aborted = true;
+    p.onAbort?.();
   });
   return p;
 }
@@ -59,6 +62,10 @@ export function readJsonBody(p: Pending, contentType: string, limit: number): Pr
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    p.onAbort = () => {
+      if (!done) reject(new BodyError('badRequest', 'client went away during the body'));
+      done = true;
+    };
     p.res.onData((chunk, isLast) => {
       if (done) return;
       size += chunk.byteLength;

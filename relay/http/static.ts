@@ -48,10 +48,6 @@ export class StaticFiles {
     }
   }
 
-  has(urlPath: string): boolean {
-    return this.files.has(this.resolve(urlPath));
-  }
-
   private resolve(urlPath: string): string {
     return urlPath.endsWith('/') ? urlPath + 'index.html' : urlPath;
   }

@@ -82,7 +82,8 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
       if (tab.closed) return;
       try {
         const size = message.byteLength;
-        if (!tab.msgs.take(1) || !tab.bytes.take(size)) {
+        const now = performance.now();
+        if (!tab.msgs.take(1, now) || !tab.bytes.take(size, now)) {
           metrics.counters.rate_limited_total++;
           return closeWith(ws, tab, 'rateLimited', 'too many messages');
         }

@@ -18,7 +18,13 @@ export interface ConsentMsg { t: 'consent'; agentId: string; allow: boolean }
 export interface ControlMsg { t: 'control'; agentId: string; allow: boolean }
 /** The visitor stops sharing with one agent, or with every agent when agentId is absent. */
 export interface EndMsg { t: 'end'; agentId?: string }
-export type VisitorToRelay = PageMsg | ConsentMsg | ControlMsg | EndMsg;
+/** `identify()` from the customer's page: stored as visitor metadata (README, "Data we keep"). */
+export interface IdentifyMsg { t: 'identify'; userId?: string; name?: string; email?: string }
+/** Ask for a 6-digit lookup code the visitor can read out to an agent. */
+export interface CodeRequestMsg { t: 'code-request' }
+/** The visitor's own erasure request (`forget()`), authorised by its visitor token. */
+export interface ForgetMsg { t: 'forget' }
+export type VisitorToRelay = PageMsg | ConsentMsg | ControlMsg | EndMsg | IdentifyMsg | CodeRequestMsg | ForgetMsg;
 
 // ---- agent -> relay
 export interface JoinMsg { t: 'join'; visitorId: string; tabId?: string }
@@ -44,6 +50,7 @@ export interface WelcomeMsg { t: 'welcome'; visitorId: string; visitorToken: str
 export interface ConsentRequestMsg { t: 'consent-request'; agent: { id: string; name: string } }
 export interface SnapshotRequestMsg { t: 'snapshot-request' }
 export interface AgentLeftMsg { t: 'agent-left'; agentId: string }
+export interface CodeMsg { t: 'code'; code: string; expiresAt: string }
 export type AgentToolForVisitor = (PointerMsg | HighlightMsg | ScrollMsg | ClickMsg | InputMsg | ControlRequestMsg) & {
   agentId: string;
 };
@@ -67,6 +74,13 @@ const visitorSchemas: Record<string, Schema> = {
   consent: { agentId: id, allow: { type: 'boolean' } },
   control: { agentId: id, allow: { type: 'boolean' } },
   end: { agentId: { ...id, optional: true } },
+  identify: {
+    userId: { type: 'string', min: 1, max: 256, optional: true },
+    name: { type: 'string', max: 256, optional: true },
+    email: { type: 'string', max: 254, pattern: /^[^@\s]+@[^@\s]+$/, optional: true },
+  },
+  'code-request': {},
+  forget: {},
 };
 
 const agentSchemas: Record<string, Schema> = {

@@ -30,6 +30,12 @@ export interface RelayConfig {
   /** How long a visitor's consent and followers survive a page navigation (socket gap). */
   visitorGraceMs: number;
   shutdownDeadlineMs: number;
+  /** Visitor metadata is removed this many days after the visitor's last activity. */
+  retentionDays: number;
+  /** Peer addresses of proxies whose X-Forwarded-For is believed. */
+  trustProxy: string[];
+  /** Most visitors with an unwritten update held in memory while the store is slow or down. */
+  maxPendingVisitorWrites: number;
   logLevel: string;
   seedDemo: boolean;
 }
@@ -83,6 +89,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     agentTokenTtlSec: int(env, 'AGENT_TOKEN_TTL_SEC', 8 * 3600, 60, 7 * 24 * 3600),
     visitorGraceMs: int(env, 'VISITOR_GRACE_MS', 15_000, 0),
     shutdownDeadlineMs: int(env, 'SHUTDOWN_DEADLINE_MS', 10_000, 100),
+    retentionDays: int(env, 'RETENTION_DAYS', 30, 1, 3650),
+    trustProxy: list(env.TRUST_PROXY),
+    maxPendingVisitorWrites: int(env, 'MAX_PENDING_VISITOR_WRITES', 100_000, 10),
     logLevel: env.LOG_LEVEL || 'info',
     seedDemo: env.SEED_DEMO !== '0',
   };

@@ -3,6 +3,7 @@ import type { AccountService } from './accounts.ts';
 import type { RelayConfig } from './config.ts';
 import type { IpConnections } from './limits/ipConnections.ts';
 import type { Logger } from './log.ts';
+import type { MetadataService } from './metadata/service.ts';
 import type { Metrics } from './metrics.ts';
 import type { SessionRouter } from './sessions/router.ts';
 import type { Store } from './store/types.ts';
@@ -15,6 +16,7 @@ export interface RelayContext {
   accounts: AccountService;
   router: SessionRouter;
   metrics: Metrics;
+  metadata: MetadataService;
   log: Logger;
   relaySecret: Buffer;
   ipConnections: IpConnections;

@@ -15,12 +15,19 @@ export class Metrics {
     snapshot_requests_total: 0,
     upgrades_refused_total: 0,
     http_requests_total: 0,
+    metadata_writes_total: 0,
+    metadata_write_failures_total: 0,
+    metadata_dropped_total: 0,
+    visitors_deleted_total: 0,
+    visitors_expired_total: 0,
   };
   readonly gauges = {
     visitor_sockets: 0,
     agent_sockets: 0,
     agents_lagging: 0,
     agent_buffered_bytes: 0,
+    metadata_pending_visitors: 0,
+    metadata_pending_activity: 0,
   };
 
   render(extra: Record<string, number> = {}): string {

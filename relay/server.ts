@@ -11,6 +11,7 @@ import { pending, sendError, sendJson } from './http/respond.ts';
 import { StaticFiles } from './http/static.ts';
 import { IpConnections } from './limits/ipConnections.ts';
 import type { Logger } from './log.ts';
+import { MetadataService } from './metadata/service.ts';
 import { Metrics } from './metrics.ts';
 import { SessionRouter } from './sessions/router.ts';
 import { closeWith } from './sessions/send.ts';
@@ -33,6 +34,8 @@ export interface RelayOptions {
   config: RelayConfig;
   store: Store;
   log: Logger;
+  /** The clock for metadata timestamps and retention (tests drive time with it). */
+  now?: () => Date;
   /** Values substituted into served HTML (e.g. the demo page's public key). */
   templateVars?: Record<string, string>;
 }
@@ -44,15 +47,21 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   }
   const app = uws.App();
   const metrics = new Metrics();
+  const relaySecret = loadRelaySecret(config.dataDir, config.relaySecret);
+  const metadata = new MetadataService({
+    store, metrics, log, secret: relaySecret, now: opts.now,
+    retentionDays: config.retentionDays, maxPendingVisitors: config.maxPendingVisitorWrites,
+  });
   const ctx: RelayContext = {
     app,
     config,
     store,
     accounts: new AccountService(store),
-    router: new SessionRouter(app, config, metrics, log),
+    router: new SessionRouter(app, config, metrics, log, metadata),
     metrics,
+    metadata,
     log,
-    relaySecret: loadRelaySecret(config.dataDir, config.relaySecret),
+    relaySecret,
     ipConnections: new IpConnections(config.maxConnectionsPerIp),
     state: { shuttingDown: false },
   };
@@ -93,6 +102,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
 
   const sweeper = setInterval(() => guarded(log, 'sweep', () => ctx.router.sweep()), 250);
   sweeper.unref();
+  metadata.start();
 
   let shut: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>
@@ -104,6 +114,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       for (const v of [...ctx.router.visitors.values()]) {
         for (const tab of [...v.tabs.values()]) closeWith(tab.ws, tab, 'serviceRestart', 'relay is restarting');
       }
+      await metadata.stop();
       await store.close();
     })());
 

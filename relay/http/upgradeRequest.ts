@@ -8,6 +8,7 @@ export interface UpgradeRequest {
   wsProtocol: string;
   wsExtensions: string;
   origin: string;
+  forwardedFor: string;
   query: URLSearchParams;
   ip: string;
   aborted: boolean;
@@ -21,6 +22,7 @@ export function readUpgrade(res: HttpResponse, req: HttpRequest, context: us_soc
     wsProtocol: req.getHeader('sec-websocket-protocol'),
     wsExtensions: req.getHeader('sec-websocket-extensions'),
     origin: req.getHeader('origin'),
+    forwardedFor: req.getHeader('x-forwarded-for'),
     query: new URLSearchParams(req.getQuery() ?? ''),
     ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
     aborted: false,

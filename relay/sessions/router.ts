@@ -3,15 +3,18 @@
  * follow-across-navigation rules. Frames themselves never pass through here as
  * data: they are published to the tab's uWS topic (fan-out in C++).
  */
+import crypto from 'node:crypto';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { AGENT_TOOL_TYPES, Close, CONTROL_ONLY_TYPES, type AgentToRelay, type VisitorToRelay } from '../../protocol/index.ts';
 import type { RelayConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import type { MetadataService } from '../metadata/service.ts';
 import { closeWith, sendJson } from './send.ts';
 import type { AgentData, TabData, Visitor } from './types.ts';
 
 const SNAPSHOT_REQUEST_MIN_INTERVAL_MS = 100;
+const LOOKUP_CODE_TTL_MS = 10 * 60_000;
 
 export class SessionRouter {
   readonly visitors = new Map<string, Visitor>();
@@ -22,7 +25,10 @@ export class SessionRouter {
     private config: RelayConfig,
     private metrics: Metrics,
     private log: Logger,
-  ) {}
+    private metadata: MetadataService,
+  ) {
+    metadata.endVisitors = (accountId, ids) => this.endVisitors(accountId, ids);
+  }
 
   static visitorKey(accountId: string, visitorId: string): string {
     return `${accountId}/${visitorId}`;
@@ -49,6 +55,7 @@ export class SessionRouter {
     v.tabs.set(tab.tabId, tab);
     tab.visitor = v;
     this.log.debug({ accountId: v.account.id, visitorId: v.visitorId, tabId: tab.tabId, ip: tab.ip }, 'visitor tab connected');
+    this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, ip: tab.ip });
     this.metrics.gauges.visitor_sockets++;
 
     for (const agent of [...v.followers]) {
@@ -96,12 +103,43 @@ export class SessionRouter {
     this.visitors.delete(v.key);
   }
 
+  /** Deletion: close every tab of these visitors (4004) and end their sessions now. */
+  endVisitors(accountId: string, visitorIds: string[]): void {
+    for (const id of visitorIds) {
+      const v = this.visitors.get(SessionRouter.visitorKey(accountId, id));
+      if (!v) continue;
+      for (const tab of [...v.tabs.values()]) closeWith(tab.ws, tab, 'visitorDeleted', 'this visitor\'s data was deleted');
+      this.expireVisitor(v, 'visitor_stopped');
+    }
+  }
+
+  /** Online visitor ids of an account matching ids, user ids or emails (for deletion and search). */
+  onlineVisitorIds(accountId: string, match?: { visitorIds?: string[]; userIds?: string[]; emails?: string[] }): string[] {
+    const out: string[] = [];
+    const emails = new Set((match?.emails ?? []).map((e) => e.toLowerCase()));
+    for (const v of this.visitors.values()) {
+      if (v.account.id !== accountId || v.tabs.size === 0) continue;
+      if (!match || match.visitorIds?.includes(v.visitorId) || (v.userId !== undefined && match.userIds?.includes(v.userId)) || (v.email !== undefined && emails.has(v.email.toLowerCase()))) {
+        out.push(v.visitorId);
+      }
+    }
+    return out;
+  }
+
+  /** At most once a minute while a tab is active: keep last-seen fresh. */
+  heartbeat(tab: TabData, nowPerf: number): void {
+    if (nowPerf - tab.lastTouch < 60_000) return;
+    tab.lastTouch = nowPerf;
+    this.metadata.touch({ accountId: tab.account.id, visitorId: tab.visitorId });
+  }
+
   onVisitorMessage(tab: TabData, msg: VisitorToRelay): void {
     const v = tab.visitor;
     if (!v) return;
     tab.lastActive = Date.now();
     switch (msg.t) {
       case 'page':
+        if (msg.url !== tab.url) this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, lastUrl: msg.url });
         tab.url = msg.url;
         tab.title = msg.title;
         // Published on the tab's topic so it stays in order with the frames.
@@ -111,6 +149,7 @@ export class SessionRouter {
         return;
       case 'consent': {
         this.log.info({ accountId: v.account.id, visitorId: v.visitorId, agentId: msg.agentId, allow: msg.allow }, 'consent answered');
+        this.metadata.activity(v.account.id, msg.allow ? 'consent_given' : 'consent_refused', { agentId: msg.agentId, visitorId: v.visitorId, userId: v.userId });
         if (msg.allow) v.consented.add(msg.agentId);
         else v.consented.delete(msg.agentId);
         for (const agent of [...v.pending]) {
@@ -129,6 +168,9 @@ export class SessionRouter {
       case 'control': {
         const watching = this.agentsOf(v).filter((a) => a.agentId === msg.agentId);
         if (watching.length === 0) return; // only an agent in the session can hold control
+        if (msg.allow !== v.control.has(msg.agentId)) {
+          this.metadata.activity(v.account.id, msg.allow ? 'control_granted' : 'control_revoked', { agentId: msg.agentId, visitorId: v.visitorId, userId: v.userId });
+        }
         if (msg.allow) v.control.add(msg.agentId);
         else v.control.delete(msg.agentId);
         for (const agent of watching) sendJson(agent.ws, agent, { t: 'control', visitorId: v.visitorId, allow: msg.allow });
@@ -142,6 +184,27 @@ export class SessionRouter {
           this.reset(agent);
           sendJson(agent.ws, agent, { t: 'ended', visitorId: v.visitorId, reason: 'visitor_stopped' });
         }
+        return;
+      }
+      case 'identify': {
+        if (msg.userId !== undefined) v.userId = msg.userId;
+        if (msg.email !== undefined) v.email = msg.email;
+        this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, userId: msg.userId, name: msg.name, email: msg.email });
+        return;
+      }
+      case 'code-request': {
+        const code = String(crypto.randomInt(0, 1_000_000)).padStart(6, '0');
+        const expiresAt = new Date(Date.now() + LOOKUP_CODE_TTL_MS);
+        this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, lookupCode: code, lookupCodeExpiresAt: expiresAt });
+        sendJson(tab.ws, tab, { t: 'code', code, expiresAt: expiresAt.toISOString() });
+        return;
+      }
+      case 'forget': {
+        const accountId = v.account.id;
+        const visitorId = v.visitorId;
+        this.metadata.deleteVisitors(accountId, { visitorIds: [visitorId] }, [visitorId], 'the visitor').catch((err) => {
+          this.log.error({ err: (err as Error).message }, 'visitor erasure failed');
+        });
         return;
       }
     }
@@ -252,6 +315,7 @@ export class SessionRouter {
       this.attach(agent, tab);
       return;
     }
+    this.metadata.activity(v.account.id, 'session_requested', { agentId: agent.agentId, visitorId: v.visitorId, userId: v.userId });
     agent.state = 'pending';
     v.pending.add(agent);
     sendJson(tab.ws, tab, { t: 'consent-request', agent: { id: agent.agentId, name: agent.name } });
@@ -294,6 +358,7 @@ export class SessionRouter {
       v.followers.delete(agent);
       const stillThere = this.agentsOf(v).some((a) => a.agentId === agent.agentId);
       if (wasIn && !stillThere) {
+        this.metadata.activity(v.account.id, 'session_ended', { agentId: agent.agentId, visitorId: v.visitorId, userId: v.userId });
         v.control.delete(agent.agentId);
         for (const tab of v.tabs.values()) sendJson(tab.ws, tab, { t: 'agent-left', agentId: agent.agentId });
       }

@@ -23,6 +23,8 @@ export interface TabData extends SocketBase {
   agents: Set<AgentData>;
   lastActive: number;
   lastSnapshotRequest: number;
+  /** performance.now() of the last metadata heartbeat. */
+  lastTouch: number;
   snapshotTimer?: NodeJS.Timeout;
   ws?: WebSocket<TabData>;
   visitor?: Visitor;
@@ -59,6 +61,9 @@ export interface Visitor {
   control: Set<string>;
   /** Agents waiting for consent. */
   pending: Set<AgentData>;
+  /** From identify(), for the activity log's masked user id. */
+  userId?: string;
+  email?: string;
   /** Agents whose tab went away (navigation); re-attached when it returns. */
   followers: Set<AgentData>;
   graceTimer?: NodeJS.Timeout;

@@ -7,6 +7,7 @@ import { AGENT_SUBPROTOCOL, BEARER_PREFIX, MAX_CONTROL_BYTES, parseAgentMessage 
 import { verifyAgentToken } from '../auth/agentToken.ts';
 import { originAllowed } from '../auth/origin.ts';
 import type { RelayContext } from '../context.ts';
+import { clientIp } from '../http/clientIp.ts';
 import { readUpgrade, TOKEN_QUERY_PARAMS } from '../http/upgradeRequest.ts';
 import { TokenBucket } from '../limits/tokenBucket.ts';
 import { closeWith, sendJson } from '../sessions/send.ts';
@@ -47,11 +48,12 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
           return refuseUpgrade(u, metrics, verified.code === 'token_expired' ? 'tokenExpired' : 'invalidToken', verified.message);
         }
         if (u.aborted) return;
-        if (!ctx.ipConnections.tryAcquire(u.ip)) return refuseUpgrade(u, metrics, 'tooManyConnections', 'too many connections from this address');
+        const ip = clientIp(u.ip, u.forwardedFor, config.trustProxy);
+        if (!ctx.ipConnections.tryAcquire(ip)) return refuseUpgrade(u, metrics, 'tooManyConnections', 'too many connections from this address');
         const c = verified.claims;
         const data: AgentData = {
           kind: 'agent',
-          ip: u.ip,
+          ip,
           closed: false,
           msgs: new TokenBucket(config.agentMsgsPerSec, config.agentMsgsPerSec * 2),
           accountId: c.accountId,

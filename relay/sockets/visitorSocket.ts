@@ -4,6 +4,7 @@ import { ID_PATTERN, isKnownFrameKind, parseVisitorMessage } from '../../protoco
 import { originAllowed } from '../auth/origin.ts';
 import { newTabId, newVisitorId, verifyVisitorToken, visitorToken } from '../auth/visitorToken.ts';
 import type { RelayContext } from '../context.ts';
+import { clientIp } from '../http/clientIp.ts';
 import { readUpgrade } from '../http/upgradeRequest.ts';
 import { TokenBucket } from '../limits/tokenBucket.ts';
 import { SessionRouter } from '../sessions/router.ts';
@@ -37,7 +38,9 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
         let visitorId = u.query.get('vid');
         const vt = u.query.get('vt');
         if (visitorId || vt) {
-          if (!visitorId || !vt || !ID_PATTERN.test(visitorId) || !verifyVisitorToken(ctx.relaySecret, account.id, visitorId, vt)) {
+          // A deleted visitor's id is never reused: its browser must start over with a new one.
+          if (!visitorId || !vt || !ID_PATTERN.test(visitorId) || !verifyVisitorToken(ctx.relaySecret, account.id, visitorId, vt) ||
+            ctx.metadata.isDeleted(account.id, visitorId)) {
             return refuseUpgrade(u, metrics, 'visitorTokenInvalid', 'visitor id and token do not match; reconnect without them');
           }
         } else {
@@ -46,10 +49,11 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
         const askedTab = u.query.get('tab');
         const tabId = askedTab && ID_PATTERN.test(askedTab) ? askedTab : newTabId();
         if (u.aborted) return;
-        if (!ctx.ipConnections.tryAcquire(u.ip)) return refuseUpgrade(u, metrics, 'tooManyConnections', 'too many connections from this address');
+        const ip = clientIp(u.ip, u.forwardedFor, config.trustProxy);
+        if (!ctx.ipConnections.tryAcquire(ip)) return refuseUpgrade(u, metrics, 'tooManyConnections', 'too many connections from this address');
         const data: TabData = {
           kind: 'visitor',
-          ip: u.ip,
+          ip,
           closed: false,
           msgs: new TokenBucket(config.visitorMsgsPerSec, config.visitorMsgsPerSec * 2),
           bytes: new TokenBucket(config.visitorBytesPerSec, Math.max(config.visitorBytesPerSec, config.maxPayloadBytes * 2)),
@@ -62,6 +66,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           agents: new Set(),
           lastActive: Date.now(),
           lastSnapshotRequest: 0,
+          lastTouch: performance.now(),
         };
         u.res.cork(() => u.res.upgrade(data, u.wsKey, u.wsProtocol, u.wsExtensions, u.context));
       } catch (err) {
@@ -87,6 +92,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           metrics.counters.rate_limited_total++;
           return closeWith(ws, tab, 'rateLimited', 'too many messages');
         }
+        router.heartbeat(tab, now);
         if (isBinary) {
           if (size > config.maxPayloadBytes) {
             metrics.counters.frames_rejected_total++;

@@ -4,8 +4,17 @@
  * filters below are unit-tested as data, and the conformance suite runs against a
  * real server only when MONGODB_URL is given (see DESIGN.md).
  */
-import { MongoClient, MongoServerError, type Collection, type Db, type IndexDescription } from 'mongodb';
-import { StoreConflictError, type AccountRecord, type Store } from './types.ts';
+import { MongoClient, MongoServerError, ObjectId, type Collection, type Db, type IndexDescription } from 'mongodb';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import {
+  ACTIVITY_INDEXES, activityFilter, activityToDoc, TTL_INDEX_NAME, ttlCollMod, visitorDeleteFilter, visitorIndexes, visitorSearchFilter,
+  visitorUpsertOp, type ActivityDoc, type VisitorDoc,
+} from './mongoDocs.ts';
+import {
+  StoreConflictError,
+  type AccountRecord, type ActivityEvent, type ActivityQuery, type DeleteVisitorsFilter, type Page, type Store,
+  type VisitorQuery, type VisitorRecord, type VisitorUpdate,
+} from './types.ts';
 
 export type AccountDoc = Omit<AccountRecord, 'id'> & { _id: string };
 
@@ -39,12 +48,87 @@ export class MongoStore implements Store {
   readonly kind = 'mongodb' as const;
   private constructor(private client: MongoClient, private db: Db) {}
 
-  static async connect(url: string, dbName?: string): Promise<MongoStore> {
-    const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000, appName: 'cobrowse-relay' });
+  static async connect(url: string, dbName?: string, retentionDays = 30): Promise<MongoStore> {
+    const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000, appName: 'cobrowse-relay', ignoreUndefined: true });
     await client.connect();
     const store = new MongoStore(client, client.db(dbName));
     await store.accounts().createIndexes(ACCOUNT_INDEXES);
+    await store.ensureVisitorIndexes(retentionDays);
+    await store.activity().createIndexes(ACTIVITY_INDEXES);
     return store;
+  }
+
+  /** Idempotent; a changed RETENTION_DAYS is applied to the existing TTL index with collMod. */
+  private async ensureVisitorIndexes(retentionDays: number): Promise<void> {
+    const specs = visitorIndexes(retentionDays);
+    const existing = await this.visitors().listIndexes().toArray().catch(() => [] as Array<{ name?: string; expireAfterSeconds?: number }>);
+    const ttl = existing.find((i) => i.name === TTL_INDEX_NAME);
+    if (ttl) {
+      const mod = ttlCollMod(ttl.expireAfterSeconds, retentionDays);
+      if (mod) await this.db.command(mod);
+    }
+    await this.visitors().createIndexes(ttl ? specs.filter((s) => s.name !== TTL_INDEX_NAME) : specs);
+  }
+
+  private visitors(): Collection<VisitorDoc> {
+    return this.db.collection<VisitorDoc>('visitors');
+  }
+
+  private activity(): Collection<ActivityDoc> {
+    return this.db.collection<ActivityDoc>('activity');
+  }
+
+  async upsertVisitors(updates: VisitorUpdate[]): Promise<void> {
+    if (updates.length === 0) return;
+    await this.visitors().bulkWrite(updates.map(visitorUpsertOp), { ordered: false });
+  }
+
+  async getVisitor(accountId: string, visitorId: string): Promise<VisitorRecord | null> {
+    return this.visitors().findOne({ accountId: String(accountId), visitorId: String(visitorId) }, { projection: { _id: 0 } });
+  }
+
+  async searchVisitors(accountId: string, q: VisitorQuery): Promise<Page<VisitorRecord>> {
+    const rows = await this.visitors()
+      .find(visitorSearchFilter(accountId, q, decodeCursor(q.cursor)), { projection: { _id: 0 } })
+      .sort({ lastSeen: -1, visitorId: -1 })
+      .limit(q.limit + 1)
+      .toArray();
+    const items = rows.slice(0, q.limit);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > q.limit && last ? encodeCursor(last.lastSeen.getTime(), last.visitorId) : undefined };
+  }
+
+  async deleteVisitors(accountId: string, f: DeleteVisitorsFilter): Promise<string[]> {
+    const filter = visitorDeleteFilter(accountId, f);
+    if (!filter) return [];
+    const ids = (await this.visitors().find(filter, { projection: { visitorId: 1 } }).toArray()).map((d) => d.visitorId);
+    if (ids.length) await this.visitors().deleteMany({ accountId: String(accountId), visitorId: { $in: ids } });
+    return ids;
+  }
+
+  /** The TTL index does this on MongoDB (within about a minute of expiry); nothing to sweep. */
+  async sweepExpiredVisitors(): Promise<number> {
+    return 0;
+  }
+
+  async appendActivity(events: ActivityEvent[]): Promise<void> {
+    if (events.length) await this.activity().insertMany(events.map(activityToDoc), { ordered: true });
+  }
+
+  async listActivity(accountId: string, q: ActivityQuery): Promise<Page<ActivityEvent>> {
+    const c = decodeCursor(q.cursor);
+    const cursor = c ? { timeMs: c.timeMs, tie: new ObjectId(c.tie) as unknown as string } : undefined;
+    const rows = await this.activity().find(activityFilter(accountId, q, cursor)).sort({ at: -1, _id: -1 }).limit(q.limit + 1).toArray();
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(({ _id, ...e }) => e as ActivityEvent),
+      nextCursor: rows.length > q.limit && last ? encodeCursor(last.at.getTime(), String(last._id)) : undefined,
+    };
+  }
+
+  async purgeActivity(accountId: string, userKey: string): Promise<number> {
+    return (await this.activity().deleteMany({ accountId: String(accountId), userKey: String(userKey) })).deletedCount;
   }
 
   private accounts(): Collection<AccountDoc> {

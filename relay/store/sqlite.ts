@@ -2,7 +2,70 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { StoreConflictError, type AccountRecord, type Store } from './types.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import {
+  StoreConflictError,
+  type AccountRecord, type ActivityEvent, type ActivityQuery, type DeleteVisitorsFilter, type Page, type Store,
+  type VisitorQuery, type VisitorRecord, type VisitorUpdate,
+} from './types.ts';
+
+interface VisitorRow {
+  account_id: string;
+  visitor_id: string;
+  ip: string;
+  last_url: string;
+  first_seen: number;
+  last_seen: number;
+  user_id: string | null;
+  name: string | null;
+  email: string | null;
+  lookup_code: string | null;
+  lookup_code_expires_at: number | null;
+}
+
+function visitorFromRow(r: VisitorRow): VisitorRecord {
+  const v: VisitorRecord = {
+    accountId: r.account_id,
+    visitorId: r.visitor_id,
+    ip: r.ip,
+    lastUrl: r.last_url,
+    firstSeen: new Date(r.first_seen),
+    lastSeen: new Date(r.last_seen),
+  };
+  if (r.user_id !== null) v.userId = r.user_id;
+  if (r.name !== null) v.name = r.name;
+  if (r.email !== null) v.email = r.email;
+  if (r.lookup_code !== null) v.lookupCode = r.lookup_code;
+  if (r.lookup_code_expires_at !== null) v.lookupCodeExpiresAt = new Date(r.lookup_code_expires_at);
+  return v;
+}
+
+interface ActivityRow {
+  id: number;
+  account_id: string;
+  at: number;
+  type: string;
+  agent_id: string | null;
+  visitor_id: string | null;
+  user_id: string | null;
+  user_key: string | null;
+  detail: string | null;
+}
+
+function activityFromRow(r: ActivityRow): ActivityEvent {
+  const e: ActivityEvent = { accountId: r.account_id, at: new Date(r.at), type: r.type as ActivityEvent['type'] };
+  if (r.agent_id !== null) e.agentId = r.agent_id;
+  if (r.visitor_id !== null) e.visitorId = r.visitor_id;
+  if (r.user_id !== null) e.userId = r.user_id;
+  if (r.user_key !== null) e.userKey = r.user_key;
+  if (r.detail !== null) e.detail = r.detail;
+  return e;
+}
+
+/** LIKE pattern for a case-insensitive substring, with the wildcards in `s` escaped. */
+function likeContains(s: string): string {
+  return `%${s.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
+}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS accounts (
@@ -15,7 +78,39 @@ CREATE TABLE IF NOT EXISTS accounts (
   agent_key_alg TEXT,
   agent_key_pem TEXT,
   created_at INTEGER NOT NULL
-);`;
+);
+CREATE TABLE IF NOT EXISTS visitors (
+  account_id TEXT NOT NULL,
+  visitor_id TEXT NOT NULL,
+  ip TEXT NOT NULL DEFAULT '',
+  last_url TEXT NOT NULL DEFAULT '',
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  user_id TEXT,
+  name TEXT,
+  email TEXT,
+  lookup_code TEXT,
+  lookup_code_expires_at INTEGER,
+  PRIMARY KEY (account_id, visitor_id)
+);
+CREATE INDEX IF NOT EXISTS visitors_last_seen ON visitors (last_seen);
+CREATE INDEX IF NOT EXISTS visitors_account_seen ON visitors (account_id, last_seen DESC, visitor_id DESC);
+CREATE INDEX IF NOT EXISTS visitors_user ON visitors (account_id, user_id);
+CREATE INDEX IF NOT EXISTS visitors_email ON visitors (account_id, email);
+CREATE INDEX IF NOT EXISTS visitors_code ON visitors (account_id, lookup_code);
+CREATE TABLE IF NOT EXISTS activity (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  account_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  agent_id TEXT,
+  visitor_id TEXT,
+  user_id TEXT,
+  user_key TEXT,
+  detail TEXT
+);
+CREATE INDEX IF NOT EXISTS activity_account_at ON activity (account_id, at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS activity_user_key ON activity (account_id, user_key);`;
 
 interface AccountRow {
   id: string;
@@ -84,6 +179,125 @@ export class SqliteStore implements Store {
 
   async getAccountByName(name: string): Promise<AccountRecord | null> {
     return fromRow(this.db.prepare('SELECT * FROM accounts WHERE name = ?').get(name) as AccountRow | undefined);
+  }
+
+  async upsertVisitors(updates: VisitorUpdate[]): Promise<void> {
+    // COALESCE keeps a stored field when the update leaves it undefined (bound as NULL).
+    const stmt = this.db.prepare(`
+      INSERT INTO visitors (account_id, visitor_id, ip, last_url, first_seen, last_seen, user_id, name, email, lookup_code, lookup_code_expires_at)
+      VALUES (@accountId, @visitorId, COALESCE(@ip, ''), COALESCE(@lastUrl, ''), @lastSeen, @lastSeen, @userId, @name, @email, @lookupCode, @lookupCodeExpiresAt)
+      ON CONFLICT (account_id, visitor_id) DO UPDATE SET
+        ip = COALESCE(@ip, ip),
+        last_url = COALESCE(@lastUrl, last_url),
+        last_seen = MAX(last_seen, @lastSeen),
+        user_id = COALESCE(@userId, user_id),
+        name = COALESCE(@name, name),
+        email = COALESCE(@email, email),
+        lookup_code = COALESCE(@lookupCode, lookup_code),
+        lookup_code_expires_at = COALESCE(@lookupCodeExpiresAt, lookup_code_expires_at)`);
+    const run = this.db.transaction((batch: VisitorUpdate[]) => {
+      for (const u of batch) {
+        stmt.run({
+          accountId: u.accountId,
+          visitorId: u.visitorId,
+          lastSeen: u.lastSeen.getTime(),
+          ip: u.ip ?? null,
+          lastUrl: u.lastUrl ?? null,
+          userId: u.userId ?? null,
+          name: u.name ?? null,
+          email: u.email ?? null,
+          lookupCode: u.lookupCode ?? null,
+          lookupCodeExpiresAt: u.lookupCodeExpiresAt?.getTime() ?? null,
+        });
+      }
+    });
+    run(updates);
+  }
+
+  async getVisitor(accountId: string, visitorId: string): Promise<VisitorRecord | null> {
+    const r = this.db.prepare('SELECT * FROM visitors WHERE account_id = ? AND visitor_id = ?').get(accountId, visitorId) as VisitorRow | undefined;
+    return r ? visitorFromRow(r) : null;
+  }
+
+  async searchVisitors(accountId: string, q: VisitorQuery): Promise<Page<VisitorRecord>> {
+    const where = ['account_id = @accountId'];
+    const params: Record<string, unknown> = { accountId, limit: q.limit + 1 };
+    if (q.userId !== undefined) (where.push('user_id = @userId'), (params.userId = q.userId));
+    if (q.email !== undefined) (where.push('email = @email COLLATE NOCASE'), (params.email = q.email));
+    if (q.lookupCode !== undefined) (where.push('lookup_code = @code'), (params.code = q.lookupCode));
+    if (q.seenSince) (where.push('last_seen >= @since'), (params.since = q.seenSince.getTime()));
+    if (q.q) {
+      where.push("(user_id LIKE @q ESCAPE '\\' OR name LIKE @q ESCAPE '\\' OR email LIKE @q ESCAPE '\\' OR last_url LIKE @q ESCAPE '\\')");
+      params.q = likeContains(q.q);
+    }
+    const c = decodeCursor(q.cursor);
+    if (c) (where.push('(last_seen < @cTime OR (last_seen = @cTime AND visitor_id < @cTie))'), (params.cTime = c.timeMs), (params.cTie = c.tie));
+    const rows = this.db
+      .prepare(`SELECT * FROM visitors WHERE ${where.join(' AND ')} ORDER BY last_seen DESC, visitor_id DESC LIMIT @limit`)
+      .all(params) as VisitorRow[];
+    const items = rows.slice(0, q.limit).map(visitorFromRow);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > q.limit && last ? encodeCursor(last.lastSeen.getTime(), last.visitorId) : undefined };
+  }
+
+  async deleteVisitors(accountId: string, f: DeleteVisitorsFilter): Promise<string[]> {
+    const run = this.db.transaction((): string[] => {
+      const ids = new Set<string>();
+      const select = (sql: string, values: string[]) => {
+        const stmt = this.db.prepare(sql);
+        for (const v of values) for (const r of stmt.all(accountId, v) as Array<{ visitor_id: string }>) ids.add(r.visitor_id);
+      };
+      select('SELECT visitor_id FROM visitors WHERE account_id = ? AND visitor_id = ?', f.visitorIds ?? []);
+      select('SELECT visitor_id FROM visitors WHERE account_id = ? AND user_id = ?', f.userIds ?? []);
+      select('SELECT visitor_id FROM visitors WHERE account_id = ? AND email = ? COLLATE NOCASE', f.emails ?? []);
+      if (f.allExcept) {
+        const keep = new Set(f.allExcept);
+        for (const r of this.db.prepare('SELECT visitor_id FROM visitors WHERE account_id = ?').all(accountId) as Array<{ visitor_id: string }>) {
+          if (!keep.has(r.visitor_id)) ids.add(r.visitor_id);
+        }
+      }
+      const del = this.db.prepare('DELETE FROM visitors WHERE account_id = ? AND visitor_id = ?');
+      for (const id of ids) del.run(accountId, id);
+      return [...ids];
+    });
+    return run();
+  }
+
+  async sweepExpiredVisitors(now: Date, retentionMs: number): Promise<number> {
+    return this.db.prepare('DELETE FROM visitors WHERE last_seen < ?').run(now.getTime() - retentionMs).changes;
+  }
+
+  async appendActivity(events: ActivityEvent[]): Promise<void> {
+    const stmt = this.db.prepare(
+      'INSERT INTO activity (account_id, at, type, agent_id, visitor_id, user_id, user_key, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.db.transaction(() => {
+      for (const e of events) {
+        stmt.run(e.accountId, e.at.getTime(), e.type, e.agentId ?? null, e.visitorId ?? null, e.userId ?? null, e.userKey ?? null, e.detail ?? null);
+      }
+    })();
+  }
+
+  async listActivity(accountId: string, q: ActivityQuery): Promise<Page<ActivityEvent>> {
+    const where = ['account_id = @accountId'];
+    const params: Record<string, unknown> = { accountId, limit: q.limit + 1 };
+    if (q.visitorId !== undefined) (where.push('visitor_id = @visitorId'), (params.visitorId = q.visitorId));
+    if (q.agentId !== undefined) (where.push('agent_id = @agentId'), (params.agentId = q.agentId));
+    if (q.type !== undefined) (where.push('type = @type'), (params.type = q.type));
+    if (q.since) (where.push('at >= @since'), (params.since = q.since.getTime()));
+    if (q.until) (where.push('at < @until'), (params.until = q.until.getTime()));
+    const c = decodeCursor(q.cursor);
+    if (c) (where.push('(at < @cTime OR (at = @cTime AND id < @cTie))'), (params.cTime = c.timeMs), (params.cTie = Number(c.tie)));
+    const rows = this.db
+      .prepare(`SELECT * FROM activity WHERE ${where.join(' AND ')} ORDER BY at DESC, id DESC LIMIT @limit`)
+      .all(params) as ActivityRow[];
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return { items: page.map(activityFromRow), nextCursor: rows.length > q.limit && last ? encodeCursor(last.at, String(last.id)) : undefined };
+  }
+
+  async purgeActivity(accountId: string, userKey: string): Promise<number> {
+    return this.db.prepare('DELETE FROM activity WHERE account_id = ? AND user_key = ?').run(accountId, userKey).changes;
   }
 
   async ping(): Promise<void> {

@@ -16,6 +16,93 @@ export interface AccountRecord {
   createdAt: Date;
 }
 
+/**
+ * The only data kept about an end user (see README "Data we keep"): nothing else, ever.
+ * Removed `retention` after `lastSeen` (MongoDB TTL index; SQLite sweep).
+ */
+export interface VisitorRecord {
+  accountId: string;
+  visitorId: string;
+  ip: string;
+  lastUrl: string;
+  firstSeen: Date;
+  lastSeen: Date;
+  userId?: string;
+  name?: string;
+  email?: string;
+  /** The 6-digit code while one is active. */
+  lookupCode?: string;
+  lookupCodeExpiresAt?: Date;
+}
+
+/** One coalesced update: fields left undefined are not changed; `firstSeen` is set on insert only. */
+export interface VisitorUpdate {
+  accountId: string;
+  visitorId: string;
+  lastSeen: Date;
+  ip?: string;
+  lastUrl?: string;
+  userId?: string;
+  name?: string;
+  email?: string;
+  lookupCode?: string;
+  lookupCodeExpiresAt?: Date;
+}
+
+export interface VisitorQuery {
+  /** Free text: matched against user id, name, email and URL (case-insensitive substring). */
+  q?: string;
+  userId?: string;
+  email?: string;
+  lookupCode?: string;
+  /** Only visitors seen at or after this time. */
+  seenSince?: Date;
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface DeleteVisitorsFilter {
+  visitorIds?: string[];
+  userIds?: string[];
+  emails?: string[];
+  /** Every visitor of the account except these (used for "all offline"). */
+  allExcept?: string[];
+}
+
+export type ActivityType =
+  | 'session_requested' | 'consent_given' | 'consent_refused' | 'session_ended'
+  | 'control_granted' | 'control_revoked' | 'data_deleted';
+
+export interface ActivityEvent {
+  accountId: string;
+  at: Date;
+  type: ActivityType;
+  agentId?: string;
+  visitorId?: string;
+  /** Masked when it looks like an email (`j***@example.com`). */
+  userId?: string;
+  /** Keyed hash of the unmasked user id, so an erasure request finds exactly that user's entries. */
+  userKey?: string;
+  /** Counts and the like, never page content. */
+  detail?: string;
+}
+
+export interface ActivityQuery {
+  visitorId?: string;
+  agentId?: string;
+  type?: ActivityType;
+  since?: Date;
+  until?: Date;
+  limit: number;
+  cursor?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'mongodb';
   /** Throws StoreConflictError when the id, name or public key is already taken. */
@@ -23,6 +110,21 @@ export interface Store {
   getAccountById(id: string): Promise<AccountRecord | null>;
   getAccountByPublicKey(publicKey: string): Promise<AccountRecord | null>;
   getAccountByName(name: string): Promise<AccountRecord | null>;
+  /** Applies a batch of coalesced updates (upserts). */
+  upsertVisitors(updates: VisitorUpdate[]): Promise<void>;
+  getVisitor(accountId: string, visitorId: string): Promise<VisitorRecord | null>;
+  /** Newest `lastSeen` first. */
+  searchVisitors(accountId: string, query: VisitorQuery): Promise<Page<VisitorRecord>>;
+  /** Deletes matching visitors of this account only; returns the ids deleted. */
+  deleteVisitors(accountId: string, filter: DeleteVisitorsFilter): Promise<string[]>;
+  /** Removes visitors whose lastSeen is older than `now - retentionMs`; returns how many. */
+  sweepExpiredVisitors(now: Date, retentionMs: number): Promise<number>;
+  /** Append-only. */
+  appendActivity(events: ActivityEvent[]): Promise<void>;
+  /** Newest first. */
+  listActivity(accountId: string, query: ActivityQuery): Promise<Page<ActivityEvent>>;
+  /** Erasure request: removes activity entries with this user key; returns how many. */
+  purgeActivity(accountId: string, userKey: string): Promise<number>;
   /** Liveness for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

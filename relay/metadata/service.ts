@@ -1,0 +1,126 @@
+/**
+ * The metadata service: the only place visitor data and the activity log are written.
+ * It owns the write-behind, the retention sweep (SQLite; MongoDB's TTL index does it
+ * there) and deletion, which must leave nothing behind in the store, in pending writes
+ * or in the relay's memory, and must not let a live visitor recreate its record.
+ */
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { ActivityEvent, ActivityType, DeleteVisitorsFilter, Store, VisitorUpdate } from '../store/types.ts';
+import { maskUserId, userKey } from './mask.ts';
+import { WriteBehind } from './writeBehind.ts';
+
+export interface MetadataOptions {
+  store: Store;
+  metrics: Metrics;
+  log: Logger;
+  secret: Buffer;
+  retentionDays: number;
+  maxPendingVisitors: number;
+  now?: () => Date;
+}
+
+/** Ends live sessions of deleted visitors; wired to the session router. */
+export type EndVisitors = (accountId: string, visitorIds: string[]) => void;
+
+const DAY_MS = 86_400_000;
+
+export class MetadataService {
+  readonly writer: WriteBehind;
+  private flushTimer?: NodeJS.Timeout;
+  private sweepTimer?: NodeJS.Timeout;
+  /** Deleted visitor ids: a reconnect with one is refused, so erasure cannot be undone by a live tab. */
+  private tombstones = new Map<string, number>();
+  endVisitors: EndVisitors = () => {};
+  readonly now: () => Date;
+
+  constructor(private o: MetadataOptions) {
+    this.writer = new WriteBehind(o.store, o.metrics, o.log, o.maxPendingVisitors);
+    this.now = o.now ?? (() => new Date());
+  }
+
+  start(): void {
+    this.flushTimer = setInterval(() => void this.writer.flush(), 1000);
+    this.flushTimer.unref();
+    this.sweepTimer = setInterval(() => void this.sweep().catch((err) => this.o.log.warn({ err: (err as Error).message }, 'retention sweep failed')), 60_000);
+    this.sweepTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.flushTimer);
+    clearInterval(this.sweepTimer);
+    await this.writer.flush(Date.now(), true);
+  }
+
+  get retentionMs(): number {
+    return this.o.retentionDays * DAY_MS;
+  }
+
+  touch(u: Omit<VisitorUpdate, 'lastSeen'>): void {
+    if (this.isDeleted(u.accountId, u.visitorId)) return;
+    this.writer.touch({ ...u, lastSeen: this.now() });
+  }
+
+  activity(accountId: string, type: ActivityType, f: { agentId?: string; visitorId?: string; userId?: string; detail?: string } = {}): void {
+    const e: ActivityEvent = { accountId, at: this.now(), type };
+    if (f.agentId) e.agentId = f.agentId;
+    if (f.visitorId) e.visitorId = f.visitorId;
+    if (f.userId) {
+      e.userId = maskUserId(f.userId);
+      e.userKey = userKey(this.o.secret, accountId, f.userId);
+    }
+    if (f.detail) e.detail = f.detail;
+    this.writer.record(e);
+  }
+
+  userKeyOf(accountId: string, userId: string): string {
+    return userKey(this.o.secret, accountId, userId);
+  }
+
+  isDeleted(accountId: string, visitorId: string): boolean {
+    const at = this.tombstones.get(`${accountId}/${visitorId}`);
+    if (at === undefined) return false;
+    if (Date.now() - at > this.retentionMs) {
+      this.tombstones.delete(`${accountId}/${visitorId}`);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Deletes visitors of one account: live sessions end first (so nothing new is queued),
+   * pending writes are dropped, a write already under way is waited for, then the store
+   * rows go. Returns the ids deleted from the store or from pending writes.
+   */
+  async deleteVisitors(accountId: string, filter: DeleteVisitorsFilter, liveIds: string[] = [], by = 'admin'): Promise<string[]> {
+    const now = Date.now();
+    for (const id of [...(filter.visitorIds ?? []), ...liveIds]) this.tombstones.set(`${accountId}/${id}`, now);
+    if (liveIds.length) this.endVisitors(accountId, liveIds);
+    const users = new Set(filter.userIds ?? []);
+    const emails = new Set((filter.emails ?? []).map((e) => e.toLowerCase()));
+    const except = filter.allExcept ? new Set(filter.allExcept) : undefined;
+    const pendingIds = this.writer.forgetWhere(accountId, (u) =>
+      (filter.visitorIds ?? []).includes(u.visitorId) ||
+      (u.userId !== undefined && users.has(u.userId)) ||
+      (u.email !== undefined && emails.has(u.email.toLowerCase())) ||
+      (except !== undefined && !except.has(u.visitorId)));
+    await this.writer.forget(accountId, filter.visitorIds ?? []);
+    const stored = await this.o.store.deleteVisitors(accountId, filter);
+    const ids = [...new Set([...stored, ...pendingIds])];
+    // From here no update for these ids is accepted; one already queued or being written
+    // (a heartbeat without the user id, say) is dropped, and whatever it re-created is removed.
+    for (const id of ids) this.tombstones.set(`${accountId}/${id}`, now);
+    await this.writer.forget(accountId, ids);
+    if (ids.length) await this.o.store.deleteVisitors(accountId, { visitorIds: ids });
+    this.o.metrics.counters.visitors_deleted_total += ids.length;
+    if (ids.length) this.activity(accountId, 'data_deleted', { detail: `${ids.length} visitor(s) deleted by ${by}` });
+    return ids;
+  }
+
+  /** Retention: visitor rows past RETENTION_DAYS (SQLite; MongoDB's TTL index does it there). */
+  async sweep(): Promise<number> {
+    const n = await this.o.store.sweepExpiredVisitors(this.now(), this.retentionMs);
+    this.o.metrics.counters.visitors_expired_total += n;
+    return n;
+  }
+}

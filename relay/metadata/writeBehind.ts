@@ -1,0 +1,161 @@
+/**
+ * Write-behind for visitor metadata and the activity log. Relaying never waits on it:
+ * updates are coalesced to the latest per visitor, flushed in batches, retried with
+ * capped backoff while the store fails or stalls, and bounded in memory (what would
+ * exceed the bound is dropped and counted).
+ */
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { ActivityEvent, Store, VisitorUpdate } from '../store/types.ts';
+
+const BATCH = 500;
+const MAX_PENDING_ACTIVITY = 10_000;
+const WRITE_TIMEOUT_MS = 10_000;
+const MAX_BACKOFF_MS = 30_000;
+
+export class WriteStalled extends Error {}
+
+function key(accountId: string, visitorId: string): string {
+  return `${accountId}/${visitorId}`;
+}
+
+/** Merges `next` over `prev`: defined fields win, lastSeen only moves forward. */
+export function mergeUpdate(prev: VisitorUpdate | undefined, next: VisitorUpdate): VisitorUpdate {
+  if (!prev) return { ...next };
+  const out: VisitorUpdate = { ...prev };
+  for (const [k, v] of Object.entries(next)) if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
+  out.lastSeen = prev.lastSeen > next.lastSeen ? prev.lastSeen : next.lastSeen;
+  return out;
+}
+
+export class WriteBehind {
+  private visitors = new Map<string, VisitorUpdate>();
+  private activity: ActivityEvent[] = [];
+  private inFlight?: Promise<void>;
+  private failures = 0;
+  private nextAttemptAt = 0;
+
+  constructor(
+    private store: Store,
+    private metrics: Metrics,
+    private log: Logger,
+    private maxPendingVisitors: number,
+  ) {}
+
+  get pendingVisitors(): number {
+    return this.visitors.size;
+  }
+
+  get pendingActivity(): number {
+    return this.activity.length;
+  }
+
+  /** True if an unwritten update for this visitor is held. */
+  hasPending(accountId: string, visitorId: string): boolean {
+    return this.visitors.has(key(accountId, visitorId));
+  }
+
+  touch(u: VisitorUpdate): void {
+    const k = key(u.accountId, u.visitorId);
+    const prev = this.visitors.get(k);
+    if (!prev && this.visitors.size >= this.maxPendingVisitors) {
+      this.metrics.counters.metadata_dropped_total++;
+      return;
+    }
+    this.visitors.set(k, mergeUpdate(prev, u));
+    this.metrics.gauges.metadata_pending_visitors = this.visitors.size;
+  }
+
+  record(e: ActivityEvent): void {
+    if (this.activity.length >= MAX_PENDING_ACTIVITY) {
+      this.activity.shift();
+      this.metrics.counters.metadata_dropped_total++;
+    }
+    this.activity.push(e);
+    this.metrics.gauges.metadata_pending_activity = this.activity.length;
+  }
+
+  /** Forgets anything pending for these visitors (deletion); waits for a write already under way. */
+  async forget(accountId: string, visitorIds: Iterable<string>): Promise<void> {
+    for (const id of visitorIds) this.visitors.delete(key(accountId, id));
+    this.metrics.gauges.metadata_pending_visitors = this.visitors.size;
+    await this.inFlight?.catch(() => {});
+  }
+
+  /** Forgets pending updates matching a predicate (deletion by user id or email). */
+  forgetWhere(accountId: string, match: (u: VisitorUpdate) => boolean): string[] {
+    const ids: string[] = [];
+    for (const [k, u] of this.visitors) {
+      if (u.accountId === accountId && match(u)) {
+        this.visitors.delete(k);
+        ids.push(u.visitorId);
+      }
+    }
+    this.metrics.gauges.metadata_pending_visitors = this.visitors.size;
+    return ids;
+  }
+
+  /** Writes what is pending, unless backing off. Never rejects. */
+  flush(now = Date.now(), force = false): Promise<void> {
+    if (this.inFlight) return this.inFlight;
+    if (!force && now < this.nextAttemptAt) return Promise.resolve();
+    if (this.visitors.size === 0 && this.activity.length === 0) return Promise.resolve();
+    this.inFlight = this.writeOnce().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async writeOnce(): Promise<void> {
+    const batch: VisitorUpdate[] = [];
+    for (const [k, u] of this.visitors) {
+      batch.push(u);
+      this.visitors.delete(k);
+      if (batch.length >= BATCH) break;
+    }
+    const events = this.activity.splice(0, BATCH);
+    try {
+      if (batch.length) await withTimeout(this.store.upsertVisitors(batch));
+      if (events.length) await withTimeout(this.store.appendActivity(events));
+      this.metrics.counters.metadata_writes_total += batch.length + events.length;
+      this.failures = 0;
+      this.nextAttemptAt = 0;
+    } catch (err) {
+      // Put the batch back under anything newer that arrived meanwhile, and back off.
+      for (const u of batch) {
+        const k = key(u.accountId, u.visitorId);
+        if (this.visitors.size >= this.maxPendingVisitors && !this.visitors.has(k)) {
+          this.metrics.counters.metadata_dropped_total++;
+          continue;
+        }
+        this.visitors.set(k, mergeUpdate(u, this.visitors.get(k) ?? u));
+      }
+      this.activity.unshift(...events.slice(0, Math.max(0, MAX_PENDING_ACTIVITY - this.activity.length)));
+      this.failures++;
+      this.metrics.counters.metadata_write_failures_total++;
+      const backoff = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.failures, 10));
+      this.nextAttemptAt = Date.now() + backoff;
+      this.log.warn({ err: (err as Error).message, failures: this.failures, retryInMs: backoff }, 'metadata write failed; will retry');
+    } finally {
+      this.metrics.gauges.metadata_pending_visitors = this.visitors.size;
+      this.metrics.gauges.metadata_pending_activity = this.activity.length;
+    }
+  }
+}
+
+function withTimeout<T>(p: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new WriteStalled(`store did not answer within ${WRITE_TIMEOUT_MS} ms`)), WRITE_TIMEOUT_MS);
+    timer.unref();
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,111 @@
+/**
+ * What the MongoDB store sends to the server for visitors and activity: index specs,
+ * filters and update documents, as pure functions so they are unit-tested without a
+ * server (none can run in this project's environment; see DESIGN.md).
+ */
+import type { AnyBulkWriteOperation, Filter, IndexDescription } from 'mongodb';
+import type { ActivityEvent, ActivityQuery, DeleteVisitorsFilter, VisitorQuery, VisitorRecord, VisitorUpdate } from './types.ts';
+
+export type VisitorDoc = VisitorRecord;
+export type ActivityDoc = ActivityEvent;
+
+export const TTL_INDEX_NAME = 'lastSeen_ttl';
+export const DAY_SECONDS = 86_400;
+
+export function visitorIndexes(retentionDays: number): IndexDescription[] {
+  if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new Error(`retention days must be a positive integer, got ${retentionDays}`);
+  return [
+    { key: { lastSeen: 1 }, name: TTL_INDEX_NAME, expireAfterSeconds: retentionDays * DAY_SECONDS },
+    { key: { accountId: 1, visitorId: 1 }, name: 'account_visitor_unique', unique: true },
+    { key: { accountId: 1, lastSeen: -1, visitorId: -1 }, name: 'account_recent' },
+    { key: { accountId: 1, userId: 1 }, name: 'account_userId' },
+    { key: { accountId: 1, email: 1 }, name: 'account_email' },
+    { key: { accountId: 1, lookupCode: 1 }, name: 'account_lookupCode' },
+  ];
+}
+
+export const ACTIVITY_INDEXES: IndexDescription[] = [
+  { key: { accountId: 1, at: -1, _id: -1 }, name: 'account_at' },
+  { key: { accountId: 1, userKey: 1 }, name: 'account_userKey' },
+];
+
+/** The TTL change to apply with `collMod` when RETENTION_DAYS changed; undefined when it already matches. */
+export function ttlCollMod(current: number | undefined, retentionDays: number): { collMod: string; index: { name: string; expireAfterSeconds: number } } | undefined {
+  const want = retentionDays * DAY_SECONDS;
+  if (current === want) return undefined;
+  return { collMod: 'visitors', index: { name: TTL_INDEX_NAME, expireAfterSeconds: want } };
+}
+
+/** One upsert per coalesced update: lastSeen only moves forward and is always a Date. */
+export function visitorUpsertOp(u: VisitorUpdate): AnyBulkWriteOperation<VisitorDoc> {
+  const lastSeen = new Date(u.lastSeen.getTime());
+  if (Number.isNaN(lastSeen.getTime())) throw new Error('lastSeen must be a valid Date');
+  const set: Record<string, unknown> = {};
+  const setOnInsert: Record<string, unknown> = { firstSeen: lastSeen };
+  for (const k of ['ip', 'lastUrl'] as const) {
+    if (u[k] !== undefined) set[k] = String(u[k]);
+    else setOnInsert[k] = '';
+  }
+  for (const k of ['userId', 'name', 'email', 'lookupCode'] as const) if (u[k] !== undefined) set[k] = String(u[k]);
+  if (u.lookupCodeExpiresAt) set.lookupCodeExpiresAt = new Date(u.lookupCodeExpiresAt.getTime());
+  const update: Record<string, unknown> = { $setOnInsert: setOnInsert, $max: { lastSeen } };
+  if (Object.keys(set).length > 0) update.$set = set;
+  return {
+    updateOne: {
+      filter: { accountId: String(u.accountId), visitorId: String(u.visitorId) },
+      update,
+      upsert: true,
+    },
+  };
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export function visitorSearchFilter(accountId: string, q: VisitorQuery, cursor?: { timeMs: number; tie: string }): Filter<VisitorDoc> {
+  const and: Filter<VisitorDoc>[] = [{ accountId: String(accountId) }];
+  if (q.userId !== undefined) and.push({ userId: String(q.userId) });
+  if (q.email !== undefined) and.push({ email: { $regex: `^${escapeRegex(String(q.email))}$`, $options: 'i' } });
+  if (q.lookupCode !== undefined) and.push({ lookupCode: String(q.lookupCode) });
+  if (q.seenSince) and.push({ lastSeen: { $gte: q.seenSince } });
+  if (q.q) {
+    const re = { $regex: escapeRegex(String(q.q)), $options: 'i' };
+    and.push({ $or: [{ userId: re }, { name: re }, { email: re }, { lastUrl: re }] });
+  }
+  if (cursor) {
+    const at = new Date(cursor.timeMs);
+    and.push({ $or: [{ lastSeen: { $lt: at } }, { lastSeen: at, visitorId: { $lt: cursor.tie } }] });
+  }
+  return and.length === 1 ? and[0] : { $and: and };
+}
+
+export function visitorDeleteFilter(accountId: string, f: DeleteVisitorsFilter): Filter<VisitorDoc> | undefined {
+  const or: Filter<VisitorDoc>[] = [];
+  if (f.visitorIds?.length) or.push({ visitorId: { $in: f.visitorIds.map(String) } });
+  if (f.userIds?.length) or.push({ userId: { $in: f.userIds.map(String) } });
+  for (const e of f.emails ?? []) or.push({ email: { $regex: `^${escapeRegex(String(e))}$`, $options: 'i' } });
+  if (f.allExcept) or.push({ visitorId: { $nin: f.allExcept.map(String) } });
+  if (or.length === 0) return undefined;
+  return { accountId: String(accountId), $or: or };
+}
+
+export function activityFilter(accountId: string, q: ActivityQuery, cursor?: { timeMs: number; tie: string }): Filter<ActivityDoc> {
+  const f: Record<string, unknown> = { accountId: String(accountId) };
+  if (q.visitorId !== undefined) f.visitorId = String(q.visitorId);
+  if (q.agentId !== undefined) f.agentId = String(q.agentId);
+  if (q.type !== undefined) f.type = String(q.type);
+  if (q.since || q.until) f.at = { ...(q.since ? { $gte: q.since } : {}), ...(q.until ? { $lt: q.until } : {}) };
+  if (cursor) {
+    const at = new Date(cursor.timeMs);
+    f.$or = [{ at: { $lt: at } }, { at, _id: { $lt: cursor.tie } }];
+  }
+  return f as Filter<ActivityDoc>;
+}
+
+/** An activity document with absent fields left out (the driver would store undefined as null). */
+export function activityToDoc(e: ActivityEvent): ActivityDoc {
+  const d: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e)) if (v !== undefined) d[k] = v;
+  return d as unknown as ActivityDoc;
+}

@@ -8,7 +8,8 @@ export type FieldSpec =
   | { type: 'number'; min: number; max: number; optional?: boolean }
   | { type: 'int'; min: number; max: number; optional?: boolean }
   | { type: 'boolean'; optional?: boolean }
-  | { type: 'object'; fields: Record<string, FieldSpec>; optional?: boolean };
+  | { type: 'object'; fields: Record<string, FieldSpec>; optional?: boolean }
+  | { type: 'array'; max: number; items: FieldSpec; optional?: boolean };
 
 export type Schema = Record<string, FieldSpec>;
 
@@ -53,5 +54,14 @@ function checkField(v: unknown, spec: FieldSpec, name: string): Validation {
       return typeof v === 'boolean' ? { ok: true } : { ok: false, message: `${name} must be a boolean` };
     case 'object':
       return validate(v, spec.fields, name + '.');
+    case 'array': {
+      if (!Array.isArray(v)) return { ok: false, message: `${name} must be an array` };
+      if (v.length > spec.max) return { ok: false, message: `${name} has more than ${spec.max} items` };
+      for (let i = 0; i < v.length; i++) {
+        const r = checkField(v[i], spec.items, `${name}[${i}]`);
+        if (!r.ok) return r;
+      }
+      return { ok: true };
+    }
   }
 }

@@ -6,7 +6,9 @@ import { AccountService } from './accounts.ts';
 import { loadRelaySecret } from './auth/relaySecret.ts';
 import type { RelayConfig } from './config.ts';
 import type { RelayContext } from './context.ts';
+import { registerActivityApi } from './http/activityApi.ts';
 import { agentTokensHandler } from './http/agentTokens.ts';
+import { registerVisitorsApi } from './http/visitorsApi.ts';
 import { pending, sendError, sendJson } from './http/respond.ts';
 import { StaticFiles } from './http/static.ts';
 import { IpConnections } from './limits/ipConnections.ts';
@@ -71,10 +73,11 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   app.ws('/v1/agent', agentBehavior(ctx));
   // Every HTTP route is counted, not just the fallback.
   type Handler = (res: HttpResponse, req: HttpRequest) => void;
-  const counted = (h: Handler): Handler => (res, req) => {
-    metrics.counters.http_requests_total++;
-    h(res, req);
-  };
+  const counted = <H,>(h: H): H =>
+    ((res: HttpResponse, req: HttpRequest) => {
+      metrics.counters.http_requests_total++;
+      (h as Handler)(res, req);
+    }) as H;
   app.get('/healthz', counted((res) => sendJson(pending(res), 200, { status: 'ok', uwsNative: uwsIsNative })));
   app.get('/readyz', counted((res) => {
     const p = pending(res);
@@ -89,6 +92,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'text/plain; version=0.0.4').end(body));
   }));
   app.post('/api/v1/agent-tokens', counted(agentTokensHandler(ctx)));
+  registerVisitorsApi(app, ctx, counted);
+  registerActivityApi(app, ctx, counted);
   app.any('/*', counted((res, req) => {
     if (req.getMethod() === 'get' && statics.serve(res, req)) return;
     const p = pending(res);

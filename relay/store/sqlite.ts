@@ -149,6 +149,9 @@ export class SqliteStore implements Store {
     this.db = new Database(this.file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
+    // Erasure must really erase: deleted rows are overwritten with zeros, and after each
+    // deletion the WAL (which still holds old page images) is checkpointed and truncated.
+    this.db.pragma('secure_delete = ON');
     this.db.exec(SCHEMA);
   }
 
@@ -260,11 +263,20 @@ export class SqliteStore implements Store {
       for (const id of ids) del.run(accountId, id);
       return [...ids];
     });
-    return run();
+    const ids = run();
+    if (ids.length) this.scrubWal();
+    return ids;
+  }
+
+  /** Moves the WAL into the (zero-on-delete) database file and truncates it, so deleted data leaves no copy behind. */
+  private scrubWal(): void {
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
   }
 
   async sweepExpiredVisitors(now: Date, retentionMs: number): Promise<number> {
-    return this.db.prepare('DELETE FROM visitors WHERE last_seen < ?').run(now.getTime() - retentionMs).changes;
+    const n = this.db.prepare('DELETE FROM visitors WHERE last_seen < ?').run(now.getTime() - retentionMs).changes;
+    if (n) this.scrubWal();
+    return n;
   }
 
   async appendActivity(events: ActivityEvent[]): Promise<void> {
@@ -297,7 +309,9 @@ export class SqliteStore implements Store {
   }
 
   async purgeActivity(accountId: string, userKey: string): Promise<number> {
-    return this.db.prepare('DELETE FROM activity WHERE account_id = ? AND user_key = ?').run(accountId, userKey).changes;
+    const n = this.db.prepare('DELETE FROM activity WHERE account_id = ? AND user_key = ?').run(accountId, userKey).changes;
+    if (n) this.scrubWal();
+    return n;
   }
 
   async ping(): Promise<void> {

@@ -9,6 +9,7 @@ import { loadConfig } from '../../relay/config.ts';
 import { createLogger } from '../../relay/log.ts';
 import { startRelay, type Relay } from '../../relay/server.ts';
 import { SqliteStore } from '../../relay/store/sqlite.ts';
+import type { Store } from '../../relay/store/types.ts';
 
 export const SITE_ORIGIN = 'https://shop.example.com';
 export const OTHER_ORIGIN = 'https://other.example.net';
@@ -28,7 +29,13 @@ export interface TestRelay {
   stop(): Promise<void>;
 }
 
-export async function startTestRelay(env: Record<string, string> = {}): Promise<TestRelay> {
+export interface TestRelayOptions {
+  /** Wraps the real SQLite store (fault injection for outage tests). */
+  wrapStore?: (store: Store) => Store;
+  now?: () => Date;
+}
+
+export async function startTestRelay(env: Record<string, string> = {}, opts: TestRelayOptions = {}): Promise<TestRelay> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-test-'));
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-log-'));
   const logFile = path.join(logDir, 'relay.log');
@@ -47,7 +54,7 @@ export async function startTestRelay(env: Record<string, string> = {}): Promise<
   const open = await accounts.create({ name: 'open', origins: [SITE_ORIGIN], requireConsent: false });
   const other = await accounts.create({ name: 'other', origins: [OTHER_ORIGIN], requireConsent: false });
   const log = createLogger('debug', logStream as unknown as Writable);
-  const relay = await startRelay({ config, store, log, templateVars: { demoPublicKey: acme.publicKey } });
+  const relay = await startRelay({ config, store: opts.wrapStore ? opts.wrapStore(store) : store, log, now: opts.now, templateVars: { demoPublicKey: acme.publicKey } });
   return {
     relay,
     port: relay.port,

@@ -1,0 +1,63 @@
+/** `/api/v1/activity`: the activity log (admin), and erasure of one user's entries. */
+import type { TemplatedApp } from 'uWebSockets.js';
+import { ID_PATTERN } from '../../protocol/index.ts';
+import { validate } from '../../protocol/schema.ts';
+import type { RelayContext } from '../context.ts';
+import type { ActivityQuery, ActivityType } from '../store/types.ts';
+import { ApiError, apiRoute } from './apiRoute.ts';
+
+const TYPES: ActivityType[] = ['session_requested', 'consent_given', 'consent_refused', 'session_ended', 'control_granted', 'control_revoked', 'data_deleted'];
+
+function dateParam(q: URLSearchParams, name: string): Date | undefined {
+  const raw = q.get(name);
+  if (raw === null || raw === '') return undefined;
+  const d = new Date(raw);
+  if (Number.isNaN(d.getTime())) throw new ApiError('badRequest', `${name} must be an ISO date`);
+  return d;
+}
+
+function idParam(q: URLSearchParams, name: string): string | undefined {
+  const raw = q.get(name);
+  if (raw === null || raw === '') return undefined;
+  if (!ID_PATTERN.test(raw)) throw new ApiError('badRequest', `${name} has an invalid format`);
+  return raw;
+}
+
+export function registerActivityApi(app: TemplatedApp, ctx: RelayContext, counted: <H>(h: H) => H): void {
+  app.get('/api/v1/activity', counted(apiRoute(ctx, { auth: 'admin' }, async ({ caller, query }) => {
+    const type = query.get('type') || undefined;
+    if (type !== undefined && !TYPES.includes(type as ActivityType)) throw new ApiError('badRequest', `type must be one of ${TYPES.join(', ')}`);
+    const limitRaw = query.get('limit');
+    const limit = limitRaw ? Number(limitRaw) : 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new ApiError('badRequest', 'limit must be an integer from 1 to 200');
+    const cursor = query.get('cursor') || undefined;
+    if (cursor && cursor.length > 200) throw new ApiError('badRequest', 'cursor is too long');
+    const q: ActivityQuery = {
+      visitorId: idParam(query, 'visitorId'),
+      agentId: idParam(query, 'agentId'),
+      type: type as ActivityType | undefined,
+      since: dateParam(query, 'since'),
+      until: dateParam(query, 'until'),
+      limit,
+      cursor,
+    };
+    await ctx.metadata.writer.flush();
+    const page = await ctx.store.listActivity(caller.account.id, q);
+    return {
+      status: 200,
+      body: {
+        items: page.items.map(({ userKey: _key, accountId: _acc, at, ...e }) => ({ at: at.toISOString(), ...e })),
+        nextCursor: page.nextCursor,
+      },
+    };
+  })));
+
+  app.post('/api/v1/activity/purge', counted(apiRoute(ctx, { auth: 'admin', bodyLimit: 4096 }, async ({ caller, body }) => {
+    const ok = validate(body, { userId: { type: 'string', min: 1, max: 256 } });
+    if (!ok.ok) throw new ApiError('badRequest', ok.message);
+    const { userId } = body as { userId: string };
+    await ctx.metadata.writer.flush(Date.now(), true);
+    const purged = await ctx.store.purgeActivity(caller.account.id, ctx.metadata.userKeyOf(caller.account.id, userId));
+    return { status: 200, body: { purged } };
+  })));
+}

@@ -1,0 +1,84 @@
+/**
+ * One wrapper for every REST route: reads the headers and (for bodies) starts reading
+ * synchronously as uWS requires, authenticates, maps thrown errors to the error table.
+ */
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { HttpErrorName } from '../../protocol/index.ts';
+import { verifyAgentToken, type AgentClaims } from '../auth/agentToken.ts';
+import type { RelayContext } from '../context.ts';
+import { CursorError } from '../store/cursor.ts';
+import type { AccountRecord } from '../store/types.ts';
+import { BodyError, pending, readJsonBody, sendError, sendJson } from './respond.ts';
+
+export type Caller = { kind: 'admin'; account: AccountRecord } | { kind: 'agent'; account: AccountRecord; agent: AgentClaims };
+
+export interface ApiRequest {
+  caller: Caller;
+  query: URLSearchParams;
+  params: string[];
+  body: unknown;
+}
+
+export class ApiError extends Error {
+  constructor(readonly name: HttpErrorName, message: string) {
+    super(message);
+  }
+}
+
+export interface RouteOptions {
+  /** Who may call: the account's secret key only, or also an agent token of that account. */
+  auth: 'admin' | 'adminOrAgent';
+  /** JSON body limit in bytes; absent for routes without a body. */
+  bodyLimit?: number;
+  /** How many `:params` the pattern has. */
+  params?: number;
+}
+
+async function authenticate(ctx: RelayContext, header: string, allowAgent: boolean): Promise<Caller | null> {
+  const credential = /^Bearer +(\S+)$/i.exec(header)?.[1];
+  if (!credential) return null;
+  if (credential.startsWith('sk_')) {
+    const account = await ctx.accounts.verifySecretKey(credential);
+    return account ? { kind: 'admin', account } : null;
+  }
+  if (!allowAgent) return null;
+  const v = await verifyAgentToken(credential, ctx.relaySecret, (id) => ctx.accounts.byId(id));
+  if (!v.ok) return null;
+  const account = await ctx.accounts.byId(v.claims.accountId);
+  return account ? { kind: 'agent', account, agent: v.claims } : null;
+}
+
+export function apiRoute(
+  ctx: RelayContext,
+  opts: RouteOptions,
+  handler: (r: ApiRequest) => Promise<{ status: number; body: unknown }>,
+) {
+  return (res: HttpResponse, req: HttpRequest): void => {
+    const p = pending(res);
+    const auth = req.getHeader('authorization');
+    const query = new URLSearchParams(req.getQuery() ?? '');
+    const params = Array.from({ length: opts.params ?? 0 }, (_, i) => decodeURIComponent(req.getParameter(i) ?? ''));
+    let bodyPromise: Promise<unknown> = Promise.resolve(undefined);
+    if (opts.bodyLimit !== undefined) {
+      bodyPromise = readJsonBody(p, req.getHeader('content-type'), opts.bodyLimit);
+      bodyPromise.catch(() => {}); // a 401 answers first; the body's own error is then moot
+    }
+    void (async () => {
+      try {
+        const caller = await authenticate(ctx, auth, opts.auth === 'adminOrAgent');
+        if (!caller) {
+          const what = opts.auth === 'admin' ? 'the account secret key' : 'the account secret key or an agent token';
+          return sendError(p, 'unauthorized', `Authorization: Bearer <${what}> is required`, { 'www-authenticate': 'Bearer' });
+        }
+        const body = await bodyPromise;
+        const out = await handler({ caller, query, params, body });
+        sendJson(p, out.status, out.body);
+      } catch (err) {
+        if (err instanceof BodyError || err instanceof ApiError) return sendError(p, err.name, err.message);
+        if (err instanceof CursorError) return sendError(p, 'badRequest', err.message);
+        ctx.log.error({ err: (err as Error).message }, 'API request failed');
+        sendError(p, 'internal', 'internal error');
+      }
+    })();
+  };
+}

@@ -43,6 +43,7 @@ type Msg = { t: string; [k: string]: unknown };
     if (tab) q.set('tab', tab);
     ws = new WebSocket(`${wsBase}?${q}`);
     ws.binaryType = 'arraybuffer';
+    let opened = false;
     ws.onmessage = (ev) => {
       if (typeof ev.data !== 'string') return;
       const m = JSON.parse(ev.data) as Msg;
@@ -63,14 +64,41 @@ type Msg = { t: string; [k: string]: unknown };
       }
     };
     ws.onclose = (ev) => {
+      if (ev.code === 4004) {
+        // Our data was deleted: forget the ids and stay away for this page.
+        localStorage.removeItem(store.vid);
+        localStorage.removeItem(store.vt);
+        stopped = true;
+        return;
+      }
+      // Refused before opening with stored ids (e.g. the relay no longer accepts them): start fresh.
+      if (!opened && vid) {
+        localStorage.removeItem(store.vid);
+        localStorage.removeItem(store.vt);
+      }
       if (ev.code === 4001 || ev.code === 4003) return;
       const delay = Math.random() * Math.min(30_000, 500 * 2 ** attempt);
       window.setTimeout(() => connect(attempt + 1), delay);
     };
-    ws.onopen = () => (attempt = 0);
+    ws.onopen = () => {
+      opened = true;
+      attempt = 0;
+      if (identity) send({ t: 'identify', ...identity });
+    };
   }
 
+  let identity: { userId?: string; name?: string; email?: string } | undefined;
   (window as unknown as { Cobrowse: object }).Cobrowse = {
+    identify(who: { userId?: string; name?: string; email?: string }) {
+      identity = {};
+      for (const k of ['userId', 'name', 'email'] as const) if (typeof who?.[k] === 'string') identity[k] = who[k];
+      send({ t: 'identify', ...identity });
+    },
+    /** Erases this visitor's stored record, authorised by its own visitor token. */
+    forget() {
+      sharing = false;
+      send({ t: 'forget' });
+    },
     stop() {
       stopped = true;
       sharing = false;

@@ -39,6 +39,17 @@ if (!chromiumAvailable()) {
     await page.click('#add');
     await agent.until(() => agent.frames.some((f) => f.includes('Item 1')), 10_000, 'the DOM change');
     t.ok(agent.frames.every((f) => !f.includes(canary)), 'no frame ever carries the canary');
+
+    // identify() then forget(): the visitor's own erasure, authorised by its visitor token.
+    await page.evaluate(() => (window as any).Cobrowse.identify({ userId: 'u-77', email: 'v@example.com' }));
+    const store = r.relay.ctx.store;
+    const deadline = Date.now() + 5000;
+    while (!(await store.getVisitor(r.acme.accountId, visitorId!))?.userId && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    t.equal((await store.getVisitor(r.acme.accountId, visitorId!))?.userId, 'u-77', 'identify() is stored');
+    await page.evaluate(() => (window as any).Cobrowse.forget());
+    await agent.next('ended', 5000);
+    t.equal(await store.getVisitor(r.acme.accountId, visitorId!), null, 'forget() erased the record');
+    t.equal(await page.evaluate(() => localStorage.getItem('cobrowse.vid')), null, 'and the page dropped its visitor id');
     t.same(errors, [], 'no console errors on the host page');
   });
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import t from 'tap';
 import { connectAgent, connectVisitor } from './helpers/clients.ts';
 import { freePort } from './helpers/relay.ts';
+import { SqliteStore } from '../relay/store/sqlite.ts';
 
 
 t.test('graceful shutdown on SIGTERM', async (t) => {
@@ -38,6 +39,8 @@ t.test('graceful shutdown on SIGTERM', async (t) => {
   visitor.send({ t: 'consent', agentId: 'demo-agent', allow: true });
   await agent.next('joined');
 
+  visitor.send({ t: 'identify', userId: 'written-at-shutdown' }); // not yet flushed (flushes run each second)
+  await new Promise((r) => setTimeout(r, 50));
   const t0 = Date.now();
   child.kill('SIGTERM');
   const [vc, ac] = await Promise.all([visitor.closed, agent.closed]);
@@ -47,4 +50,8 @@ t.test('graceful shutdown on SIGTERM', async (t) => {
   t.ok(Date.now() - t0 < 3000, 'before the deadline');
   t.match(stdout, /shutdown complete/);
   await t.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'no longer accepting connections');
+  const store = new SqliteStore(dataDir);
+  const demo = await store.getAccountByName('demo');
+  t.equal((await store.getVisitor(demo!.id, welcome.visitorId))?.userId, 'written-at-shutdown', 'pending metadata was flushed before exit');
+  await store.close();
 });

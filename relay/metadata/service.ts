@@ -49,7 +49,12 @@ export class MetadataService {
   async stop(): Promise<void> {
     clearInterval(this.flushTimer);
     clearInterval(this.sweepTimer);
-    await this.writer.flush(Date.now(), true);
+    // Flush everything (batches of 500) unless the store keeps failing.
+    for (let i = 0; i < 100 && (this.writer.pendingVisitors || this.writer.pendingActivity); i++) {
+      const failuresBefore = this.o.metrics.counters.metadata_write_failures_total;
+      await this.writer.flush(Date.now(), true);
+      if (this.o.metrics.counters.metadata_write_failures_total !== failuresBefore) break;
+    }
   }
 
   get retentionMs(): number {

@@ -51,7 +51,7 @@ t.test('graceful shutdown on SIGTERM', async (t) => {
   t.match(stdout, /shutdown complete/);
   await t.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'no longer accepting connections');
   const store = new SqliteStore(dataDir);
-  const demo = await store.getAccountByName('demo');
-  t.equal((await store.getVisitor(demo!.id, welcome.visitorId))?.userId, 'written-at-shutdown', 'pending metadata was flushed before exit');
+  const demoAccount = await store.getAccountByName('demo');
+  t.equal((await store.getVisitor(demoAccount!.id, welcome.visitorId))?.userId, 'written-at-shutdown', 'pending metadata was flushed before exit');
   await store.close();
 });

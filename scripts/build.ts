@@ -10,9 +10,14 @@ const out = path.join(root, 'dist/public');
 fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(path.join(out, 'agent'), { recursive: true });
 fs.mkdirSync(path.join(out, 'demo'), { recursive: true });
+fs.mkdirSync(path.join(out, 'delete'), { recursive: true });
 
 const common: BuildOptions = { bundle: true, minify: true, format: 'iife', target: ['chrome100', 'firefox100', 'safari15'], legalComments: 'none', logLevel: 'warning' };
 await build({ ...common, entryPoints: [path.join(root, 'client/embed.ts')], outfile: path.join(out, 'embed.js') });
 await build({ ...common, entryPoints: [path.join(root, 'agent-viewer/viewer.ts')], outfile: path.join(out, 'agent/viewer.js') });
 fs.copyFileSync(path.join(root, 'agent-viewer/index.html'), path.join(out, 'agent/index.html'));
 fs.copyFileSync(path.join(root, 'scripts/demo-site/index.html'), path.join(out, 'demo/index.html'));
+// The delete-visitor-data page (/delete/): no inline script or style, its CSP allows only 'self'.
+await build({ ...common, entryPoints: [path.join(root, 'agent-viewer/delete/delete.ts')], outfile: path.join(out, 'delete/delete.js') });
+fs.copyFileSync(path.join(root, 'agent-viewer/delete/index.html'), path.join(out, 'delete/index.html'));
+fs.copyFileSync(path.join(root, 'agent-viewer/delete/delete.css'), path.join(out, 'delete/delete.css'));

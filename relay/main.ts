@@ -43,6 +43,7 @@ async function main(): Promise<void> {
         `  Cobrowse relay on ${base}  (store: ${store.kind}, data: ${config.dataDir})`,
         `  Demo customer page:  ${base}/demo/`,
         `  Agent viewer:        ${base}/agent/#token=${token}`,
+        `  Delete visitor data: ${base}/delete/  (sign in with the account secret key)`,
         demo.secretKey ? `  Demo secret key (shown once, stored hashed): ${demo.secretKey}` : '',
         '',
       ].filter((l, i, a) => l !== '' || i === 0 || i === a.length - 1).join('\n') + '\n',

@@ -40,12 +40,14 @@ export interface RelayConfig {
   seedDemo: boolean;
 }
 
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
 
 function int(env: NodeJS.ProcessEnv, name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
+  const n = /^-?\d+$/.test(raw) ? Number(raw) : NaN; // plain decimal only: no 1e1, 0x1E or padding
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`);
   }

@@ -49,6 +49,8 @@ if (!chromiumAvailable()) {
     await page.evaluate(() => (window as any).Cobrowse.forget());
     await agent.next('ended', 5000);
     t.equal(await store.getVisitor(r.acme.accountId, visitorId!), null, 'forget() erased the record');
+    // The page hears the 4004 close on its own schedule: wait for it (bounded) rather than race it.
+    await page.waitForFunction(() => localStorage.getItem('cobrowse.vid') === null, null, { timeout: 5000 }).catch(() => {});
     t.equal(await page.evaluate(() => localStorage.getItem('cobrowse.vid')), null, 'and the page dropped its visitor id');
     t.same(errors, [], 'no console errors on the host page');
   });

@@ -85,7 +85,7 @@ export class MetadataService {
   isDeleted(accountId: string, visitorId: string): boolean {
     const at = this.tombstones.get(`${accountId}/${visitorId}`);
     if (at === undefined) return false;
-    if (Date.now() - at > this.retentionMs) {
+    if (this.now().getTime() - at > this.retentionMs) {
       this.tombstones.delete(`${accountId}/${visitorId}`);
       return false;
     }
@@ -98,18 +98,21 @@ export class MetadataService {
    * rows go. Returns the ids deleted from the store or from pending writes.
    */
   async deleteVisitors(accountId: string, filter: DeleteVisitorsFilter, liveIds: string[] = [], by = 'admin'): Promise<string[]> {
-    const now = Date.now();
+    const now = this.now().getTime();
     for (const id of [...(filter.visitorIds ?? []), ...liveIds]) this.tombstones.set(`${accountId}/${id}`, now);
     if (liveIds.length) this.endVisitors(accountId, liveIds);
     const users = new Set(filter.userIds ?? []);
     const emails = new Set((filter.emails ?? []).map((e) => e.toLowerCase()));
     const except = filter.allExcept ? new Set(filter.allExcept) : undefined;
-    const pendingIds = this.writer.forgetWhere(accountId, (u) =>
+    const match = (u: VisitorUpdate) =>
       (filter.visitorIds ?? []).includes(u.visitorId) ||
       (u.userId !== undefined && users.has(u.userId)) ||
       (u.email !== undefined && emails.has(u.email.toLowerCase())) ||
-      (except !== undefined && !except.has(u.visitorId)));
-    await this.writer.forget(accountId, filter.visitorIds ?? []);
+      (except !== undefined && !except.has(u.visitorId));
+    const pendingIds = this.writer.forgetWhere(accountId, match);
+    pendingIds.push(...(await this.writer.forget(accountId, filter.visitorIds ?? [])));
+    // A write that was under way and failed has put its batch back: drop the matching updates again.
+    pendingIds.push(...this.writer.forgetWhere(accountId, match));
     const stored = await this.o.store.deleteVisitors(accountId, filter);
     const ids = [...new Set([...stored, ...pendingIds])];
     // From here no update for these ids is accepted; one already queued or being written

@@ -40,6 +40,8 @@ export class WriteBehind {
     private metrics: Metrics,
     private log: Logger,
     private maxPendingVisitors: number,
+    /** How long a store write may take before it counts as failed (injectable for tests). */
+    private writeTimeoutMs = WRITE_TIMEOUT_MS,
   ) {}
 
   get pendingVisitors(): number {
@@ -75,11 +77,22 @@ export class WriteBehind {
     this.metrics.gauges.metadata_pending_activity = this.activity.length;
   }
 
-  /** Forgets anything pending for these visitors (deletion); waits for a write already under way. */
-  async forget(accountId: string, visitorIds: Iterable<string>): Promise<void> {
-    for (const id of visitorIds) this.visitors.delete(key(accountId, id));
-    this.metrics.gauges.metadata_pending_visitors = this.visitors.size;
+  /**
+   * Forgets anything pending for these visitors (deletion); waits for a write already under way.
+   * Returns the ids whose pending update was dropped.
+   */
+  async forget(accountId: string, visitorIds: Iterable<string>): Promise<string[]> {
+    const ids = [...visitorIds];
+    const dropped = new Set<string>();
+    const drop = () => {
+      for (const id of ids) if (this.visitors.delete(key(accountId, id))) dropped.add(id);
+      this.metrics.gauges.metadata_pending_visitors = this.visitors.size;
+    };
+    drop();
     await this.inFlight?.catch(() => {});
+    // A write under way that failed has put its batch back: drop these visitors again.
+    drop();
+    return [...dropped];
   }
 
   /** Forgets pending updates matching a predicate (deletion by user id or email). */
@@ -115,8 +128,8 @@ export class WriteBehind {
     }
     const events = this.activity.splice(0, BATCH);
     try {
-      if (batch.length) await withTimeout(this.store.upsertVisitors(batch));
-      if (events.length) await withTimeout(this.store.appendActivity(events));
+      if (batch.length) await withTimeout(this.store.upsertVisitors(batch), this.writeTimeoutMs);
+      if (events.length) await withTimeout(this.store.appendActivity(events), this.writeTimeoutMs);
       this.metrics.counters.metadata_writes_total += batch.length + events.length;
       this.failures = 0;
       this.nextAttemptAt = 0;
@@ -143,9 +156,9 @@ export class WriteBehind {
   }
 }
 
-function withTimeout<T>(p: Promise<T>): Promise<T> {
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new WriteStalled(`store did not answer within ${WRITE_TIMEOUT_MS} ms`)), WRITE_TIMEOUT_MS);
+    const timer = setTimeout(() => reject(new WriteStalled(`store did not answer within ${ms} ms`)), ms);
     timer.unref();
     p.then(
       (v) => {

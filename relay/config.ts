@@ -32,6 +32,8 @@ export interface RelayConfig {
   shutdownDeadlineMs: number;
   /** Visitor metadata is removed this many days after the visitor's last activity. */
   retentionDays: number;
+  /** Activity log retention in days; 0 (the default) keeps it indefinitely. */
+  activityRetentionDays: number;
   /** Peer addresses of proxies whose X-Forwarded-For is believed. */
   trustProxy: string[];
   /** Most visitors with an unwritten update held in memory while the store is slow or down. */
@@ -92,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     visitorGraceMs: int(env, 'VISITOR_GRACE_MS', 15_000, 0),
     shutdownDeadlineMs: int(env, 'SHUTDOWN_DEADLINE_MS', 10_000, 100),
     retentionDays: int(env, 'RETENTION_DAYS', 30, 1, 3650),
+    activityRetentionDays: int(env, 'ACTIVITY_RETENTION_DAYS', 0, 0, 36500),
     trustProxy: list(env.TRUST_PROXY),
     maxPendingVisitorWrites: int(env, 'MAX_PENDING_VISITOR_WRITES', 100_000, 10),
     logLevel: env.LOG_LEVEL || 'info',

@@ -52,7 +52,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const relaySecret = loadRelaySecret(config.dataDir, config.relaySecret);
   const metadata = new MetadataService({
     store, metrics, log, secret: relaySecret, now: opts.now,
-    retentionDays: config.retentionDays, maxPendingVisitors: config.maxPendingVisitorWrites,
+    retentionDays: config.retentionDays, activityRetentionDays: config.activityRetentionDays, maxPendingVisitors: config.maxPendingVisitorWrites,
   });
   const ctx: RelayContext = {
     app,

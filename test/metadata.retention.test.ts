@@ -134,3 +134,28 @@ t.test('loadConfig: RETENTION_DAYS must be a positive integer; default 30', asyn
     t.match((err as Error | undefined)?.message, /RETENTION_DAYS/, '  whose message names the variable');
   }
 });
+
+t.test('ACTIVITY_RETENTION_DAYS: unset keeps the log; set, the sweep removes older entries', async (t) => {
+  t.equal(loadConfig({}).activityRetentionDays, 0, 'default 0: kept indefinitely');
+  t.equal(loadConfig({ ACTIVITY_RETENTION_DAYS: '90' }).activityRetentionDays, 90);
+  t.throws(() => loadConfig({ ACTIVITY_RETENTION_DAYS: '-1' }), 'a negative value is refused');
+  for (const days of [0, 90]) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-act-'));
+    const store = new SqliteStore(dir);
+    let clock = Date.now();
+    const service = new MetadataService({
+      store, metrics: new Metrics(), log: createLogger('silent'), secret: Buffer.alloc(32, 7), retentionDays: 30,
+      activityRetentionDays: days, maxPendingVisitors: 1000, now: () => new Date(clock),
+    });
+    const start = clock;
+    service.activity(ACC, 'session_requested', { agentId: 'old' });
+    clock = start + 100 * DAY_MS;
+    service.activity(ACC, 'session_requested', { agentId: 'new' });
+    await service.writer.flush(Date.now(), true);
+    await service.sweep();
+    const left = (await store.listActivity(ACC, { limit: 10 })).items.map((e) => e.agentId).sort();
+    t.same(left, days ? ['new'] : ['new', 'old'], days ? `${days} days: the 100-day-old entry is gone` : 'no retention set: both kept');
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

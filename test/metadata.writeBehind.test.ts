@@ -71,6 +71,7 @@ class SwitchableStore implements Store {
   sweepExpiredVisitors: Store['sweepExpiredVisitors'] = (n, r) => this.inner.sweepExpiredVisitors(n, r);
   listActivity: Store['listActivity'] = (a, q) => this.inner.listActivity(a, q);
   purgeActivity: Store['purgeActivity'] = (a, k) => this.inner.purgeActivity(a, k);
+  sweepActivity: Store['sweepActivity'] = (before) => this.inner.sweepActivity(before);
   ping: Store['ping'] = () => this.inner.ping();
   close: Store['close'] = () => this.inner.close();
 }

@@ -497,6 +497,11 @@ function visitorAndActivityConformance(
     t.same(await list({}, B), [e7], "the same user key in another account is not touched");
     t.equal(await store.purgeActivity(A, 'key-1'), 0, 'a second purge removes nothing');
     t.equal(await store.purgeActivity(A, 'key-unknown'), 0, 'an unknown key removes nothing');
+
+    // Operator-set activity retention: entries strictly older than the cut-off go, in every account.
+    t.equal(await store.sweepActivity(at(3)), 1, 'sweepActivity removes the entries before the cut-off');
+    t.same(order(await list({})), order([e3, e4, e6]), 'entries at or after the cut-off stay');
+    t.equal(await store.sweepActivity(at(3)), 0, 'a second sweep removes nothing');
   });
 }
 

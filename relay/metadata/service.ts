@@ -16,6 +16,8 @@ export interface MetadataOptions {
   log: Logger;
   secret: Buffer;
   retentionDays: number;
+  /** 0 keeps the activity log indefinitely. */
+  activityRetentionDays?: number;
   maxPendingVisitors: number;
   now?: () => Date;
 }
@@ -129,6 +131,9 @@ export class MetadataService {
   async sweep(): Promise<number> {
     const n = await this.o.store.sweepExpiredVisitors(this.now(), this.retentionMs);
     this.o.metrics.counters.visitors_expired_total += n;
+    if (this.o.activityRetentionDays) {
+      await this.o.store.sweepActivity(new Date(this.now().getTime() - this.o.activityRetentionDays * DAY_MS));
+    }
     return n;
   }
 }

@@ -127,6 +127,10 @@ export class MongoStore implements Store {
     };
   }
 
+  async sweepActivity(before: Date): Promise<number> {
+    return (await this.activity().deleteMany({ at: { $lt: new Date(before.getTime()) } })).deletedCount;
+  }
+
   async purgeActivity(accountId: string, userKey: string): Promise<number> {
     return (await this.activity().deleteMany({ accountId: String(accountId), userKey: String(userKey) })).deletedCount;
   }

@@ -308,6 +308,12 @@ export class SqliteStore implements Store {
     return { items: page.map(activityFromRow), nextCursor: rows.length > q.limit && last ? encodeCursor(last.at, String(last.id)) : undefined };
   }
 
+  async sweepActivity(before: Date): Promise<number> {
+    const n = this.db.prepare('DELETE FROM activity WHERE at < ?').run(before.getTime()).changes;
+    if (n) this.scrubWal();
+    return n;
+  }
+
   async purgeActivity(accountId: string, userKey: string): Promise<number> {
     const n = this.db.prepare('DELETE FROM activity WHERE account_id = ? AND user_key = ?').run(accountId, userKey).changes;
     if (n) this.scrubWal();

@@ -123,6 +123,8 @@ export interface Store {
   appendActivity(events: ActivityEvent[]): Promise<void>;
   /** Newest first. */
   listActivity(accountId: string, query: ActivityQuery): Promise<Page<ActivityEvent>>;
+  /** Operator-set activity retention: removes entries older than `before` (all accounts); returns how many. */
+  sweepActivity(before: Date): Promise<number>;
   /** Erasure request: removes activity entries with this user key; returns how many. */
   purgeActivity(accountId: string, userKey: string): Promise<number>;
   /** Liveness for /readyz. */

@@ -49,11 +49,16 @@ export const CONTROL_ONLY_TYPES = new Set(['click', 'input']);
 export interface WelcomeMsg { t: 'welcome'; visitorId: string; visitorToken: string; tabId: string }
 export interface ConsentRequestMsg { t: 'consent-request'; agent: { id: string; name: string } }
 export interface SnapshotRequestMsg { t: 'snapshot-request' }
+/** An agent is now watching this tab (sent with or without a consent prompt). */
+export interface AgentJoinedMsg { t: 'agent-joined'; agent: { id: string; name: string } }
 export interface AgentLeftMsg { t: 'agent-left'; agentId: string }
 export interface CodeMsg { t: 'code'; code: string; expiresAt: string }
 export type AgentToolForVisitor = (PointerMsg | HighlightMsg | ScrollMsg | ClickMsg | InputMsg | ControlRequestMsg) & {
   agentId: string;
 };
+
+export type RelayToVisitor =
+  | WelcomeMsg | ConsentRequestMsg | SnapshotRequestMsg | AgentJoinedMsg | AgentLeftMsg | CodeMsg | AgentToolForVisitor | ErrorMsg;
 
 // ---- relay -> agent
 export interface ReadyMsg { t: 'ready'; agentId: string; accountId: string }
@@ -68,6 +73,9 @@ export interface ResyncMsg { t: 'resync' }
 
 // ---- relay -> either
 export interface ErrorMsg { t: 'error'; code: string; message: string }
+
+export type RelayToAgent =
+  | ReadyMsg | JoinedMsg | RefusedMsg | VisitorLeftMsg | EndedMsg | PageChangedMsg | ControlStateMsg | ResyncMsg | ErrorMsg;
 
 const visitorSchemas: Record<string, Schema> = {
   page: { url: { type: 'string', max: 2048 }, title: { type: 'string', max: 512 } },

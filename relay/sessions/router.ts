@@ -330,6 +330,8 @@ export class SessionRouter {
     tab.agents.add(agent);
     if (!agent.lagging) agent.ws.subscribe(tab.topic);
     sendJson(agent.ws, agent, { t: 'joined', visitorId: tab.visitorId, tabId: tab.tabId, url: tab.url, title: tab.title });
+    // The visitor always learns who is watching (the sharing bar), with or without a consent prompt.
+    sendJson(tab.ws, tab, { t: 'agent-joined', agent: { id: agent.agentId, name: agent.name } });
     this.requestSnapshot(tab);
   }
 

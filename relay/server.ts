@@ -8,6 +8,7 @@ import type { RelayConfig } from './config.ts';
 import type { RelayContext } from './context.ts';
 import { registerActivityApi } from './http/activityApi.ts';
 import { agentTokensHandler } from './http/agentTokens.ts';
+import { registerVisitorCheck } from './http/visitorCheck.ts';
 import { registerVisitorsApi } from './http/visitorsApi.ts';
 import { pending, sendError, sendJson } from './http/respond.ts';
 import { StaticFiles } from './http/static.ts';
@@ -78,6 +79,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       metrics.counters.http_requests_total++;
       (h as Handler)(res, req);
     }) as H;
+  registerVisitorCheck(app, ctx, counted);
   app.get('/healthz', counted((res) => sendJson(pending(res), 200, { status: 'ok', uwsNative: uwsIsNative })));
   app.get('/readyz', counted((res) => {
     const p = pending(res);

@@ -10,6 +10,7 @@ import { TokenBucket } from '../limits/tokenBucket.ts';
 import { SessionRouter } from '../sessions/router.ts';
 import { closeWith, sendJson } from '../sessions/send.ts';
 import type { TabData } from '../sessions/types.ts';
+import { admitVisitor } from './admitVisitor.ts';
 import { guarded, readControl } from './controlText.ts';
 import { refuseUpgrade } from './refuse.ts';
 
@@ -27,25 +28,9 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
     upgrade: async (res, req, context) => {
       const u = readUpgrade(res, req, context);
       try {
-        if (ctx.state.shuttingDown) return refuseUpgrade(u, metrics, 'shuttingDown', 'relay is restarting');
-        const key = u.query.get('key');
-        if (!key) return refuseUpgrade(u, metrics, 'missingKey', 'key (the account public key) is required');
-        const account = await ctx.accounts.byPublicKey(key);
-        if (!account) return refuseUpgrade(u, metrics, 'unknownKey', 'unknown public key');
-        if (!originAllowed(u.origin || undefined, account.allowedOrigins)) {
-          return refuseUpgrade(u, metrics, 'forbiddenOrigin', 'this origin is not allowed for the account');
-        }
-        let visitorId = u.query.get('vid');
-        const vt = u.query.get('vt');
-        if (visitorId || vt) {
-          // A deleted visitor's id is never reused: its browser must start over with a new one.
-          if (!visitorId || !vt || !ID_PATTERN.test(visitorId) || !verifyVisitorToken(ctx.relaySecret, account.id, visitorId, vt) ||
-            ctx.metadata.isDeleted(account.id, visitorId)) {
-            return refuseUpgrade(u, metrics, 'visitorTokenInvalid', 'visitor id and token do not match; reconnect without them');
-          }
-        } else {
-          visitorId = newVisitorId();
-        }
+        const admitted = await admitVisitor(ctx, u.query, u.origin);
+        if (!admitted.ok) return refuseUpgrade(u, metrics, admitted.name, admitted.message);
+        const { account, visitorId } = admitted;
         const askedTab = u.query.get('tab');
         const tabId = askedTab && ID_PATTERN.test(askedTab) ? askedTab : newTabId();
         if (u.aborted) return;

@@ -1,0 +1,267 @@
+/**
+ * The live view: rrweb's Replayer in live mode, fed the visitor's events in arrival order.
+ *
+ * - A full-snapshot frame (Meta + FullSnapshot + whatever followed) builds a new Replayer in a
+ *   hidden host; when it has rebuilt the page it replaces the old one (no flash, no reload).
+ * - Until a full snapshot has been applied, and after any gap (`resync`, a decoding error, a
+ *   visitor who left), incremental frames are dropped: they would apply to a DOM we do not have.
+ * - Every event passes the sanitiser first (sanitize.ts).
+ * - The Replayer's iframe must be sandboxed with exactly `allow-same-origin` (no scripts); the
+ *   player checks it and refuses to play into anything else.
+ * - Timing: the Replayer plays an event when `event.timestamp - baseline` has elapsed since
+ *   `startLive`. The visitor's clock and the transit time of the first (large) frame would
+ *   delay every later event by however late that frame was, so timestamps are shifted: an
+ *   event that would be due in the future is made due now, and the shift is kept (it only
+ *   grows), so relative timing and order are preserved and the view converges on the fastest
+ *   path the frames take.
+ * - Scaling: the visitor's viewport (Meta and viewport-resize events) is fitted into the
+ *   stage, never enlarged, centred; tools use the same transform (`toViewport`).
+ */
+import { Replayer } from 'rrweb';
+import type { DecodedFrame } from './frames.ts';
+import { EventSanitizer, EventType, type SanitizeOptions } from './sanitize.ts';
+
+type Json = Record<string, unknown>;
+
+interface Live {
+  replayer: Replayer;
+  host: HTMLElement;
+  startPerf: number;
+  baseline: number;
+  shift: number;
+  lastTs: number;
+  shown: boolean;
+}
+
+export interface PlayerEvents {
+  /** A full snapshot is on screen (first one, or a rebuild after a gap). */
+  onRebuilt?: () => void;
+  /** The visitor's viewport size changed (or is known for the first time). */
+  onViewport?: (width: number, height: number) => void;
+}
+
+export class LivePlayer {
+  private live?: Live;
+  private retiring?: Live;
+  private synced = false;
+  private readonly sanitizer: EventSanitizer;
+  private resizeObserver: ResizeObserver;
+  /** The visitor's viewport, in its CSS pixels. */
+  viewport = { width: 0, height: 0 };
+  /** Current scale and offset of the view inside the stage. */
+  layout = { scale: 1, left: 0, top: 0 };
+  /** Counters, exposed on the stage's dataset for tests and support. */
+  readonly stats = { fullSnapshots: 0, framesDropped: 0, eventsApplied: 0 };
+
+  constructor(
+    /** The element the view is fitted into. */
+    readonly stage: HTMLElement,
+    /** Tools draw into this layer; it gets the same transform as the replayed page. */
+    readonly toolLayer: HTMLElement,
+    sanitize: SanitizeOptions,
+    private readonly events: PlayerEvents = {},
+  ) {
+    this.sanitizer = new EventSanitizer(sanitize);
+    this.resizeObserver = new ResizeObserver(() => this.fit());
+    this.resizeObserver.observe(stage);
+  }
+
+  get hasPicture(): boolean {
+    return this.synced && !!this.live?.shown;
+  }
+
+  /** Applies one decoded frame, in arrival order. */
+  apply(frame: DecodedFrame): void {
+    if (frame.full) {
+      this.rebuild(frame.events);
+      return;
+    }
+    if (!this.synced || !this.live) {
+      this.stats.framesDropped++;
+      this.publishStats();
+      return;
+    }
+    for (const raw of frame.events) this.add(this.live, raw);
+    this.publishStats();
+  }
+
+  /** Something was missed: drop incremental frames until the next full snapshot. */
+  gap(): void {
+    this.synced = false;
+  }
+
+  /** Removes the picture (session over, or a new visitor). */
+  clear(): void {
+    this.synced = false;
+    for (const l of [this.live, this.retiring]) if (l) this.destroy(l);
+    this.live = this.retiring = undefined;
+    this.viewport = { width: 0, height: 0 };
+    this.stage.dataset.viewport = '';
+    this.toolLayer.hidden = true;
+  }
+
+  /** The replayed page's iframe, when there is one on screen. */
+  get iframe(): HTMLIFrameElement | undefined {
+    return this.live?.shown ? this.live.host.querySelector('iframe') ?? undefined : undefined;
+  }
+
+  /** Agent-page client coordinates → the visitor's viewport CSS pixels (null outside the page). */
+  toViewport(clientX: number, clientY: number): { x: number; y: number } | null {
+    if (!this.viewport.width) return null;
+    const r = this.stage.getBoundingClientRect();
+    const x = (clientX - r.left - this.layout.left) / this.layout.scale;
+    const y = (clientY - r.top - this.layout.top) / this.layout.scale;
+    if (x < 0 || y < 0 || x > this.viewport.width || y > this.viewport.height) return null;
+    return { x: Math.round(x * 10) / 10, y: Math.round(y * 10) / 10 };
+  }
+
+  /** The replayed element under a viewport point, with its rrweb mirror id. */
+  nodeAt(x: number, y: number): { el: Element; id: number } | undefined {
+    const doc = this.iframe?.contentDocument;
+    if (!doc || !this.live) return undefined;
+    const el = doc.elementFromPoint(x, y);
+    if (!el) return undefined;
+    const id = this.live.replayer.getMirror().getId(el);
+    return id > 0 ? { el, id } : undefined;
+  }
+
+  /** The replayed page's scroll position and extent. */
+  scrollState(): { x: number; y: number; maxX: number; maxY: number } | undefined {
+    const win = this.iframe?.contentWindow;
+    const el = this.iframe?.contentDocument?.scrollingElement;
+    if (!win || !el) return undefined;
+    return { x: win.scrollX, y: win.scrollY, maxX: Math.max(0, el.scrollWidth - this.viewport.width), maxY: Math.max(0, el.scrollHeight - this.viewport.height) };
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private rebuild(rawEvents: unknown[]): void {
+    const events = rawEvents.map((e) => this.sanitizer.event(e)).filter((e): e is Json => e !== null);
+    const meta = events.find((e) => e.type === EventType.Meta);
+    const full = events.find((e) => e.type === EventType.FullSnapshot);
+    if (!meta || !full) {
+      // Not a usable snapshot: keep waiting for one.
+      this.stats.framesDropped++;
+      this.synced = false;
+      this.publishStats();
+      return;
+    }
+    const host = document.createElement('div');
+    host.className = 'replay-host';
+    host.style.visibility = 'hidden';
+    this.stage.prepend(host);
+    const replayer = new Replayer([], {
+      root: host,
+      liveMode: true,
+      mouseTail: false,
+      UNSAFE_replayCanvas: false,
+      pauseAnimation: false, // live: the visitor's animations run
+      triggerFocus: false, // never move the agent's focus into the view
+      showWarning: false,
+      loadTimeout: 500,
+      insertStyleRules: [],
+    });
+    const iframe = host.querySelector('iframe');
+    if (!iframe || !isScriptlessSandbox(iframe)) {
+      // rrweb changed underneath us: refuse to render untrusted markup into a frame that may run script.
+      replayer.destroy();
+      host.remove();
+      throw new Error('the replay iframe is not sandboxed without scripts; refusing to play');
+    }
+    iframe.setAttribute('title', 'The visitor\'s page (live)');
+    iframe.setAttribute('referrerpolicy', 'no-referrer');
+    iframe.tabIndex = -1;
+    const previous = this.live;
+    if (this.retiring) this.destroy(this.retiring);
+    this.retiring = previous;
+    const live: Live = { replayer, host, startPerf: 0, baseline: Number(meta.timestamp), shift: 0, lastTs: Number(meta.timestamp), shown: false };
+    this.live = live;
+    this.synced = true;
+    replayer.on('resize', (dim) => {
+      const { width, height } = dim as { width: number; height: number };
+      if (this.live !== live) return;
+      this.viewport = { width, height };
+      this.stage.dataset.viewport = `${width}x${height}`;
+      this.fit();
+      this.events.onViewport?.(width, height);
+    });
+    replayer.on('fullsnapshot-rebuilded', () => {
+      if (this.live !== live) return;
+      if (!live.shown) {
+        live.shown = true;
+        host.style.visibility = '';
+        if (this.retiring) this.destroy(this.retiring);
+        this.retiring = undefined;
+        this.toolLayer.hidden = false;
+        this.stats.fullSnapshots++;
+        this.publishStats();
+        this.events.onRebuilt?.();
+      }
+    });
+    replayer.startLive(live.baseline);
+    live.startPerf = performance.now();
+    for (const e of events) this.add(live, e, true);
+    this.fit();
+    this.publishStats();
+  }
+
+  private add(live: Live, raw: unknown, clean = false): void {
+    const e = clean ? (raw as Json) : this.sanitizer.event(raw);
+    if (!e) return;
+    if (e.type === EventType.FullSnapshot && !clean) {
+      // A full snapshot inside an incremental frame: the recorder restarted (e.g. checkout). Rebuild.
+      this.rebuild([{ type: EventType.Meta, timestamp: e.timestamp, data: { href: '', width: this.viewport.width || 1024, height: this.viewport.height || 768 } }, e]);
+      return;
+    }
+    const now = performance.now() - live.startPerf;
+    let ts = Number(e.timestamp) + live.shift;
+    if (ts - live.baseline > now) {
+      live.shift -= ts - live.baseline - now;
+      ts = live.baseline + now;
+    }
+    if (ts < live.lastTs) ts = live.lastTs;
+    live.lastTs = ts;
+    e.timestamp = ts;
+    this.stats.eventsApplied++;
+    live.replayer.addEvent(e as never);
+  }
+
+  private destroy(l: Live): void {
+    try {
+      l.replayer.destroy();
+    } catch {
+      /* already detached */
+    }
+    l.host.remove();
+  }
+
+  private fit(): void {
+    const { width: vw, height: vh } = this.viewport;
+    if (!vw || !vh) return;
+    const W = this.stage.clientWidth;
+    const H = this.stage.clientHeight;
+    const scale = Math.min(1, W / vw, H / vh);
+    const left = Math.max(0, Math.round((W - vw * scale) / 2));
+    const top = Math.max(0, Math.round((H - vh * scale) / 2));
+    this.layout = { scale, left, top };
+    const transform = `translate(${left}px, ${top}px) scale(${scale})`;
+    for (const el of [this.live?.host, this.retiring?.host, this.toolLayer]) {
+      if (!el) continue;
+      el.style.width = `${vw}px`;
+      el.style.height = `${vh}px`;
+      el.style.transform = transform;
+    }
+    this.stage.dataset.scale = String(Math.round(scale * 1000) / 1000);
+  }
+
+  private publishStats(): void {
+    this.stage.dataset.fullSnapshots = String(this.stats.fullSnapshots);
+    this.stage.dataset.framesDropped = String(this.stats.framesDropped);
+  }
+}
+
+/** Exactly `sandbox="allow-same-origin"`: same-origin so the viewer can read it, no scripts, forms, popups or navigation. */
+export function isScriptlessSandbox(iframe: HTMLIFrameElement): boolean {
+  const tokens = Array.from(iframe.sandbox);
+  return iframe.hasAttribute('sandbox') && tokens.length === 1 && tokens[0] === 'allow-same-origin';
+}

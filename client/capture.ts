@@ -1,0 +1,137 @@
+/**
+ * DOM capture with rrweb's recorder: started only once the visitor shares, stopped the moment they
+ * stop. Emits full snapshots (Meta + FullSnapshot) and batches of incremental events, every one of
+ * them scrubbed by `privacy.ts` first.
+ */
+import { record } from '@rrweb/record';
+import { recordOptions, scrubEvent } from './privacy.ts';
+
+export type RrwebEvent = { type: number; data?: any; timestamp: number };
+export interface CaptureSink {
+  full(events: RrwebEvent[]): void;
+  incremental(events: RrwebEvent[]): void;
+}
+
+const EVENT_FULL_SNAPSHOT = 2;
+const EVENT_META = 4;
+/** Incremental events are batched for this long (a frame or so): fewer frames, no visible lag. */
+export const BATCH_MS = 50;
+
+export class Capture {
+  private stopRecording?: () => void;
+  private batch: RrwebEvent[] = [];
+  private batchTimer?: ReturnType<typeof setTimeout>;
+  private snapshot?: RrwebEvent[];
+  private typeWatcher?: MutationObserver;
+  /** Inputs that were ever `type=password`: they stay sensitive after a "show password" toggle. */
+  readonly everPassword = new WeakSet<Element>();
+
+  constructor(
+    private readonly sink: CaptureSink,
+    private readonly rules: { mask: string; block: string },
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  /** True from the moment recording starts (rrweb emits the first snapshot before `record()` returns). */
+  private active = false;
+
+  get running(): boolean {
+    return this.active;
+  }
+
+  /** Starts recording (which takes a full snapshot), or takes a fresh full snapshot if already running. */
+  snapshotNow(): void {
+    if (this.running) {
+      record.takeFullSnapshot(true);
+      return;
+    }
+    this.active = true;
+    this.watchPasswordFields();
+    this.stopRecording = record({
+      ...recordOptions(this.rules.mask, this.rules.block),
+      emit: (event) => this.onEvent(event as RrwebEvent),
+      // Live pointer: rrweb's default reports moves every 500 ms, far too slow for co-browsing.
+      sampling: { mousemove: 50, mousemoveCallback: BATCH_MS, scroll: 50, input: 'last' },
+      errorHandler: (err: unknown) => {
+        this.onError(err);
+        return true; // handled: never let a recorder error reach the host page
+      },
+    }) as (() => void) | undefined;
+  }
+
+  /** The rrweb id of a live node, and back: used to apply an agent's typing to the right field. */
+  nodeById(id: number): Node | null {
+    return record.mirror.getNode(id);
+  }
+
+  stop(): void {
+    this.active = false;
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    this.batch = [];
+    this.snapshot = undefined;
+    this.typeWatcher?.disconnect();
+    this.typeWatcher = undefined;
+    const stop = this.stopRecording;
+    this.stopRecording = undefined;
+    stop?.();
+  }
+
+  /** Drops batched incremental events (the next full snapshot makes them moot). */
+  dropPending(): void {
+    this.batch = [];
+  }
+
+  private onEvent(event: RrwebEvent): void {
+    if (!this.active) return;
+    scrubEvent(event, (id) => record.mirror.getNode(id));
+    if (event.type === EVENT_META) {
+      // A new full snapshot starts: events batched before it are superseded by it.
+      this.batch = [];
+      this.snapshot = [event];
+      mark('cobrowse:snapshot-start');
+      return;
+    }
+    if (this.snapshot) {
+      this.snapshot.push(event);
+      if (event.type !== EVENT_FULL_SNAPSHOT) return;
+      const events = this.snapshot;
+      this.snapshot = undefined;
+      mark('cobrowse:full-snapshot', 'cobrowse:snapshot-start');
+      this.sink.full(events);
+      return;
+    }
+    this.batch.push(event);
+    this.batchTimer ??= setTimeout(() => this.flush(), BATCH_MS);
+  }
+
+  private flush(): void {
+    this.batchTimer = undefined;
+    if (this.batch.length === 0) return;
+    const events = this.batch;
+    this.batch = [];
+    this.sink.incremental(events);
+  }
+
+  private watchPasswordFields(): void {
+    for (const el of Array.from(document.querySelectorAll('input[type=password i]'))) this.everPassword.add(el);
+    this.typeWatcher = new MutationObserver((records) => {
+      for (const r of records) {
+        if (r.oldValue?.toLowerCase() === 'password' || (r.target as Element).getAttribute?.('type')?.toLowerCase() === 'password') {
+          this.everPassword.add(r.target as Element);
+        }
+      }
+    });
+    this.typeWatcher.observe(document, { subtree: true, attributes: true, attributeFilter: ['type'], attributeOldValue: true });
+  }
+}
+
+/** User Timing marks (read by the cost benchmark); never allowed to throw in the host page. */
+function mark(name: string, since?: string): void {
+  try {
+    if (since) performance.measure(name, since);
+    else performance.mark(name);
+  } catch {
+    /* no User Timing here */
+  }
+}

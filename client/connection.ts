@@ -1,0 +1,162 @@
+/**
+ * The visitor socket: ids kept across page loads, reconnect with capped exponential backoff and
+ * full jitter, and no retry after a refusal. Browsers hide why an upgrade failed, so after a
+ * failed connect the relay's `/v1/visitor/check` says whether it was a refusal.
+ */
+import type { RelayToVisitor, VisitorToRelay } from '../protocol/control.ts';
+import { KEYS, load, remove, save } from './storage.ts';
+
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_CAP_MS = 30_000;
+/** Refusals that will not change by retrying. */
+const PERMANENT = new Set(['missing_key', 'unknown_key', 'forbidden_origin']);
+/** Close codes after which the page must not reconnect on its own. */
+const FINAL_CLOSE_CODES = new Set([4000, 4004, 4009]);
+
+export interface ConnectionEvents {
+  open(): void;
+  message(msg: RelayToVisitor): void;
+  /** The socket closed; `final` means no reconnect will follow. */
+  closed(code: number, final: boolean): void;
+  /** Our stored visitor id was deleted (4004) or refused: it has been forgotten. */
+  idsForgotten(): void;
+}
+
+export class Connection {
+  private ws?: WebSocket;
+  private attempt = 0;
+  private timer?: ReturnType<typeof setTimeout>;
+  private stopped = false;
+
+  constructor(
+    private readonly relay: URL,
+    private readonly key: string,
+    private readonly on: ConnectionEvents,
+  ) {}
+
+  get socket(): WebSocket | undefined {
+    return this.ws?.readyState === WebSocket.OPEN ? this.ws : undefined;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  send(msg: VisitorToRelay): void {
+    const ws = this.socket;
+    if (ws) ws.send(JSON.stringify(msg));
+  }
+
+  /** Closes for good (until `start()`); nothing is sent after this. */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const ws = this.ws;
+    this.ws = undefined;
+    if (ws && ws.readyState < WebSocket.CLOSING) ws.close(1000);
+  }
+
+  private query(): URLSearchParams {
+    const q = new URLSearchParams({ key: this.key });
+    const vid = load('local', KEYS.visitorId);
+    const vt = load('local', KEYS.visitorToken);
+    if (vid && vt) {
+      q.set('vid', vid);
+      q.set('vt', vt);
+    }
+    const tab = load('session', KEYS.tabId);
+    if (tab) q.set('tab', tab);
+    return q;
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const base = `${this.relay.protocol === 'https:' ? 'wss' : 'ws'}://${this.relay.host}/v1/visitor`;
+    const query = this.query();
+    let opened = false;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(`${base}?${query}`);
+    } catch {
+      this.retryLater();
+      return;
+    }
+    this.ws = ws;
+    ws.binaryType = 'arraybuffer';
+    ws.onopen = () => {
+      opened = true;
+      this.attempt = 0;
+      this.on.open();
+    };
+    ws.onmessage = (ev) => {
+      if (typeof ev.data !== 'string') return;
+      let msg: RelayToVisitor;
+      try {
+        msg = JSON.parse(ev.data) as RelayToVisitor;
+      } catch {
+        return;
+      }
+      if (msg.t === 'welcome') {
+        save('local', KEYS.visitorId, msg.visitorId);
+        save('local', KEYS.visitorToken, msg.visitorToken);
+        save('session', KEYS.tabId, msg.tabId);
+      }
+      this.on.message(msg);
+    };
+    ws.onerror = () => {
+      /* followed by onclose; the browser already logged what it knows */
+    };
+    ws.onclose = (ev) => {
+      if (this.ws === ws) this.ws = undefined;
+      if (this.stopped) return;
+      if (ev.code === 4004) this.forgetIds();
+      if (FINAL_CLOSE_CODES.has(ev.code)) {
+        this.stopped = true;
+        this.on.closed(ev.code, true);
+        return;
+      }
+      this.on.closed(ev.code, false);
+      if (opened) this.retryLater();
+      else void this.diagnose(query);
+    };
+  }
+
+  /** A connect that never opened: refused (stop, or drop stale ids) or unreachable (back off). */
+  private async diagnose(query: URLSearchParams): Promise<void> {
+    let code: string | undefined;
+    try {
+      const res = await fetch(`${this.relay.origin}/v1/visitor/check?${query}`, { credentials: 'omit', cache: 'no-store' });
+      if (res.status !== 204) code = ((await res.json()) as { error?: { code?: string } }).error?.code;
+    } catch {
+      code = undefined; // the relay is unreachable: a network problem, retry later
+    }
+    if (this.stopped) return;
+    if (code && PERMANENT.has(code)) {
+      this.stopped = true;
+      this.on.closed(1006, true);
+      return;
+    }
+    if (code === 'visitor_token_invalid') {
+      this.forgetIds();
+      this.connect(); // start fresh right away with a new id
+      return;
+    }
+    this.retryLater();
+  }
+
+  private forgetIds(): void {
+    remove('local', KEYS.visitorId);
+    remove('local', KEYS.visitorToken);
+    this.on.idsForgotten();
+  }
+
+  private retryLater(): void {
+    if (this.stopped) return;
+    // Full jitter: a relay restart does not bring every visitor back in the same instant.
+    const delay = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 16);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Turns batches of events into binary frames (kind byte + JSON, deflate-raw compressed where the
+ * browser has CompressionStream) and sends them in order. The outbound queue is bounded: past the
+ * limit, incremental batches are dropped and a fresh full snapshot is asked for instead of growing.
+ */
+import { FrameKind } from '../protocol/frames.ts';
+
+/** Bytes queued (ours plus the socket's buffer) above which incremental batches are dropped. */
+export const OUTBOUND_LIMIT_BYTES = 4 * 1024 * 1024;
+/** Below this, compressing costs more than it saves. */
+const COMPRESS_MIN_BYTES = 512;
+/** The relay's frame limit (MAX_PAYLOAD_BYTES default); a bigger snapshot cannot be delivered. */
+export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+const encoder = new TextEncoder();
+
+function canCompress(): boolean {
+  try {
+    new CompressionStream('deflate-raw' as CompressionFormat);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function deflate(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream('deflate-raw' as CompressionFormat));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+export interface SenderTarget {
+  /** The open socket, or undefined while disconnected. */
+  socket(): WebSocket | undefined;
+  /** Called when batches were dropped: the stream has a gap and needs a fresh snapshot. */
+  overflowed(): void;
+  error(err: unknown): void;
+}
+
+export class FrameSender {
+  private chain: Promise<void> = Promise.resolve();
+  private queuedBytes = 0;
+  /** Bumped by `reset()`: work queued before it is abandoned, not sent. */
+  private generation = 0;
+  private gap = false;
+  private readonly compress = canCompress();
+
+  constructor(private readonly target: SenderTarget) {}
+
+  full(events: unknown[]): void {
+    this.gap = false;
+    this.enqueue(true, events);
+  }
+
+  incremental(events: unknown[]): void {
+    if (this.gap) return; // waiting for the fresh snapshot that closes the gap
+    const ws = this.target.socket();
+    if (!ws || this.queuedBytes + ws.bufferedAmount > OUTBOUND_LIMIT_BYTES) {
+      this.gap = true;
+      this.target.overflowed();
+      return;
+    }
+    this.enqueue(false, events);
+  }
+
+  /** Abandons everything queued: `stop()` means nothing more leaves the page. */
+  reset(): void {
+    this.generation++;
+    this.queuedBytes = 0;
+    this.gap = false;
+  }
+
+  get backlogBytes(): number {
+    return this.queuedBytes + (this.target.socket()?.bufferedAmount ?? 0);
+  }
+
+  private enqueue(full: boolean, events: unknown[]): void {
+    const gen = this.generation;
+    const json = encoder.encode(JSON.stringify(events)) as Uint8Array<ArrayBuffer>;
+    this.queuedBytes += json.byteLength;
+    this.chain = this.chain
+      .then(async () => {
+        if (gen !== this.generation) return;
+        const compressed = this.compress && json.byteLength >= COMPRESS_MIN_BYTES;
+        const payload = compressed ? await deflate(json) : json;
+        if (gen !== this.generation) return; // stopped while compressing
+        this.queuedBytes -= json.byteLength;
+        const ws = this.target.socket();
+        if (!ws || ws.readyState !== WebSocket.OPEN) return;
+        if (payload.byteLength + 1 > MAX_FRAME_BYTES) {
+          this.target.error(new Error(`frame of ${payload.byteLength} bytes is over the relay's limit`));
+          return;
+        }
+        const kind = full
+          ? compressed ? FrameKind.FullSnapshotDeflate : FrameKind.FullSnapshot
+          : compressed ? FrameKind.IncrementalDeflate : FrameKind.Incremental;
+        const frame = new Uint8Array(payload.byteLength + 1);
+        frame[0] = kind;
+        frame.set(payload, 1);
+        ws.send(frame);
+      })
+      .catch((err) => this.target.error(err));
+  }
+}

@@ -1,0 +1,370 @@
+/**
+ * One tab's co-browsing session: who is watching, what the visitor agreed to, and when capture
+ * runs. Capture starts only when the relay asks for a snapshot, which it does only after the
+ * visitor consented (or the account turned consent off); it stops when the last agent leaves.
+ */
+import type { AgentToolForVisitor, RelayToVisitor, VisitorToRelay } from '../protocol/control.ts';
+import { Capture } from './capture.ts';
+import { Connection } from './connection.ts';
+import { applyClick, applyInput, applyScroll, type ControlRules } from './control.ts';
+import type { Emitter } from './emitter.ts';
+import { matchesShortcut, type EmbedOptions } from './options.ts';
+import { FrameSender } from './sender.ts';
+import { KEYS, load, save } from './storage.ts';
+import { SharingBar } from './ui/bar.ts';
+import { CodePanel } from './ui/codePanel.ts';
+import { UiHost } from './ui/host.ts';
+import { Presence } from './ui/presence.ts';
+import { Prompts } from './ui/prompt.ts';
+
+const PAGE_POLL_MS = 1000;
+/** While the outbound queue is over its limit, how often to check whether it drained. */
+const DRAIN_POLL_MS = 250;
+
+export type Identity = { userId?: string; name?: string; email?: string };
+
+export class Session {
+  private readonly connection: Connection;
+  private readonly capture: Capture;
+  private readonly sender: FrameSender;
+  private readonly ui = new UiHost();
+  private readonly prompts = new Prompts(this.ui);
+  private readonly presence = new Presence(this.ui);
+  private readonly codePanel = new CodePanel(this.ui);
+  private readonly bar: SharingBar;
+  /** Agents watching this tab now (id → name). */
+  private readonly watchers = new Map<string, string>();
+  /** Agents holding control. */
+  private readonly control = new Set<string>();
+  /** Agents the visitor agreed to share with in this tab; survives reloads and relay restarts, not "Stop". */
+  private readonly consented: Set<string>;
+  /** Agents still waiting for the visitor's local consent (`requireConsent` option). */
+  private readonly awaitingLocal = new Set<string>();
+  private identity?: Identity;
+  private wantCode = false;
+  private lastPage = '';
+  private pageTimer?: ReturnType<typeof setInterval>;
+  private drainTimer?: ReturnType<typeof setInterval>;
+  private stopped = false;
+  private connected = false;
+
+  constructor(
+    relay: URL,
+    key: string,
+    private readonly options: EmbedOptions,
+    private readonly events: Emitter,
+  ) {
+    this.consented = new Set((load('session', KEYS.consented) ?? '').split(',').filter(Boolean));
+    this.bar = new SharingBar(this.ui, { stopSharing: () => this.stopSharing(), revokeControl: () => this.revokeControl() });
+    this.sender = new FrameSender({
+      socket: () => this.connection.socket,
+      overflowed: () => this.onOverflow(),
+      error: (err) => this.events.emit('error', { message: String((err as Error)?.message ?? err) }),
+    });
+    this.capture = new Capture(
+      { full: (e) => this.sender.full(e), incremental: (e) => this.sender.incremental(e) },
+      { mask: options.mask, block: options.block },
+      (err) => this.events.emit('error', { message: String((err as Error)?.message ?? err) }),
+    );
+    this.connection = new Connection(relay, key, {
+      open: () => this.onOpen(),
+      message: (m) => this.safely(() => this.onMessage(m)),
+      closed: (code, final) => this.onClosed(code, final),
+      idsForgotten: () => undefined,
+    });
+    if (options.shortcut) {
+      window.addEventListener('keydown', (e) => this.safely(() => matchesShortcut(options.shortcut, e) && this.showCode()), true);
+    }
+  }
+
+  start(): void {
+    this.connection.start();
+  }
+
+  identify(who: Identity): void {
+    this.identity = who;
+    this.send({ t: 'identify', ...who });
+  }
+
+  showCode(): void {
+    if (this.stopped) return;
+    this.wantCode = true;
+    if (this.connected) this.send({ t: 'code-request' });
+  }
+
+  /** `Cobrowse.stop()`: nothing more leaves the page, starting now. */
+  stop(): void {
+    if (this.stopped) return;
+    this.endCapture();
+    this.send({ t: 'end' });
+    this.stopped = true;
+    this.connection.stop();
+    clearInterval(this.pageTimer);
+    this.prompts.cancelAll();
+    this.ui.destroy();
+    this.events.emit('stopped', {});
+  }
+
+  /** `Cobrowse.forget()`: the relay erases this visitor's record and closes with 4004. */
+  forget(): void {
+    this.endCapture();
+    this.send({ t: 'forget' });
+  }
+
+  // ------------------------------------------------------------------ relay messages
+
+  private onOpen(): void {
+    this.connected = true;
+    if (this.identity) this.send({ t: 'identify', ...this.identity });
+  }
+
+  private onMessage(m: RelayToVisitor): void {
+    switch (m.t) {
+      case 'welcome':
+        this.lastPage = '';
+        this.reportPage();
+        clearInterval(this.pageTimer);
+        this.pageTimer = setInterval(() => this.safely(() => this.reportPage()), PAGE_POLL_MS);
+        if (this.wantCode) this.send({ t: 'code-request' });
+        this.events.emit('ready', { visitorId: m.visitorId });
+        return;
+      case 'consent-request':
+        void this.askConsent(m.agent.id, m.agent.name);
+        return;
+      case 'agent-joined':
+        this.agentJoined(m.agent.id, m.agent.name);
+        return;
+      case 'snapshot-request':
+        // Held while any watcher still waits for this page's own consent prompt: frames reach every watcher.
+        if (this.watchers.size > 0 && this.awaitingLocal.size === 0) this.startOrSnapshot();
+        return;
+      case 'agent-left':
+        this.agentLeft(m.agentId);
+        return;
+      case 'code':
+        this.wantCode = false;
+        this.codePanel.show(m.code, new Date(m.expiresAt));
+        this.events.emit('code', { code: m.code, expiresAt: m.expiresAt });
+        return;
+      case 'error':
+        this.events.emit('error', { code: m.code, message: m.message });
+        return;
+      default:
+        this.onTool(m);
+    }
+  }
+
+  private async askConsent(agentId: string, name: string): Promise<void> {
+    if (this.consented.has(agentId)) {
+      this.send({ t: 'consent', agentId, allow: true });
+      return;
+    }
+    const allow = await this.prompts.ask(
+      `consent:${agentId}`,
+      `${name} wants to see this page`,
+      'They will see this page as you do, with passwords and form entries hidden. You can stop sharing at any time.',
+    );
+    if (allow) this.remember(agentId);
+    this.send({ t: 'consent', agentId, allow });
+    this.events.emit('consent', { agent: { id: agentId, name }, allow });
+  }
+
+  private agentJoined(agentId: string, name: string): void {
+    this.watchers.set(agentId, name);
+    if (this.options.requireConsent && !this.consented.has(agentId)) {
+      // The account lets agents in without asking; this page asks anyway, before anything is captured.
+      this.awaitingLocal.add(agentId);
+      this.endCapture(); // the relay already subscribed this agent: send nothing until the visitor answers
+      void this.prompts
+        .ask(`consent:${agentId}`, `${name} wants to see this page`, 'They will see this page as you do, with passwords and form entries hidden. You can stop sharing at any time.')
+        .then((allow) => this.safely(() => {
+          this.awaitingLocal.delete(agentId);
+          this.events.emit('consent', { agent: { id: agentId, name }, allow });
+          if (!allow || !this.watchers.has(agentId)) {
+            this.watchers.delete(agentId);
+            this.send({ t: 'end', agentId });
+            this.renderBar();
+            if (this.watchers.size > 0 && this.awaitingLocal.size === 0) this.startOrSnapshot();
+            return;
+          }
+          this.remember(agentId);
+          this.renderBar();
+          if (this.awaitingLocal.size === 0) this.startOrSnapshot();
+        }));
+      return;
+    }
+    this.remember(agentId);
+    this.renderBar();
+    this.events.emit('sharing', { agents: [...this.watchers.values()] });
+  }
+
+  private agentLeft(agentId: string): void {
+    this.prompts.cancel(`consent:${agentId}`);
+    this.prompts.cancel(`control:${agentId}`);
+    this.awaitingLocal.delete(agentId);
+    this.watchers.delete(agentId);
+    this.control.delete(agentId);
+    this.presence.remove(agentId);
+    // The session with that agent is over: a new one asks again.
+    this.consented.delete(agentId);
+    this.persistConsent();
+    if (this.watchers.size === 0) this.endCapture();
+    this.renderBar();
+    this.events.emit('sharing', { agents: [...this.watchers.values()] });
+  }
+
+  private onTool(m: AgentToolForVisitor): void {
+    const name = this.watchers.get(m.agentId);
+    if (name === undefined) return; // tools only from an agent watching this tab
+    switch (m.t) {
+      case 'pointer':
+        this.presence.pointer(m.agentId, name, m.x, m.y);
+        return;
+      case 'highlight':
+        this.presence.highlight(m.x, m.y, m.w, m.h);
+        return;
+      case 'control-request':
+        void this.askControl(m.agentId, name);
+        return;
+      case 'scroll':
+      case 'click':
+      case 'input': {
+        if (!this.control.has(m.agentId)) {
+          this.events.emit('control-refused', { action: m.t, reason: 'not_granted' });
+          return;
+        }
+        const refused = m.t === 'scroll' ? (applyScroll(m.x, m.y), undefined) : m.t === 'click' ? applyClick(m.x, m.y, this.rules()) : applyInput(m.nodeId, m.value, this.rules());
+        if (refused) this.events.emit('control-refused', { action: m.t, reason: refused });
+      }
+    }
+  }
+
+  private async askControl(agentId: string, name: string): Promise<void> {
+    let allow = false;
+    if (this.options.allowControl) {
+      allow = await this.prompts.ask(
+        `control:${agentId}`,
+        `${name} asks to control this page`,
+        'They will be able to click, scroll and type for you, never in password or card fields. You can take control back at any time.',
+        'Allow control',
+        'Deny',
+      );
+    }
+    if (!this.watchers.has(agentId)) return;
+    if (allow) this.control.add(agentId);
+    else this.control.delete(agentId);
+    this.send({ t: 'control', agentId, allow });
+    this.renderBar();
+    this.events.emit('control', { agent: { id: agentId, name }, allow });
+  }
+
+  private onClosed(code: number, final: boolean): void {
+    this.connected = false;
+    // Whatever the relay knew is gone with the socket: agents must rejoin, control be asked again.
+    this.endCapture();
+    this.watchers.clear();
+    this.control.clear();
+    this.awaitingLocal.clear();
+    this.presence.clear();
+    this.prompts.cancelAll();
+    this.renderBar();
+    clearInterval(this.pageTimer);
+    if (final) this.stopped = true;
+    this.events.emit('disconnected', { code, final });
+  }
+
+  // ------------------------------------------------------------------ visitor actions
+
+  private stopSharing(): void {
+    this.endCapture();
+    this.send({ t: 'end' });
+    this.watchers.clear();
+    this.control.clear();
+    this.consented.clear();
+    this.persistConsent();
+    this.presence.clear();
+    this.renderBar();
+    this.events.emit('sharing', { agents: [] });
+  }
+
+  private revokeControl(): void {
+    for (const agentId of this.control) this.send({ t: 'control', agentId, allow: false });
+    this.control.clear();
+    this.renderBar();
+    this.events.emit('control', { allow: false });
+  }
+
+  // ------------------------------------------------------------------ capture
+
+  private startOrSnapshot(): void {
+    if (this.stopped) return;
+    const wasRunning = this.capture.running;
+    this.capture.snapshotNow();
+    if (!wasRunning) {
+      this.lastPage = '';
+      this.reportPage(); // now with the title, which is page content and waited for consent
+    }
+  }
+
+  private endCapture(): void {
+    this.capture.stop();
+    this.sender.reset();
+    clearInterval(this.drainTimer);
+    this.drainTimer = undefined;
+  }
+
+  /** Too much queued: incremental batches were dropped; take a fresh snapshot once the socket drains. */
+  private onOverflow(): void {
+    this.capture.dropPending();
+    if (this.drainTimer) return;
+    this.drainTimer = setInterval(() => this.safely(() => {
+      if (!this.capture.running) return this.endCapture();
+      if (this.sender.backlogBytes > 0 || !this.connection.socket) return;
+      clearInterval(this.drainTimer);
+      this.drainTimer = undefined;
+      this.capture.snapshotNow();
+    }), DRAIN_POLL_MS);
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private rules(): ControlRules {
+    return { mask: this.options.mask, block: this.options.block, everPassword: this.capture.everPassword, nodeById: (id) => this.capture.nodeById(id) };
+  }
+
+  private reportPage(): void {
+    const url = this.options.keepUrlQuery ? location.href : location.origin + location.pathname;
+    const title = this.capture.running ? document.title : '';
+    const key = `${url}\n${title}`;
+    if (key === this.lastPage || !this.connected) return;
+    this.lastPage = key;
+    this.send({ t: 'page', url: url.slice(0, 2048), title: title.slice(0, 512) });
+  }
+
+  private renderBar(): void {
+    const names = (ids: Iterable<string>) => [...ids].filter((id) => !this.awaitingLocal.has(id)).map((id) => this.watchers.get(id) ?? 'Agent');
+    this.bar.render({ watchers: names(this.watchers.keys()), controllers: names(this.control) });
+  }
+
+  private remember(agentId: string): void {
+    this.consented.add(agentId);
+    this.persistConsent();
+  }
+
+  private persistConsent(): void {
+    save('session', KEYS.consented, [...this.consented].join(','));
+  }
+
+  private send(msg: VisitorToRelay): void {
+    if (!this.stopped) this.connection.send(msg);
+  }
+
+  /** Runs page-facing work so that a bug of ours never surfaces as an error in the host page. */
+  private safely(fn: () => unknown): void {
+    try {
+      fn();
+    } catch (err) {
+      this.events.emit('error', { message: String((err as Error)?.message ?? err) });
+    }
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * `GET /v1/visitor/check?key=…[&vid=…&vt=…]`: the same admission checks as the visitor socket,
+ * answered over plain HTTP. Browsers report a refused WebSocket upgrade only as a bare 1006, so
+ * the embed script asks here to tell "refused: stop retrying" from "network trouble: retry".
+ * 204 when a socket would be accepted; otherwise the refusal's status and JSON body.
+ */
+import type { TemplatedApp } from 'uWebSockets.js';
+import type { RelayContext } from '../context.ts';
+import { admitVisitor } from '../sockets/admitVisitor.ts';
+import { pending, sendError, statusLine } from './respond.ts';
+
+// Readable from any page: it reveals nothing the upgrade's own status does not, and carries no cookies.
+const CORS = { 'access-control-allow-origin': '*' };
+
+export function registerVisitorCheck(app: TemplatedApp, ctx: RelayContext, counted: <H>(h: H) => H): void {
+  app.get('/v1/visitor/check', counted((res, req) => {
+    const p = pending(res);
+    const query = new URLSearchParams(req.getQuery() ?? '');
+    const origin = req.getHeader('origin');
+    admitVisitor(ctx, query, origin).then(
+      (admitted) => {
+        if (admitted.ok) {
+          if (p.aborted) return;
+          p.res.cork(() => {
+            p.res.writeStatus(statusLine(204));
+            p.res.writeHeader('access-control-allow-origin', '*');
+            p.res.writeHeader('cache-control', 'no-store');
+            p.res.endWithoutBody();
+          });
+          p.aborted = true;
+          return;
+        }
+        sendError(p, admitted.name, admitted.message, CORS);
+      },
+      () => sendError(p, 'internal', 'internal error', CORS),
+    );
+  }));
+}

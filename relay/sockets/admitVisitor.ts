@@ -1,0 +1,33 @@
+/**
+ * The checks a visitor socket must pass before it opens, shared by the upgrade handler and by
+ * `GET /v1/visitor/check` (which tells a browser *why* an upgrade failed: browsers hide it).
+ */
+import { ID_PATTERN, type HttpErrorName } from '../../protocol/index.ts';
+import { originAllowed } from '../auth/origin.ts';
+import { newVisitorId, verifyVisitorToken } from '../auth/visitorToken.ts';
+import type { RelayContext } from '../context.ts';
+import type { AccountRecord } from '../store/types.ts';
+
+export type Admission =
+  | { ok: true; account: AccountRecord; visitorId: string }
+  | { ok: false; name: HttpErrorName; message: string };
+
+export async function admitVisitor(ctx: RelayContext, query: URLSearchParams, origin: string): Promise<Admission> {
+  if (ctx.state.shuttingDown) return { ok: false, name: 'shuttingDown', message: 'relay is restarting' };
+  const key = query.get('key');
+  if (!key) return { ok: false, name: 'missingKey', message: 'key (the account public key) is required' };
+  const account = await ctx.accounts.byPublicKey(key);
+  if (!account) return { ok: false, name: 'unknownKey', message: 'unknown public key' };
+  if (!originAllowed(origin || undefined, account.allowedOrigins)) {
+    return { ok: false, name: 'forbiddenOrigin', message: 'this origin is not allowed for the account' };
+  }
+  const visitorId = query.get('vid');
+  const vt = query.get('vt');
+  if (!visitorId && !vt) return { ok: true, account, visitorId: newVisitorId() };
+  // A deleted visitor's id is never reused: its browser must start over with a new one.
+  if (!visitorId || !vt || !ID_PATTERN.test(visitorId) || !verifyVisitorToken(ctx.relaySecret, account.id, visitorId, vt) ||
+    ctx.metadata.isDeleted(account.id, visitorId)) {
+    return { ok: false, name: 'visitorTokenInvalid', message: 'visitor id and token do not match; reconnect without them' };
+  }
+  return { ok: true, account, visitorId };
+}

@@ -66,8 +66,14 @@ export class LivePlayer {
     this.resizeObserver.observe(stage);
   }
 
+  /** In sync with the visitor and showing their page. */
   get hasPicture(): boolean {
     return this.synced && !!this.live?.shown;
+  }
+
+  /** Showing a page, possibly stale (after a gap). */
+  get showing(): boolean {
+    return !!this.live?.shown;
   }
 
   /** Applies one decoded frame, in arrival order. */

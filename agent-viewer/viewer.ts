@@ -1,50 +1,274 @@
 /**
- * The agent viewer, first cut: sign in with the token from the URL fragment, join a
- * visitor by id, rebuild full snapshots in a sandboxed iframe (no scripts). The live
- * Replayer, visitor list and tools land with the agent-viewer issue.
+ * The agent viewer: sign in, find a visitor, watch their page live, point, highlight and
+ * (with the visitor's permission) control. This file wires the pieces together and owns the
+ * session state shown to the agent; each concern lives in its own module:
+ * auth.ts (token), connection.ts (socket, ordering, reconnect), frames.ts (decoding),
+ * sanitize.ts (untrusted events), player.ts (rrweb Replayer, scaling), visitors.ts (list),
+ * tools.ts (pointer, highlight, control). See docs/agent-viewer.md.
  */
-import { createCache, createMirror, rebuildIntoSandboxedIframe } from 'rrweb-snapshot';
-import { FrameKind } from '../protocol/frames.ts';
+import type { RelayToAgent } from '../protocol/control.ts';
+import { clearToken, getToken, setTokenFromInput, takeTokenFromFragment, tokenInfo } from './auth.ts';
+import { AgentConnection, agentSocketUrl } from './connection.ts';
+import { LivePlayer } from './player.ts';
+import { Tools } from './tools.ts';
+import { VisitorList, type VisitorItem } from './visitors.ts';
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const status = (s: string) => ($('status').textContent = s);
+/** What the agent sees in the view; mirrored on `<body data-state>` for tests and styling. */
+export type ViewState =
+  | 'signed-out' | 'connecting' | 'idle' | 'waiting-consent' | 'joined' | 'live' | 'refused' | 'visitor-left' | 'ended' | 'reconnecting';
 
-const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
-if (fromHash) {
-  sessionStorage.setItem('cobrowse.agentToken', fromHash);
-  history.replaceState(null, '', location.pathname); // keep the token out of the address bar and history
-}
-const token = sessionStorage.getItem('cobrowse.agentToken');
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} missing from index.html`);
+  return el as T;
+};
 
-let ws: WebSocket | undefined;
-if (!token) {
-  status('No agent token: open the sign-in link printed by `npm start`.');
-} else {
-  ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/agent`, ['cobrowse.v1', `bearer.${token}`]);
-  ws.binaryType = 'arraybuffer';
-  ws.onopen = () => status('Connected. Enter a visitor id.');
-  ws.onclose = (ev) => status(`Disconnected (${ev.code} ${ev.reason}).`);
-  ws.onmessage = (ev) => {
-    if (typeof ev.data === 'string') {
-      const m = JSON.parse(ev.data) as { t: string; reason?: string; url?: string };
-      if (m.t === 'joined') status(`Watching ${m.url ?? ''}`);
-      else if (m.t === 'refused') status(`Refused (${m.reason}).`);
-      else if (m.t === 'visitor-left') status('Visitor left; waiting for them to come back…');
-      else if (m.t === 'ended') status('Session ended.');
-      return;
-    }
-    const bytes = new Uint8Array(ev.data as ArrayBuffer);
-    if (bytes[0] !== FrameKind.FullSnapshot) return;
-    const node = JSON.parse(new TextDecoder().decode(bytes.subarray(1)));
-    const root = $('view');
-    root.replaceChildren();
-    rebuildIntoSandboxedIframe(node, { root, cache: createCache(), mirror: createMirror() });
-  };
-}
+takeTokenFromFragment();
 
-$('join').addEventListener('submit', (e) => {
-  e.preventDefault();
-  const visitorId = ($('visitorId') as HTMLInputElement).value.trim();
-  if (visitorId) ws?.send(JSON.stringify({ t: 'join', visitorId }));
-  status('Asking the visitor…');
+const ui = {
+  signin: $<HTMLFormElement>('signin'),
+  tokenInput: $<HTMLTextAreaElement>('token'),
+  signinError: $('signin-error'),
+  app: $('app'),
+  who: $('who'),
+  conn: $('conn'),
+  signout: $<HTMLButtonElement>('signout'),
+  search: $<HTMLInputElement>('search'),
+  list: $('visitor-list'),
+  listStatus: $('list-status'),
+  sessionTitle: $('session-title'),
+  sessionUrl: $('session-url'),
+  stage: $('stage'),
+  layer: $('tool-layer'),
+  message: $('message'),
+  messageText: $('message-text'),
+  status: $('status'),
+  end: $<HTMLButtonElement>('end'),
+  toolbar: $('toolbar'),
+};
+
+let conn: AgentConnection | undefined;
+let state: ViewState = 'connecting';
+/** The visitor we are watching or asking to watch; kept across reconnects to rejoin. */
+let session: { visitorId: string; label: string; tabId?: string; joined: boolean } | undefined;
+
+const player = new LivePlayer(ui.stage, ui.layer, { baseUrl: location.href, selfOrigin: location.origin }, {
+  onRebuilt: () => {
+    if (session?.joined && (state === 'joined' || state === 'live' || state === 'reconnecting' || state === 'visitor-left')) setState('live');
+  },
 });
+
+const tools = new Tools(
+  {
+    layer: ui.layer,
+    pointerBtn: $<HTMLButtonElement>('tool-pointer'),
+    highlightBtn: $<HTMLButtonElement>('tool-highlight'),
+    controlBtn: $<HTMLButtonElement>('tool-control'),
+    typeForm: $<HTMLFormElement>('typebox'),
+    typeInput: $<HTMLInputElement>('type-text'),
+    typeLabel: $('type-label'),
+  },
+  player,
+  (m) => (session?.joined ? (conn?.send(m) ?? false) : false),
+);
+
+const visitors = new VisitorList(
+  { list: ui.list, search: ui.search, status: ui.listStatus },
+  getToken,
+  (v) => join(v),
+  (message) => signOut(message),
+);
+
+const MESSAGES: Record<ViewState, string> = {
+  'signed-out': 'Sign in to watch visitors.',
+  connecting: 'Connecting to the relay…',
+  idle: 'Pick a visitor from the list to ask to see their page.',
+  'waiting-consent': 'Waiting for the visitor to allow you to see their page…',
+  joined: 'The visitor allowed it. Waiting for their page…',
+  live: '',
+  refused: 'The visitor declined.',
+  'visitor-left': 'The visitor left the page — waiting for them to come back…',
+  ended: 'The session has ended.',
+  reconnecting: 'Connection to the relay lost — reconnecting…',
+};
+
+function setState(s: ViewState, detail?: string): void {
+  state = s;
+  document.body.dataset.state = s;
+  const text = detail ?? MESSAGES[s];
+  ui.messageText.textContent = text;
+  // Over a picture we still have (left, reconnecting), the message is a banner; otherwise it fills the view.
+  ui.message.hidden = s === 'live';
+  ui.message.classList.toggle('banner', player.showing && (s === 'visitor-left' || s === 'reconnecting' || s === 'joined'));
+  ui.stage.classList.toggle('stale', s === 'visitor-left' || s === 'reconnecting');
+  ui.status.textContent = s === 'live' ? `Watching ${session?.label ?? 'the visitor'}` : text;
+  const inSession = !!session && (s === 'waiting-consent' || s === 'joined' || s === 'live' || s === 'visitor-left' || s === 'reconnecting');
+  ui.end.hidden = !inSession;
+  ui.toolbar.classList.toggle('active', s === 'live');
+  for (const b of ui.toolbar.querySelectorAll<HTMLButtonElement>('.tool')) b.disabled = s !== 'live';
+}
+
+function setSessionHeader(): void {
+  ui.sessionTitle.textContent = session ? session.label : 'No visitor';
+  if (!session) ui.sessionUrl.textContent = '';
+  visitors.setCurrent(session?.visitorId);
+}
+
+function join(v: VisitorItem): void {
+  if (!conn) return;
+  if (session && session.visitorId !== v.visitorId) leaveSession(false);
+  session = { visitorId: v.visitorId, label: v.name || v.userId || v.email || `visitor ${v.visitorId.slice(0, 6)}`, joined: false };
+  ui.sessionUrl.textContent = v.lastUrl ?? '';
+  setSessionHeader();
+  player.clear();
+  tools.reset();
+  conn.send({ t: 'join', visitorId: v.visitorId });
+  setState('waiting-consent', `Asking ${session.label} to allow you to see their page…`);
+}
+
+function leaveSession(send = true): void {
+  if (send && session) conn?.send({ t: 'leave' });
+  session = undefined;
+  player.clear();
+  tools.reset();
+  setSessionHeader();
+}
+
+function onMessage(m: RelayToAgent): void {
+  switch (m.t) {
+    case 'ready':
+      ui.conn.textContent = 'connected';
+      ui.conn.dataset.state = 'connected';
+      if (session) {
+        // Back after a drop: rejoin the same visitor (and tab). The relay re-asks only if it must.
+        conn?.send({ t: 'join', visitorId: session.visitorId, ...(session.tabId ? { tabId: session.tabId } : {}) });
+        session.joined = false;
+        player.gap();
+        tools.reset();
+        setState(player.showing ? 'reconnecting' : 'waiting-consent', `Rejoining ${session.label}…`);
+      } else setState('idle');
+      return;
+    case 'joined':
+      if (!session || session.visitorId !== m.visitorId) return;
+      session.joined = true;
+      session.tabId = m.tabId;
+      ui.sessionUrl.textContent = m.url;
+      ui.sessionUrl.title = m.title;
+      player.gap(); // a fresh full snapshot follows; nothing before it applies
+      if (player.hasPicture && state === 'live') return;
+      setState('joined');
+      return;
+    case 'refused':
+      if (!session || session.visitorId !== m.visitorId) return;
+      leaveSession(false);
+      setState('refused', m.reason === 'denied' ? 'The visitor declined to share their page.' : 'That visitor is not online (or not in your account).');
+      return;
+    case 'visitor-left':
+      if (!session || session.visitorId !== m.visitorId) return;
+      player.gap();
+      tools.reset();
+      setState('visitor-left');
+      return;
+    case 'ended':
+      if (!session || session.visitorId !== m.visitorId) return;
+      leaveSession(false);
+      setState('ended', m.reason === 'visitor_stopped' ? 'The visitor stopped sharing. The session has ended.' : 'The visitor has gone. The session has ended.');
+      return;
+    case 'page':
+      if (!session || session.visitorId !== m.visitorId) return;
+      ui.sessionUrl.textContent = m.url;
+      ui.sessionUrl.title = m.title;
+      return;
+    case 'control':
+      if (!session || session.visitorId !== m.visitorId) return;
+      tools.setControl(m.allow);
+      ui.status.textContent = m.allow ? 'The visitor gave you control.' : 'The visitor took back control.';
+      return;
+    case 'resync':
+      player.gap(); // the relay dropped frames for us; the next full snapshot puts it right
+      return;
+    case 'error':
+      ui.status.textContent = `Relay: ${m.message} (${m.code})`;
+      return;
+  }
+}
+
+function connect(token: string): void {
+  ui.signin.hidden = true;
+  ui.app.hidden = false;
+  const info = tokenInfo(token);
+  ui.who.textContent = info.name || info.sub || 'agent';
+  setState('connecting');
+  conn = new AgentConnection(agentSocketUrl(), token, {
+    onOpen: () => {},
+    onMessage,
+    onFrame: (f) => {
+      if (!session?.joined) return; // not watching anyone (a frame in flight after leave)
+      try {
+        player.apply(f);
+      } catch (err) {
+        console.error('cobrowse viewer:', err);
+        player.gap();
+        conn?.send({ t: 'resync' });
+      }
+    },
+    onBadFrame: () => {
+      player.gap();
+      if (session?.joined) conn?.send({ t: 'resync' });
+    },
+    onClose: (code, reason, retry) => {
+      ui.conn.textContent = retry === undefined ? 'disconnected' : 'reconnecting';
+      ui.conn.dataset.state = retry === undefined ? 'closed' : 'reconnecting';
+      if (session) session.joined = false;
+      player.gap();
+      if (code === 4001 || code === 4004) {
+        signOut(code === 4001 ? 'Your agent token has expired. Sign in again.' : `Disconnected (${reason || code}).`);
+        return;
+      }
+      if (retry === undefined) return;
+      const why = code === 1012 ? 'The relay is restarting' : 'Connection to the relay lost';
+      setState(session ? 'reconnecting' : 'connecting', `${why} — reconnecting in ${Math.ceil(retry / 1000)} s…`);
+      // The visitor list tells us if the token itself was refused (401) at the upgrade.
+      void visitors.refresh();
+    },
+  });
+  conn.connect();
+  visitors.start();
+}
+
+function signOut(message?: string): void {
+  conn?.close();
+  conn = undefined;
+  visitors.stop();
+  session = undefined;
+  player.clear();
+  tools.reset();
+  clearToken();
+  ui.app.hidden = true;
+  ui.signin.hidden = false;
+  ui.signinError.textContent = message ?? '';
+  setState('signed-out');
+  ui.tokenInput.focus();
+}
+
+ui.signin.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const err = setTokenFromInput(ui.tokenInput.value);
+  ui.tokenInput.value = '';
+  if (err) {
+    ui.signinError.textContent = err;
+    return;
+  }
+  ui.signinError.textContent = '';
+  connect(getToken()!);
+});
+ui.signout.addEventListener('click', () => signOut());
+ui.end.addEventListener('click', () => {
+  leaveSession(true);
+  setState('idle', 'Session ended. Pick a visitor to watch.');
+});
+window.addEventListener('online', () => conn?.retryNow());
+
+const token = getToken();
+if (token) connect(token);
+else signOut();

@@ -14,7 +14,9 @@ fs.mkdirSync(path.join(out, 'delete'), { recursive: true });
 
 const common: BuildOptions = { bundle: true, minify: true, format: 'iife', target: ['chrome100', 'firefox100', 'safari15'], legalComments: 'none', logLevel: 'warning' };
 await build({ ...common, entryPoints: [path.join(root, 'client/embed.ts')], outfile: path.join(out, 'embed.js') });
+// The agent viewer (/agent/): one script, one stylesheet (its own plus rrweb's Replayer CSS), no inline code (strict CSP).
 await build({ ...common, entryPoints: [path.join(root, 'agent-viewer/viewer.ts')], outfile: path.join(out, 'agent/viewer.js') });
+await build({ ...common, entryPoints: [path.join(root, 'agent-viewer/viewer.css')], outfile: path.join(out, 'agent/viewer.css') });
 fs.copyFileSync(path.join(root, 'agent-viewer/index.html'), path.join(out, 'agent/index.html'));
 fs.copyFileSync(path.join(root, 'scripts/demo-site/index.html'), path.join(out, 'demo/index.html'));
 // The delete-visitor-data page (/delete/): no inline script or style, its CSP allows only 'self'.

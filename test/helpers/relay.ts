@@ -33,10 +33,14 @@ export interface TestRelayOptions {
   /** Wraps the real SQLite store (fault injection for outage tests). */
   wrapStore?: (store: Store) => Store;
   now?: () => Date;
+  /** Extra allowed origins for acme (e.g. a fixture site on another loopback port). */
+  siteOrigins?: string[];
+  /** Start again on a stopped relay's DATA_DIR and accounts (same keys, same relay secret). */
+  restartOf?: TestRelay;
 }
 
 export async function startTestRelay(env: Record<string, string> = {}, opts: TestRelayOptions = {}): Promise<TestRelay> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-test-'));
+  const dataDir = opts.restartOf?.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-test-'));
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-log-'));
   const logFile = path.join(logDir, 'relay.log');
   const logStream = fs.createWriteStream(logFile);
@@ -50,9 +54,10 @@ export async function startTestRelay(env: Record<string, string> = {}, opts: Tes
   });
   const store = new SqliteStore(dataDir);
   const accounts = new AccountService(store);
-  const acme = await accounts.create({ name: 'acme', origins: [SITE_ORIGIN, new URL(config.publicUrl).origin], requireConsent: true });
-  const open = await accounts.create({ name: 'open', origins: [SITE_ORIGIN], requireConsent: false });
-  const other = await accounts.create({ name: 'other', origins: [OTHER_ORIGIN], requireConsent: false });
+  const prev = opts.restartOf;
+  const acme = prev?.acme ?? await accounts.create({ name: 'acme', origins: [SITE_ORIGIN, new URL(config.publicUrl).origin, ...(opts.siteOrigins ?? [])], requireConsent: true });
+  const open = prev?.open ?? await accounts.create({ name: 'open', origins: [SITE_ORIGIN, ...(opts.siteOrigins ?? [])], requireConsent: false });
+  const other = prev?.other ?? await accounts.create({ name: 'other', origins: [OTHER_ORIGIN], requireConsent: false });
   const log = createLogger('debug', logStream as unknown as Writable);
   const relay = await startRelay({ config, store: opts.wrapStore ? opts.wrapStore(store) : store, log, now: opts.now, templateVars: { demoPublicKey: acme.publicKey } });
   return {

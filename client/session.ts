@@ -18,6 +18,8 @@ import { Presence } from './ui/presence.ts';
 import { Prompts } from './ui/prompt.ts';
 
 const PAGE_POLL_MS = 1000;
+/** How long an agreement outlives the agent's watching (reconnects, relay restarts, reloads). */
+const CONSENT_MEMORY_MS = 5 * 60_000;
 /** While the outbound queue is over its limit, how often to check whether it drained. */
 const DRAIN_POLL_MS = 250;
 
@@ -36,8 +38,12 @@ export class Session {
   private readonly watchers = new Map<string, string>();
   /** Agents holding control. */
   private readonly control = new Set<string>();
-  /** Agents the visitor agreed to share with in this tab; survives reloads and relay restarts, not "Stop". */
-  private readonly consented: Set<string>;
+  /**
+   * Agents the visitor agreed to share with in this tab, with the time the agreement lapses. Kept in
+   * sessionStorage so a reload, a navigation or a relay restart does not ask again; it lapses
+   * CONSENT_MEMORY_MS after the agent stops watching, and at once when the visitor stops sharing.
+   */
+  private readonly consented = new Map<string, number>();
   /** Agents still waiting for the visitor's local consent (`requireConsent` option). */
   private readonly awaitingLocal = new Set<string>();
   private identity?: Identity;
@@ -54,7 +60,11 @@ export class Session {
     private readonly options: EmbedOptions,
     private readonly events: Emitter,
   ) {
-    this.consented = new Set((load('session', KEYS.consented) ?? '').split(',').filter(Boolean));
+    try {
+      for (const [id, until] of Object.entries(JSON.parse(load('session', KEYS.consented) ?? '{}'))) if (typeof until === 'number') this.consented.set(id, until);
+    } catch {
+      /* unreadable: ask again */
+    }
     this.bar = new SharingBar(this.ui, { stopSharing: () => this.stopSharing(), revokeControl: () => this.revokeControl() });
     this.sender = new FrameSender({
       socket: () => this.connection.socket,
@@ -98,6 +108,8 @@ export class Session {
     this.endCapture();
     this.send({ t: 'end' });
     this.stopped = true;
+    this.consented.clear();
+    this.persistConsent();
     this.connection.stop();
     clearInterval(this.pageTimer);
     this.prompts.cancelAll();
@@ -155,7 +167,7 @@ export class Session {
   }
 
   private async askConsent(agentId: string, name: string): Promise<void> {
-    if (this.consented.has(agentId)) {
+    if (this.isConsented(agentId)) {
       this.send({ t: 'consent', agentId, allow: true });
       return;
     }
@@ -171,7 +183,7 @@ export class Session {
 
   private agentJoined(agentId: string, name: string): void {
     this.watchers.set(agentId, name);
-    if (this.options.requireConsent && !this.consented.has(agentId)) {
+    if (this.options.requireConsent && !this.isConsented(agentId)) {
       // The account lets agents in without asking; this page asks anyway, before anything is captured.
       this.awaitingLocal.add(agentId);
       this.endCapture(); // the relay already subscribed this agent: send nothing until the visitor answers
@@ -205,9 +217,7 @@ export class Session {
     this.watchers.delete(agentId);
     this.control.delete(agentId);
     this.presence.remove(agentId);
-    // The session with that agent is over: a new one asks again.
-    this.consented.delete(agentId);
-    this.persistConsent();
+    if (this.consented.has(agentId)) this.remember(agentId);
     if (this.watchers.size === 0) this.endCapture();
     this.renderBar();
     this.events.emit('sharing', { agents: [...this.watchers.values()] });
@@ -262,6 +272,7 @@ export class Session {
     this.connected = false;
     // Whatever the relay knew is gone with the socket: agents must rejoin, control be asked again.
     this.endCapture();
+    for (const id of this.watchers.keys()) if (this.consented.has(id)) this.remember(id);
     this.watchers.clear();
     this.control.clear();
     this.awaitingLocal.clear();
@@ -346,13 +357,19 @@ export class Session {
     this.bar.render({ watchers: names(this.watchers.keys()), controllers: names(this.control) });
   }
 
+  private isConsented(agentId: string): boolean {
+    return (this.consented.get(agentId) ?? 0) > Date.now() || (this.watchers.has(agentId) && this.consented.has(agentId));
+  }
+
+  /** (Re)starts the agreement's lapse clock for this agent. */
   private remember(agentId: string): void {
-    this.consented.add(agentId);
+    this.consented.set(agentId, Date.now() + CONSENT_MEMORY_MS);
     this.persistConsent();
   }
 
   private persistConsent(): void {
-    save('session', KEYS.consented, [...this.consented].join(','));
+    for (const [id, until] of this.consented) if (until <= Date.now() && !this.watchers.has(id)) this.consented.delete(id);
+    save('session', KEYS.consented, JSON.stringify(Object.fromEntries(this.consented)));
   }
 
   private send(msg: VisitorToRelay): void {

@@ -6,7 +6,7 @@ import t from 'tap';
 import { AGENT_AUDIENCE, RELAY_ISSUER } from '../protocol/index.ts';
 import { PUBLIC_DIR } from '../relay/server.ts';
 import { connectAgent, connectVisitor, refused, sleep } from './helpers/clients.ts';
-import { startTestRelay, type TestRelay } from './helpers/relay.ts';
+import { SITE_ORIGIN, startTestRelay, type TestRelay } from './helpers/relay.ts';
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -215,7 +215,8 @@ t.test("a token minted with account A's secret can not join account B's visitor"
     await foreign.until(() => foreign.texts.filter((m) => m.t === 'refused').length === 2, 5000, 'second refusal');
   }
   await sleep(200);
-  t.same(visitor.texts.map((m) => m.t), ['welcome', 'snapshot-request'], 'the visitor heard only of the insider (one snapshot request), nothing of foreign agents');
+  t.same(visitor.texts.map((m) => m.t), ['welcome', 'agent-joined', 'snapshot-request'], 'the visitor heard only of the insider (who joined, one snapshot request), nothing of foreign agents');
+  t.equal(visitor.texts[1].agent.id, 'insider', 'the agent it heard of is the insider');
 });
 
 t.test('static files: the embed script with ETag and 304', async (t) => {
@@ -254,4 +255,32 @@ t.test('static files: the embed script with ETag and 304', async (t) => {
   await expectJsonError(t, await get('/embed.js.map.nope'), 404, 'not_found', 'unknown static path');
   await expectJsonError(t, await get('/../package.json'), 404, 'not_found', 'path traversal');
   await expectJsonError(t, await get('/%2e%2e/package.json'), 404, 'not_found', 'encoded path traversal');
+});
+
+t.test('GET /v1/visitor/check: why a visitor upgrade would be refused, readable cross-origin', async (t) => {
+  const check = (query: string, origin = SITE_ORIGIN) => get(`/v1/visitor/check?${query}`, { headers: { origin } });
+  const ok = await check(`key=${r.acme.publicKey}`);
+  t.equal(ok.status, 204, 'an acceptable visitor: 204');
+  t.equal(ok.headers.get('access-control-allow-origin'), '*', 'readable by the embed on any page');
+
+  const cases: Array<[string, string, number, string]> = [
+    ['', SITE_ORIGIN, 400, 'missing_key'],
+    ['key=pk_nope', SITE_ORIGIN, 401, 'unknown_key'],
+    [`key=${r.acme.publicKey}`, 'https://evil.example', 403, 'forbidden_origin'],
+    [`key=${r.acme.publicKey}&vid=v_1234567890&vt=forged`, SITE_ORIGIN, 401, 'visitor_token_invalid'],
+  ];
+  for (const [query, origin, status, code] of cases) {
+    const res = await check(query, origin);
+    t.equal(res.headers.get('access-control-allow-origin'), '*', `${code}: readable cross-origin`);
+    await expectJsonError(t, res, status, code, `check ${code}`);
+    // The socket itself is refused the same way.
+    const q = Object.fromEntries(new URLSearchParams(query));
+    const upgrade = await refused(connectVisitor(r.port, q.key ?? '', { origin, query: q }));
+    t.equal(upgrade.status, status, `${code}: the upgrade gets the same status`);
+  }
+
+  const { sock, welcome } = await connectVisitor(r.port, r.acme.publicKey);
+  const again = await check(`key=${r.acme.publicKey}&vid=${welcome.visitorId}&vt=${welcome.visitorToken}`);
+  t.equal(again.status, 204, 'a genuine visitor id and token pass');
+  sock.close();
 });

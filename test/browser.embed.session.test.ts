@@ -141,6 +141,10 @@ if (!chromiumAvailable()) {
     agent.send({ t: 'pointer', x: 120, y: 80 });
     await page.waitForFunction(() => !!document.querySelector('cobrowse-ui')?.shadowRoot?.querySelector('[data-cobrowse-pointer="alice"]'));
     t.pass('the agent pointer shows on the page');
+    agent.send({ t: 'highlight', x: 10, y: 10, w: 200, h: 40 });
+    await page.waitForFunction(() => !!document.querySelector('cobrowse-ui')?.shadowRoot?.querySelector('[data-cobrowse-highlight]'));
+    t.pass('and so does a highlight');
+    t.not(await page.evaluate(() => document.elementFromPoint(100, 40)?.tagName), 'COBROWSE-UI', 'overlays never take the page\'s clicks');
 
     // Before control is granted the relay refuses clicks.
     const box = async (sel: string) => {

@@ -158,7 +158,8 @@ export function sanitizeCss(css: string, opts: SanitizeOptions): string {
   });
   out = out.replace(/(["'])((?:(?!\1)[^\\]|\\[\s\S])*)\1/g, (m, _q: string, body: string) => {
     const target = cssUnescape(body).trim();
-    if (!/^([a-z][a-z0-9+.-]*:|\/\/)/i.test(squash(target))) return m; // not a URL-looking string: leave content strings alone
+    // Only strings a browser could fetch from; other strings (`content: "a: b"`) are left alone.
+    if (!/^((https?|ftp|file|javascript|vbscript|data|blob|wss?|filesystem):|\/\/)/i.test(squash(target))) return m;
     return safeUrl(target, opts, true) ? m : `"${INVALID_URL}"`;
   });
   // Unescaped copy catches `e\xpression(`; only the legacy hooks are removed.
@@ -285,6 +286,8 @@ export class EventSanitizer {
           }
           clean[k] = kept;
         }
+        // <meta http-equiv> loses http-equiv above; its content (a refresh URL, a policy) goes too.
+        if (tag === 'meta' && Object.keys(attrs).some((k) => k.toLowerCase() === 'http-equiv')) delete clean.content;
         n.attributes = clean;
         if (tag === 'style' || (tag === 'link' && typeof clean._cssText === 'string')) this.styleElements.add(n.id);
         break;

@@ -50,7 +50,10 @@ const ui = {
 let conn: AgentConnection | undefined;
 let state: ViewState = 'connecting';
 /** The visitor we are watching or asking to watch; kept across reconnects to rejoin. */
-let session: { visitorId: string; label: string; tabId?: string; joined: boolean } | undefined;
+let session: { visitorId: string; label: string; tabId?: string; joined: boolean; rejoinUntil?: number; rejoinTimer?: ReturnType<typeof setTimeout> } | undefined;
+/** After a reconnect the visitor may not be back yet (both sockets dropped): keep asking this long. */
+const REJOIN_WINDOW_MS = 60_000;
+const REJOIN_EVERY_MS = 1500;
 
 const player = new LivePlayer(ui.stage, ui.layer, { baseUrl: location.href, selfOrigin: location.origin }, {
   onRebuilt: () => {
@@ -127,6 +130,7 @@ function join(v: VisitorItem): void {
 }
 
 function leaveSession(send = true): void {
+  clearTimeout(session?.rejoinTimer);
   if (send && session) conn?.send({ t: 'leave' });
   session = undefined;
   player.clear();
@@ -143,6 +147,7 @@ function onMessage(m: RelayToAgent): void {
         // Back after a drop: rejoin the same visitor (and tab). The relay re-asks only if it must.
         conn?.send({ t: 'join', visitorId: session.visitorId, ...(session.tabId ? { tabId: session.tabId } : {}) });
         session.joined = false;
+        session.rejoinUntil = Date.now() + REJOIN_WINDOW_MS;
         player.gap();
         tools.reset();
         setState(player.showing ? 'reconnecting' : 'waiting-consent', `Rejoining ${session.label}…`);
@@ -152,6 +157,7 @@ function onMessage(m: RelayToAgent): void {
       if (!session || session.visitorId !== m.visitorId) return;
       session.joined = true;
       session.tabId = m.tabId;
+      session.rejoinUntil = undefined;
       ui.sessionUrl.textContent = m.url;
       ui.sessionUrl.title = m.title;
       player.gap(); // a fresh full snapshot follows; nothing before it applies
@@ -160,6 +166,16 @@ function onMessage(m: RelayToAgent): void {
       return;
     case 'refused':
       if (!session || session.visitorId !== m.visitorId) return;
+      if (m.reason === 'not_found' && session.rejoinUntil && Date.now() < session.rejoinUntil) {
+        // We reconnected before the visitor did (a relay restart drops both): ask again shortly.
+        const s = session;
+        clearTimeout(s.rejoinTimer);
+        s.rejoinTimer = setTimeout(() => {
+          if (session === s) conn?.send({ t: 'join', visitorId: s.visitorId, ...(s.tabId ? { tabId: s.tabId } : {}) });
+        }, REJOIN_EVERY_MS);
+        setState('visitor-left', 'The visitor is not connected right now — waiting for them to come back…');
+        return;
+      }
       leaveSession(false);
       setState('refused', m.reason === 'denied' ? 'The visitor declined to share their page.' : 'That visitor is not online (or not in your account).');
       return;

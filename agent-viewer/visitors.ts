@@ -180,7 +180,7 @@ export class VisitorList {
     btn.type = 'button';
     btn.className = 'watch';
     btn.textContent = v.visitorId === this.current ? 'Watching' : 'Watch';
-    btn.disabled = !v.online;
+    btn.disabled = !v.online || v.visitorId === this.current;
     btn.setAttribute('aria-label', `Watch ${name.textContent}`);
     btn.addEventListener('click', () => this.onJoin(v));
     li.append(who, details, url, seen, btn);

@@ -51,7 +51,7 @@ export class Capture {
       ...recordOptions(this.rules.mask, this.rules.block),
       emit: (event) => this.onEvent(event as RrwebEvent),
       // Live pointer: rrweb's default reports moves every 500 ms, far too slow for co-browsing.
-      sampling: { mousemove: 50, mousemoveCallback: BATCH_MS, scroll: 50, input: 'last' },
+      sampling: { mousemove: 50, mousemoveCallback: BATCH_MS, scroll: 50 },
       errorHandler: (err: unknown) => {
         this.onError(err);
         return true; // handled: never let a recorder error reach the host page

@@ -2,6 +2,10 @@
  * The agent viewer end to end in real Chromium: the demo page (served by the relay, with the
  * real embed) in one browser context, the agent viewer in others, the real relay in between.
  */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
 import { chromiumAvailable, launchChromium } from './helpers/browser.ts';
 import { freePort, startTestRelay } from './helpers/relay.ts';
@@ -47,6 +51,12 @@ if (!chromiumAvailable()) {
     await a.fill('#search', 'no-such-person-xyz');
     await a.locator('.visitor-list .empty').waitFor({ timeout: 5000 });
     t.equal(await a.locator(`li[data-visitor-id="${visitorId}"]`).count(), 0, 'a search that matches nobody shows nobody');
+    // The 6-digit lookup code the visitor reads out finds them too.
+    await visitor.click('#code');
+    const code = await (await visitor.waitForFunction(() => document.querySelector('cobrowse-ui')?.shadowRoot?.querySelector('[data-cobrowse-code]')?.getAttribute('data-cobrowse-code'), null, { timeout: 5000 })).jsonValue();
+    await a.fill('#search', String(code));
+    await a.locator(`li[data-visitor-id="${visitorId}"]`).waitFor({ timeout: 10_000 });
+    t.pass('found by lookup code');
     await alice.watch(visitorId, 'u-42'); // by user id
     await alice.waitState('waiting-consent');
 
@@ -62,6 +72,7 @@ if (!chromiumAvailable()) {
     await alice.waitInView((d) => d.querySelector('#cart')?.textContent?.includes('Item 1'), 5000, 'the DOM change');
     t.pass('DOM change shown');
     await visitor.fill('input[name=email]', 'abc');
+    await visitor.press('input[name=email]', 'Tab'); // the embed records a field's value when it changes (sampling input: 'last')
     await alice.waitInView((d) => ((d.querySelector('input[name=email]') as HTMLInputElement | null)?.value.length ?? 0) > 0, 5000, 'typing');
     t.notMatch(await alice.inView((d) => (d.querySelector('input[name=email]') as HTMLInputElement).value), /abc/, 'typing shows in the view, masked');
     await visitor.evaluate(() => {
@@ -77,6 +88,14 @@ if (!chromiumAvailable()) {
     t.pass('scroll followed');
     await visitor.evaluate(() => window.scrollTo(0, 0));
     await alice.waitInView((d) => (d.defaultView?.scrollY ?? 1) === 0, 5000, 'scroll back');
+
+    // The visitor's mouse and clicks show in the view (rrweb's cursor).
+    await visitor.mouse.move(300, 120);
+    await a.waitForFunction(() => {
+      const m = document.querySelector('#stage .replayer-mouse') as HTMLElement | null;
+      return m && Math.abs(parseFloat(m.style.left) - 300) < 2 && Math.abs(parseFloat(m.style.top) - 120) < 2;
+    }, null, { timeout: 5000 });
+    t.pass("the visitor's cursor is shown where it is");
 
     // Masked canaries never reach the agent's DOM.
     const agentDom = (await a.content()) + (await alice.inView((d) => d.documentElement.outerHTML));
@@ -175,5 +194,65 @@ if (!chromiumAvailable()) {
 
     t.same(alice.errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource/.test(e)), [], 'no errors or CSP violations in the viewer');
     t.same(visitorErrors, [], 'no uncaught errors on the visitor page');
+  });
+
+  t.test('signing in: the link `npm start` prints, a pasted token, a bad token', async (t) => {
+    // The relay as `npm start` runs it: its own process, embedded store, demo account, printed links.
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-viewer-start-'));
+    const relay = spawn(process.execPath, ['--import', 'tsx', 'relay/main.ts'], {
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, PUBLIC_URL: base, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    t.teardown(() => new Promise<void>((res) => {
+      relay.once('exit', () => res());
+      relay.kill('SIGTERM');
+    }));
+    let stderr = '';
+    const link = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no agent link printed:\n${stderr}`)), 20_000);
+      relay.stderr!.on('data', (c: Buffer) => {
+        stderr += c.toString();
+        const m = /Agent viewer:\s+(\S+)/.exec(stderr);
+        if (m) (clearTimeout(timer), resolve(m[1]));
+      });
+    });
+    t.match(link, new RegExp(`^${base}/agent/#token=`), 'npm start prints the agent sign-in link');
+    const token = new URL(link).hash.slice('#token='.length);
+
+    const browser = await launchChromium();
+    t.teardown(() => browser.close());
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    const requested: string[] = [];
+    page.on('request', (req) => requested.push(req.url()));
+    await page.goto(link);
+    await page.waitForFunction(() => document.body.dataset.state === 'idle', null, { timeout: 10_000 });
+    t.equal(new URL(page.url()).hash, '', 'the fragment is gone from the address bar');
+    t.equal(await page.textContent('#who'), 'Demo Agent');
+    t.notOk(requested.some((u) => u.includes(token)), 'the token is in no URL the browser requested');
+    const entries = await page.evaluate(() => ((window as any).navigation?.entries() ?? []).map((e: { url: string }) => e.url) as string[]);
+    t.ok(entries.length > 0 && entries.every((u) => !u.includes('token')), 'and not in the session history either');
+
+    // Sign out, then sign in with the token pasted (as one minted by the customer's backend would be).
+    await page.click('#signout');
+    await page.waitForFunction(() => document.body.dataset.state === 'signed-out');
+    t.equal(await page.evaluate(() => sessionStorage.getItem('cobrowse.agentToken')), null, 'signing out forgets the token');
+    await page.fill('#token', 'not a token');
+    await page.click('#signin button[type=submit]');
+    t.match(await page.textContent('#signin-error'), /does not look like an agent token/, 'a malformed token is refused on the spot');
+    await page.fill('#token', token);
+    await page.click('#signin button[type=submit]');
+    await page.waitForFunction(() => document.body.dataset.state === 'idle', null, { timeout: 10_000 });
+    t.pass('a pasted token signs in');
+
+    // A well-formed token the relay does not accept: back to the sign-in form, with the reason.
+    await page.click('#signout');
+    const [h, p] = token.split('.');
+    await page.fill('#token', `${h}.${p}.${'A'.repeat(43)}`);
+    await page.click('#signin button[type=submit]');
+    await page.waitForFunction(() => document.body.dataset.state === 'signed-out' && document.getElementById('signin-error')!.textContent !== '', null, { timeout: 10_000 });
+    t.match(await page.textContent('#signin-error'), /did not accept your agent token/, 'a token with a bad signature is refused, with a reason');
   });
 }

@@ -250,7 +250,14 @@ t.test('static files: the embed script with ETag and 304', async (t) => {
   t.equal(viewer.status, 200, 'the agent viewer is served at /agent/');
   t.match(viewer.headers.get('content-type'), /^text\/html/);
   t.equal(viewer.headers.get('x-frame-options'), 'DENY');
-  await viewer.arrayBuffer();
+  const csp = viewer.headers.get('content-security-policy') ?? '';
+  t.match(csp, /script-src 'self'(;|$)/, 'the viewer page is served with its CSP as a header: scripts only from the relay');
+  t.match(csp, /frame-ancestors 'none'$/, "and frame-ancestors 'none' (a <meta> CSP cannot set it)");
+  t.notMatch(csp, /script-src[^;]*unsafe/, 'no unsafe script sources');
+  t.match(await viewer.text(), csp.replace(/; frame-ancestors 'none'$/, ''), "the header is the page's own policy");
+  const deletePage = await get('/delete/');
+  t.match(deletePage.headers.get('content-security-policy'), /frame-ancestors 'none'$/, 'the delete page too');
+  await deletePage.arrayBuffer();
 
   await expectJsonError(t, await get('/embed.js.map.nope'), 404, 'not_found', 'unknown static path');
   await expectJsonError(t, await get('/../package.json'), 404, 'not_found', 'path traversal');

@@ -13,6 +13,15 @@ interface StaticFile {
   type: string;
   etag: string;
   cache: string;
+  /** The page's own CSP (from its `<meta>`), also sent as a header so `frame-ancestors` applies. */
+  csp?: string;
+}
+
+const CSP_META = /<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]+)"/i;
+
+function cspOf(html: string): string | undefined {
+  const policy = CSP_META.exec(html)?.[1];
+  return policy ? `${policy.replace(/;\s*$/, '')}; frame-ancestors 'none'` : undefined;
 }
 
 const TYPES: Record<string, string> = {
@@ -44,6 +53,7 @@ export class StaticFiles {
         etag: `"${crypto.createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`,
         // The embed script is fetched by every customer page: cache it, but let deploys roll out within minutes.
         cache: ext === '.html' ? 'no-cache' : 'public, max-age=300, stale-while-revalidate=3600',
+        csp: ext === '.html' ? cspOf(body.toString('utf8')) : undefined,
       });
     }
   }
@@ -70,6 +80,7 @@ export class StaticFiles {
       if (f.type.startsWith('text/html')) {
         res.writeHeader('referrer-policy', 'no-referrer');
         res.writeHeader('x-frame-options', 'DENY');
+        if (f.csp) res.writeHeader('content-security-policy', f.csp);
       }
       res.end(f.body);
     });

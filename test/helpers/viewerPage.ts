@@ -10,7 +10,8 @@ export interface ViewerPage {
   state(): Promise<string>;
   waitState(state: string, timeout?: number): Promise<void>;
   /** Evaluates `fn` against the replayed page's document (the Replayer's iframe). */
-  inView<T>(fn: (doc: Document) => T): Promise<T | undefined>;
+  /** `fn` may be a function or its source text (to close over values from the test). */
+  inView<T>(fn: ((doc: Document) => T) | string): Promise<T | undefined>;
   /** Waits until `fn(doc)` is truthy in the replayed page. */
   waitInView(fn: (doc: Document) => unknown, timeout?: number, what?: string): Promise<void>;
   /** Agent-page coordinates of the centre of the first element matching `selector` in the replayed page. */
@@ -50,11 +51,13 @@ export async function openViewer(browser: Browser, base: string, token: string, 
     inView: (fn) =>
       page.evaluate(`(() => { const f = [...document.querySelectorAll('#stage iframe')].find((f) => f.closest('.replay-host').style.visibility !== 'hidden'); const d = f && f.contentDocument; return d ? (${fn.toString()})(d) : undefined; })()`) as Promise<never>,
     async waitInView(fn, timeout = 10_000, what = 'a condition in the replayed page') {
-      await page
-        .waitForFunction(`(() => { for (const f of document.querySelectorAll('#stage iframe')) { const d = f.contentDocument; if (d && f.closest('.replay-host').style.visibility !== 'hidden' && (${fn.toString()})(d)) return true; } return false; })()`, null, { timeout, polling: 'raf' })
-        .catch(() => {
-          throw new Error(`timed out waiting for ${what}`);
-        });
+      // Polled from here: the viewer's CSP (no 'unsafe-eval') forbids waitForFunction's in-page string predicates.
+      const deadline = Date.now() + timeout;
+      for (;;) {
+        if (await v.inView(fn).catch(() => false)) return;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await sleep(15);
+      }
     },
     async pointOf(selector) {
       return page.evaluate((sel) => {

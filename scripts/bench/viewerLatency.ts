@@ -1,0 +1,189 @@
+/**
+ * `npx tsx scripts/bench/viewerLatency.ts [--changes N] [--interval MS] [--json FILE]`
+ *
+ * Latency from a DOM change on the visitor's page to its appearance in the agent viewer, end
+ * to end and as a user would run it: the relay is started as `npm start` starts it (its own
+ * process, embedded store, demo account; run `npm run build` first), the demo page (real embed)
+ * in one Chromium context, the agent viewer from the printed sign-in link in another.
+ *
+ * Each change puts a new element with a label into a marker on the visitor page and stamps the wall clock
+ * (`performance.timeOrigin + performance.now()`, shared by both pages of the one browser). In
+ * the viewer a MutationObserver on the replayed document stamps the moment that element is in the
+ * view's DOM ("dom"; the Replayer applies events inside an animation-frame callback, so this is
+ * just before that frame paints), and the next animation frame after it ("frame", an upper bound).
+ * The path: rrweb records the mutation; the embed batches incremental events for 50 ms
+ * (client/capture.ts BATCH_MS), deflates when worth it, sends; the relay forwards; the viewer
+ * inflates, sanitises, and the Replayer applies it on its next animation frame.
+ * Results and method: bench/RESULTS.md, "Agent viewer: latency and fidelity".
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : def;
+}
+const CHANGES = Number(arg('changes', '300'));
+const INTERVAL_MS = Number(arg('interval', '50'));
+const WARMUP = 20;
+const JSON_OUT = arg('json', '');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+function summary(values: number[]) {
+  const s = [...values].sort((a, b) => a - b);
+  const r = (v: number) => Math.round(v * 10) / 10;
+  return { n: s.length, p50: r(percentile(s, 50)), p95: r(percentile(s, 95)), p99: r(percentile(s, 99)), max: r(s[s.length - 1]), min: r(s[0]) };
+}
+
+async function main(): Promise<void> {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`);
+  if (!fs.existsSync(path.join(ROOT, 'dist/public/agent/viewer.js'))) throw new Error('run `npm run build` first');
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-viewer-bench-'));
+  const relay = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'relay/main.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, PUBLIC_URL: base, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const agentUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`relay did not print the agent link:\n${stderr}`)), 20_000);
+    relay.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      const m = /Agent viewer:\s+(\S+)/.exec(stderr);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    relay.on('exit', (code) => reject(new Error(`relay exited (${code}):\n${stderr}`)));
+  });
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  try {
+    const visitor = await (await browser.newContext({ viewport: { width: 1000, height: 700 } })).newPage();
+    await visitor.goto(`${base}/demo/`);
+    const vid = await (await visitor.waitForFunction(() => { const t = document.getElementById('vid')?.textContent; return t && t !== 'connecting…' ? t : null; }, null, { timeout: 15_000 })).jsonValue();
+    await visitor.evaluate(() => {
+      const el = document.createElement('p');
+      el.id = 'latency-marker';
+      el.textContent = 'L-start';
+      document.body.append(el);
+    });
+
+    const agent = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
+    await agent.goto(agentUrl);
+    const watch = agent.locator(`li[data-visitor-id="${vid}"] button.watch`);
+    await watch.waitFor({ timeout: 15_000 });
+    await watch.click();
+    const allow = visitor.getByRole('button', { name: 'Allow', exact: true });
+    await allow.waitFor({ timeout: 15_000 });
+    await allow.press('Enter');
+    await agent.waitForFunction(() => document.body.dataset.state === 'live', null, { timeout: 15_000 });
+
+    // In the viewer: stamp when each marker text lands in the replayed DOM, and the frame after.
+    // (A string, not a function: tsx would wrap inner functions in a helper the page does not have.)
+    await agent.evaluate(`(() => {
+      const w = window;
+      w.__seen = {};
+      const now = () => performance.timeOrigin + performance.now();
+      let observed;
+      const check = (records) => {
+        for (const r of records) for (const n of r.addedNodes) {
+          const text = n.textContent || '';
+          if (text.startsWith('L-') && !w.__seen[text]) {
+            const rec = { dom: now() };
+            w.__seen[text] = rec;
+            requestAnimationFrame(() => { rec.frame = now(); });
+          }
+        }
+      };
+      const observe = () => {
+        const iframe = [...document.querySelectorAll('#stage iframe')].find((f) => f.closest('.replay-host').style.visibility !== 'hidden');
+        const doc = iframe && iframe.contentDocument;
+        if (!doc || doc === observed) return;
+        observed = doc;
+        new MutationObserver(check).observe(doc, { subtree: true, childList: true });
+      };
+      observe();
+      setInterval(observe, 200); // follow a rebuilt view
+    })()`);
+
+    const sent: Array<{ label: string; at: number }> = [];
+    for (let i = 0; i < WARMUP + CHANGES; i++) {
+      const label = `L-${i}`;
+      const at = await visitor.evaluate((l) => {
+        const t = performance.timeOrigin + performance.now();
+        const span = document.createElement('span'); // a new node per change: none hides another
+        span.textContent = l;
+        document.getElementById('latency-marker')!.replaceChildren(span);
+        return t;
+      }, label);
+      if (i >= WARMUP) sent.push({ label, at });
+      await new Promise((r) => setTimeout(r, INTERVAL_MS));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const seen = await agent.evaluate(() => (window as unknown as { __seen: Record<string, { dom: number; frame?: number }> }).__seen);
+    const dom: number[] = [];
+    const frame: number[] = [];
+    let missing = 0;
+    for (const s of sent) {
+      const r = seen[s.label];
+      if (!r) {
+        missing++;
+        continue;
+      }
+      dom.push(r.dom - s.at);
+      if (r.frame) frame.push(r.frame - s.at);
+    }
+    const result = {
+      date: new Date().toISOString(),
+      changes: CHANGES,
+      intervalMs: INTERVAL_MS,
+      missing,
+      domMs: summary(dom),
+      frameMs: summary(frame),
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      node: process.version,
+    };
+    console.log(`viewer latency over ${dom.length} DOM changes (every ${INTERVAL_MS} ms, ${missing} not seen):`);
+    console.log(`  in the view's DOM:  p50 ${result.domMs.p50} ms   p95 ${result.domMs.p95} ms   p99 ${result.domMs.p99} ms   max ${result.domMs.max} ms`);
+    console.log(`  next frame (bound): p50 ${result.frameMs.p50} ms   p95 ${result.frameMs.p95} ms   p99 ${result.frameMs.p99} ms   max ${result.frameMs.max} ms`);
+    console.log(JSON.stringify(result));
+    if (JSON_OUT) fs.writeFileSync(JSON_OUT, JSON.stringify(result, null, 2) + '\n');
+    if (!(result.domMs.p50 < 100)) process.exitCode = 1;
+  } finally {
+    await browser.close();
+    relay.kill('SIGTERM');
+    await new Promise((r) => relay.once('exit', r));
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(`viewer latency bench failed: ${(err as Error).message}`);
+  process.exit(1);
+});

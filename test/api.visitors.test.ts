@@ -174,3 +174,24 @@ t.test('bulk delete counts, allOffline, validation, activity purge, forget()', a
   await sleep(50);
   t.equal(await r.relay.ctx.store.getVisitor(r.acme.accountId, v.welcome.visitorId), null, 'forget() erased the record');
 });
+
+t.test('online=true finds every online visitor, however many newer offline rows there are', async (t) => {
+  const r = await startTestRelay();
+  t.teardown(r.stop);
+  const live = await visitor(r, r.acme.publicKey, { userId: 'u-live' });
+  t.teardown(() => live.sock.close());
+  await stored(r, r.acme.accountId, live.welcome.visitorId);
+  // 150 offline visitors seen after the live one: more than a page of 100 ahead of it.
+  const later = Date.now() + 60_000;
+  await r.relay.ctx.store.upsertVisitors(Array.from({ length: 150 }, (_, i) => ({
+    accountId: r.acme.accountId, visitorId: `v-old-${i}`, lastSeen: new Date(later + i), lastUrl: 'https://shop.example.com/',
+  })));
+  const onlineOnly = await api(r, 'GET', '/api/v1/visitors?online=true&limit=100', r.acme.secretKey);
+  t.equal(onlineOnly.status, 200);
+  t.same(onlineOnly.body.items.map((v: any) => v.visitorId), [live.welcome.visitorId], 'the live visitor, on the first page');
+  t.equal(onlineOnly.body.items[0].online, true);
+  const offline = await api(r, 'GET', '/api/v1/visitors?online=false&limit=100', r.acme.secretKey);
+  t.equal(offline.body.items.length, 100, 'a full page of offline visitors');
+  t.notOk(offline.body.items.some((v: any) => v.visitorId === live.welcome.visitorId), 'without the live one');
+  t.ok(offline.body.nextCursor, 'and more to page through');
+});

@@ -142,6 +142,9 @@ t.test('visitorSearchFilter: scoped, coerced, regex metacharacters escaped', asy
   t.same(visitorSearchFilter('acc_1', { limit: 10 }), { accountId: 'acc_1' }, 'no criteria: the account only');
   t.same(visitorSearchFilter('acc_1', { limit: 10, userId: 'u-1' }), { $and: [{ accountId: 'acc_1' }, { userId: 'u-1' }] }, 'by user id');
   t.same(visitorSearchFilter('acc_1', { limit: 10, lookupCode: '123456' }), { $and: [{ accountId: 'acc_1' }, { lookupCode: '123456' }] }, 'by lookup code');
+  t.same(visitorSearchFilter('acc_1', { limit: 10, onlyVisitorIds: ['v1', 'v2'] }), { $and: [{ accountId: 'acc_1' }, { visitorId: { $in: ['v1', 'v2'] } }] }, 'only the online set');
+  t.same(visitorSearchFilter('acc_1', { limit: 10, exceptVisitorIds: ['v1'] }), { $and: [{ accountId: 'acc_1' }, { visitorId: { $nin: ['v1'] } }] }, 'all but the online set');
+  t.same(visitorSearchFilter('acc_1', { limit: 10, onlyVisitorIds: [{ $gt: '' }] as unknown as string[] }), { $and: [{ accountId: 'acc_1' }, { visitorId: { $in: ['[object Object]'] } }] }, 'ids are coerced to strings: no operator smuggling');
   const since = new Date('2030-01-01T00:00:00.000Z');
   const bySince = visitorSearchFilter('acc_1', { limit: 10, seenSince: since }) as Doc;
   t.same(bySince, { $and: [{ accountId: 'acc_1' }, { lastSeen: { $gte: since } }] }, 'seenSince: $gte (inclusive)');

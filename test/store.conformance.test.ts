@@ -298,6 +298,13 @@ function visitorAndActivityConformance(
     t.same(await search(store, A, {}), all, 'no filter: every visitor of the account, newest lastSeen first');
     const full = (await store.searchVisitors(A, { limit: 100 })).items;
     t.ok(full.every((v) => v.accountId === A), 'only this account');
+    t.same(await search(store, A, { onlyVisitorIds: ['v-code', 'v-bob', 'v-nope'] }), ['v-bob', 'v-code'], 'onlyVisitorIds: just those, newest first');
+    t.same(await search(store, A, { onlyVisitorIds: [] }), [], 'onlyVisitorIds empty: nobody');
+    t.same(await search(store, A, { exceptVisitorIds: ['v-ann', 'v-abc'] }), all.filter((v) => v !== 'v-ann' && v !== 'v-abc'), 'exceptVisitorIds: all but those');
+    t.same(await search(store, A, { onlyVisitorIds: ['v-bob', 'v-ann'], q: 'ann' }), ['v-ann'], 'combined with the other filters');
+    const many = Array.from({ length: 40_000 }, (_, i) => `v-x${i}`).concat('v-und');
+    t.same(await search(store, A, { onlyVisitorIds: many }), ['v-und'], 'tens of thousands of ids in one query');
+    t.same(await search(store, B, { onlyVisitorIds: ['v-bob', 'v-ann'] }), ['v-ann'], "scoped: another account's ids match nothing of A's"); 
     t.ok(full.every((v) => v.lastSeen instanceof Date && v.firstSeen instanceof Date), 'Dates come back as Dates');
     t.equal((await store.searchVisitors(A, { limit: 100 })).nextCursor, undefined, 'everything on one page: no next cursor');
 

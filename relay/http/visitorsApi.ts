@@ -55,6 +55,7 @@ export function registerVisitorsApi(app: TemplatedApp, ctx: RelayContext, counte
     const visitorId = param(query, 'visitorId', 64);
     const sinceDays = intParam(query, 'sinceDays', 0, 0, 3650);
     const now = metadata.now().getTime();
+    const online = new Set(router.onlineVisitorIds(accountId));
     const q: VisitorQuery = {
       q: param(query, 'q', 256),
       userId: param(query, 'userId', 256),
@@ -63,9 +64,11 @@ export function registerVisitorsApi(app: TemplatedApp, ctx: RelayContext, counte
       seenSince: sinceDays ? new Date(now - sinceDays * 86_400_000) : undefined,
       limit: intParam(query, 'limit', 20, 1, 100),
       cursor: param(query, 'cursor', 200),
+      // Presence is applied in the store, before paging: a busy account's online visitors are never cut off by older rows.
+      onlyVisitorIds: onlineParam === 'true' ? [...online] : undefined,
+      exceptVisitorIds: onlineParam === 'false' ? [...online] : undefined,
     };
     await metadata.writer.flush(); // include what the relay saw a moment ago (not forced: never waits out a backoff)
-    const online = new Set(router.onlineVisitorIds(accountId));
     let items: VisitorRecord[];
     let nextCursor: string | undefined;
     if (visitorId !== undefined) {
@@ -75,7 +78,7 @@ export function registerVisitorsApi(app: TemplatedApp, ctx: RelayContext, counte
       ({ items, nextCursor } = await store.searchVisitors(accountId, q));
     }
     if (code !== undefined) items = items.filter((v) => v.lookupCodeExpiresAt && v.lookupCodeExpiresAt.getTime() > now);
-    if (onlineParam !== null) items = items.filter((v) => online.has(v.visitorId) === (onlineParam === 'true'));
+    if (onlineParam !== null && visitorId !== undefined) items = items.filter((v) => online.has(v.visitorId) === (onlineParam === 'true'));
     return { status: 200, body: { items: items.map((v) => view(v, online.has(v.visitorId), caller, now)), nextCursor } };
   })));
 

@@ -69,6 +69,8 @@ export function visitorSearchFilter(accountId: string, q: VisitorQuery, cursor?:
   if (q.email !== undefined) and.push({ email: { $regex: `^${escapeRegex(String(q.email))}$`, $options: 'i' } });
   if (q.lookupCode !== undefined) and.push({ lookupCode: String(q.lookupCode) });
   if (q.seenSince) and.push({ lastSeen: { $gte: q.seenSince } });
+  if (q.onlyVisitorIds) and.push({ visitorId: { $in: q.onlyVisitorIds.map(String) } });
+  if (q.exceptVisitorIds?.length) and.push({ visitorId: { $nin: q.exceptVisitorIds.map(String) } });
   if (q.q) {
     const re = { $regex: escapeRegex(String(q.q)), $options: 'i' };
     and.push({ $or: [{ userId: re }, { name: re }, { email: re }, { lastUrl: re }] });

@@ -229,6 +229,9 @@ export class SqliteStore implements Store {
     if (q.email !== undefined) (where.push('email = @email COLLATE NOCASE'), (params.email = q.email));
     if (q.lookupCode !== undefined) (where.push('lookup_code = @code'), (params.code = q.lookupCode));
     if (q.seenSince) (where.push('last_seen >= @since'), (params.since = q.seenSince.getTime()));
+    // One JSON parameter however many ids: no bound-variable limit, one statement shape.
+    if (q.onlyVisitorIds) (where.push('visitor_id IN (SELECT value FROM json_each(@only))'), (params.only = JSON.stringify(q.onlyVisitorIds.map(String))));
+    if (q.exceptVisitorIds?.length) (where.push('visitor_id NOT IN (SELECT value FROM json_each(@except))'), (params.except = JSON.stringify(q.exceptVisitorIds.map(String))));
     if (q.q) {
       where.push("(user_id LIKE @q ESCAPE '\\' OR name LIKE @q ESCAPE '\\' OR email LIKE @q ESCAPE '\\' OR last_url LIKE @q ESCAPE '\\')");
       params.q = likeContains(q.q);

@@ -57,6 +57,10 @@ export interface VisitorQuery {
   lookupCode?: string;
   /** Only visitors seen at or after this time. */
   seenSince?: Date;
+  /** Only these visitors (the relay's online set), applied before paging. */
+  onlyVisitorIds?: string[];
+  /** None of these visitors (offline = all but the online set), applied before paging. */
+  exceptVisitorIds?: string[];
   limit: number;
   /** Opaque cursor from a previous page. */
   cursor?: string;

@@ -3,7 +3,7 @@
  * full jitter, and no retry after a refusal. Browsers hide why an upgrade failed, so after a
  * failed connect the relay's `/v1/visitor/check` says whether it was a refusal.
  */
-import type { RelayToVisitor, VisitorToRelay } from '../protocol/control.ts';
+import type { RelayToVisitor } from '../protocol/control.ts';
 import { KEYS, load, remove, save } from './storage.ts';
 
 const BACKOFF_BASE_MS = 500;
@@ -43,9 +43,9 @@ export class Connection {
     this.connect();
   }
 
-  send(msg: VisitorToRelay): void {
-    const ws = this.socket;
-    if (ws) ws.send(JSON.stringify(msg));
+  /** Sends an already validated control message (see Session.send). */
+  sendText(text: string): void {
+    this.socket?.send(text);
   }
 
   /** Closes for good (until `start()`); nothing is sent after this. */

@@ -3,7 +3,7 @@
  * runs. Capture starts only when the relay asks for a snapshot, which it does only after the
  * visitor consented (or the account turned consent off); it stops when the last agent leaves.
  */
-import type { AgentToolForVisitor, RelayToVisitor, VisitorToRelay } from '../protocol/control.ts';
+import { parseVisitorMessage, type AgentToolForVisitor, type RelayToVisitor, type VisitorToRelay } from '../protocol/control.ts';
 import { Capture } from './capture.ts';
 import { Connection } from './connection.ts';
 import { applyClick, applyInput, applyScroll, type ControlRules } from './control.ts';
@@ -372,8 +372,19 @@ export class Session {
     save('session', KEYS.consented, JSON.stringify(Object.fromEntries(this.consented)));
   }
 
+  /**
+   * Validates with the relay's own schema first: a bad value from the page (say an invalid email
+   * passed to identify()) is reported and dropped, never sent to get the socket closed with 4000.
+   */
   private send(msg: VisitorToRelay): void {
-    if (!this.stopped) this.connection.send(msg);
+    if (this.stopped) return;
+    const text = JSON.stringify(msg);
+    const checked = parseVisitorMessage(text);
+    if (!checked.ok) {
+      this.events.emit('error', { code: 'bad_message', message: checked.message });
+      return;
+    }
+    this.connection.sendText(text);
   }
 
   /** Runs page-facing work so that a bug of ours never surfaces as an error in the host page. */

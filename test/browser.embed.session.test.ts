@@ -203,6 +203,14 @@ if (!chromiumAvailable()) {
     const second = await page.locator('[data-cobrowse-code]').getAttribute('data-cobrowse-code', { timeout: 5000 });
     t.match(second, /^\d{6}$/, 'the shortcut shows a code too');
 
+    // A bad value from the page is reported and dropped; it never costs the visitor its socket.
+    await page.evaluate(() => (window as any).Cobrowse.identify({ userId: 'u-1', email: 'not an email' }));
+    await page.waitForFunction(() => (window as any).__cobrowse.events.some((e: any) => e.name === 'error' && e.detail.code === 'bad_message'));
+    await page.evaluate(() => (window as any).Cobrowse.identify({ userId: 'u-1', email: 'jo@example.com' }));
+    await sleep(1500);
+    t.same(await ep.events('disconnected'), [], 'the socket survived the bad identify()');
+    t.equal((await r.relay.ctx.store.getVisitor(r.acme.accountId, visitorId))?.email, 'jo@example.com', 'and the good one was stored');
+
     const token = r.token(r.acme, 'alice', 'Alice');
     let found: any;
     for (let i = 0; i < 30 && !found?.items?.length; i++) {

@@ -18,6 +18,8 @@ export class Metrics {
     metadata_writes_total: 0,
     metadata_write_failures_total: 0,
     metadata_dropped_total: 0,
+    metadata_late_writes_total: 0,
+    metadata_late_writes_erased_total: 0,
     visitors_deleted_total: 0,
     visitors_expired_total: 0,
   };

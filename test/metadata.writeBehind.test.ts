@@ -83,7 +83,7 @@ function setup(t: Test, maxPendingVisitors = 100, writeTimeoutMs?: number) {
   const metrics = new Metrics();
   const writer = new WriteBehind(store, metrics, log, maxPendingVisitors, writeTimeoutMs);
   const service = new MetadataService({
-    store, metrics, log, secret: Buffer.from('0123456789abcdef0123456789abcdef'), retentionDays: 30, maxPendingVisitors,
+    store, metrics, log, secret: Buffer.from('0123456789abcdef0123456789abcdef'), retentionDays: 30, maxPendingVisitors, writeTimeoutMs,
   });
   t.teardown(async () => {
     store.release('fail');
@@ -365,6 +365,69 @@ t.test('deleteVisitors while a flush is in flight (the write then fails): nothin
       t.equal(await sqlite.getVisitor(ACC, 'v1'), null, 'nor does a later touch');
     });
   }
+});
+
+t.test('a write that timed out lands after a deletion (MongoDB does not cancel it): it is erased again', async (t) => {
+  for (const by of ['visitorIds', 'userIds', 'emails', 'allOffline'] as const) {
+    t.test(`by ${by}`, async (t) => {
+      const { dir, store, sqlite, service, metrics } = setup(t, 100, 100);
+      const keepAlive = setInterval(() => {}, 1000); // the writer's timeout timer is unref'd
+      t.teardown(() => clearInterval(keepAlive));
+      // v1 already has a row (identified earlier); its next write carries the email and stalls.
+      service.touch({ accountId: ACC, visitorId: 'v1', userId: 'u-late', lastUrl: 'https://shop.example.com/1' });
+      await flushed(service.writer);
+      store.mode = 'stall';
+      service.touch({ accountId: ACC, visitorId: 'v1', email: 'late@example.com', lastUrl: 'https://shop.example.com/2' });
+      // v2 was never written: its first write (with its user id) stalls too.
+      service.touch({ accountId: ACC, visitorId: 'v2', userId: 'u-late', email: 'late@example.com' });
+      await flushed(service.writer);
+      t.equal(metrics.counters.metadata_write_failures_total, 1, 'the write timed out and was given up on');
+      t.equal(store.stalledCount, 1, 'but it is still hanging in the store');
+      t.equal(service.writer.pendingVisitors, 2, 'its updates are held for a retry');
+
+      const filter = by === 'visitorIds' ? { visitorIds: ['v1', 'v2'] } : by === 'userIds' ? { userIds: ['u-late'] } : by === 'emails' ? { emails: ['LATE@example.com'] } : { allExcept: ['bystander'] };
+      const ids = await service.deleteVisitors(ACC, filter);
+      t.ok(ids.includes('v1'), `v1 deleted (${ids.join(',')})`);
+      t.equal(await sqlite.getVisitor(ACC, 'v1'), null, 'v1 is gone from the store');
+      t.notOk(service.writer.hasPending(ACC, 'v2'), 'v2 is not pending any more');
+
+      // The abandoned write now lands in the real store, re-creating both rows...
+      store.mode = 'ok';
+      const landed = store.upserted.length;
+      store.release('ok');
+      for (let i = 0; i < 1000 && metrics.counters.metadata_late_writes_total === 0; i++) await tick();
+      t.equal(store.upserted.length, landed + 1, 'the late write reached the store');
+      for (let i = 0; i < 1000 && metrics.counters.metadata_late_writes_erased_total < 2; i++) await tick();
+      // ...and what it re-created is erased again.
+      t.equal(metrics.counters.metadata_late_writes_erased_total, 2, 'both re-created rows erased');
+      t.equal(await sqlite.getVisitor(ACC, 'v1'), null, 'v1 stays deleted');
+      t.equal(await sqlite.getVisitor(ACC, 'v2'), null, 'v2 stays deleted');
+      t.ok(service.isDeleted(ACC, 'v2'), 'and is tombstoned: its tab cannot re-create it');
+      service.touch({ accountId: ACC, visitorId: 'v2', userId: 'u-late' });
+      await flushed(service.writer);
+      t.equal(await sqlite.getVisitor(ACC, 'v2'), null, 'a later touch does not bring it back');
+      const raw = fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f)));
+      t.notOk(raw.some((b) => b.includes('late@example.com')), 'the email is in no byte of the SQLite files');
+    });
+  }
+  t.test('a late write of a visitor nobody deleted is kept', async (t) => {
+    const { store, sqlite, service, metrics } = setup(t, 100, 100);
+    const keepAlive = setInterval(() => {}, 1000);
+    t.teardown(() => clearInterval(keepAlive));
+    store.mode = 'stall';
+    service.touch({ accountId: ACC, visitorId: 'keep', userId: 'u-keep' });
+    service.touch({ accountId: ACC, visitorId: 'gone', userId: 'u-gone' });
+    await flushed(service.writer);
+    await service.deleteVisitors(ACC, { userIds: ['u-gone'] });
+    await service.deleteVisitors(OTHER, { allExcept: [] }); // another account's deletion covers nothing here
+    store.mode = 'ok';
+    store.release('ok');
+    for (let i = 0; i < 1000 && metrics.counters.metadata_late_writes_total === 0; i++) await tick();
+    for (let i = 0; i < 50; i++) await tick();
+    t.equal((await sqlite.getVisitor(ACC, 'keep'))?.userId, 'u-keep', 'the visitor nobody deleted stays');
+    t.equal(await sqlite.getVisitor(ACC, 'gone'), null, 'the deleted one does not');
+    t.equal(metrics.counters.metadata_late_writes_erased_total, 1);
+  });
 });
 
 t.test('activity: email-like user ids are masked, the raw email is not in the file, purge by user key', async (t) => {

@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { ActivityEvent, ActivityType, DeleteVisitorsFilter, Store, VisitorUpdate } from '../store/types.ts';
+import type { ActivityEvent, ActivityType, DeleteVisitorsFilter, Store, VisitorRecord, VisitorUpdate } from '../store/types.ts';
 import { maskUserId, userKey } from './mask.ts';
 import { WriteBehind } from './writeBehind.ts';
 
@@ -20,7 +20,18 @@ export interface MetadataOptions {
   activityRetentionDays?: number;
   maxPendingVisitors: number;
   now?: () => Date;
+  /** How long a store write may take before it is given up on (tests shorten it). */
+  writeTimeoutMs?: number;
 }
+
+/** A deletion remembered while a write that began before it may still land. */
+interface RecentDeletion {
+  accountId: string;
+  filter: DeleteVisitorsFilter;
+  /** Date.now() when the deletion finished (the writer's clock). */
+  at: number;
+}
+const MAX_RECENT_DELETIONS = 1000;
 
 /** Ends live sessions of deleted visitors; wired to the session router. */
 export type EndVisitors = (accountId: string, visitorIds: string[]) => void;
@@ -33,11 +44,13 @@ export class MetadataService {
   private sweepTimer?: NodeJS.Timeout;
   /** Deleted visitor ids: a reconnect with one is refused, so erasure cannot be undone by a live tab. */
   private tombstones = new Map<string, number>();
+  private recentDeletions: RecentDeletion[] = [];
   endVisitors: EndVisitors = () => {};
   readonly now: () => Date;
 
   constructor(private o: MetadataOptions) {
-    this.writer = new WriteBehind(o.store, o.metrics, o.log, o.maxPendingVisitors);
+    this.writer = new WriteBehind(o.store, o.metrics, o.log, o.maxPendingVisitors, o.writeTimeoutMs);
+    this.writer.onLateWrite = (batch, startedAt) => this.eraseLateWrite(batch, startedAt);
     this.now = o.now ?? (() => new Date());
   }
 
@@ -124,7 +137,49 @@ export class MetadataService {
     if (ids.length) await this.o.store.deleteVisitors(accountId, { visitorIds: ids });
     this.o.metrics.counters.visitors_deleted_total += ids.length;
     if (ids.length) this.activity(accountId, 'data_deleted', { detail: `${ids.length} visitor(s) deleted by ${by}` });
+    this.rememberDeletion({ accountId, filter, at: Date.now() });
     return ids;
+  }
+
+  /**
+   * A write given up on (timed out) may still land later and re-create what a deletion since
+   * removed: MongoDB does not cancel it. Whatever in its batch a deletion since then covers is
+   * erased again and tombstoned.
+   */
+  private async eraseLateWrite(batch: VisitorUpdate[], startedAt: number): Promise<void> {
+    const since = this.recentDeletions.filter((d) => d.at >= startedAt);
+    const erase = new Map<string, Set<string>>();
+    for (const u of batch) {
+      let hit = this.isDeleted(u.accountId, u.visitorId);
+      const mine = since.filter((d) => d.accountId === u.accountId);
+      if (!hit && mine.length) {
+        const row = await this.o.store.getVisitor(u.accountId, u.visitorId);
+        hit = !!row && mine.some((d) => matchesDeletion(d.filter, row));
+      }
+      if (hit) (erase.get(u.accountId) ?? erase.set(u.accountId, new Set()).get(u.accountId)!).add(u.visitorId);
+    }
+    const now = this.now().getTime();
+    for (const [accountId, idSet] of erase) {
+      const ids = [...idSet];
+      for (const id of ids) this.tombstones.set(`${accountId}/${id}`, now);
+      await this.writer.forget(accountId, ids);
+      const n = (await this.o.store.deleteVisitors(accountId, { visitorIds: ids })).length;
+      this.o.metrics.counters.metadata_late_writes_erased_total += n;
+      if (n) this.o.log.warn({ accountId, erased: n }, 'a late metadata write re-created deleted visitors; erased again');
+    }
+    this.pruneDeletions();
+  }
+
+  private rememberDeletion(d: RecentDeletion): void {
+    this.recentDeletions.push(d);
+    this.pruneDeletions();
+  }
+
+  /** Keeps only deletions that a write still open (under way, or timed out but unsettled) predates. */
+  private pruneDeletions(): void {
+    const horizon = this.writer.oldestOpenWriteAt;
+    this.recentDeletions = horizon === undefined ? [] : this.recentDeletions.filter((d) => d.at >= horizon);
+    if (this.recentDeletions.length > MAX_RECENT_DELETIONS) this.recentDeletions.splice(0, this.recentDeletions.length - MAX_RECENT_DELETIONS);
   }
 
   /** Retention: visitor rows past RETENTION_DAYS (SQLite; MongoDB's TTL index does it there). */
@@ -136,4 +191,12 @@ export class MetadataService {
     }
     return n;
   }
+}
+
+/** Whether a deletion filter covers this stored visitor (the same rule the stores apply). */
+export function matchesDeletion(f: DeleteVisitorsFilter, v: Pick<VisitorRecord, 'visitorId' | 'userId' | 'email'>): boolean {
+  if (f.visitorIds?.includes(v.visitorId)) return true;
+  if (v.userId !== undefined && f.userIds?.includes(v.userId)) return true;
+  if (v.email !== undefined && f.emails?.some((e) => e.toLowerCase() === v.email!.toLowerCase())) return true;
+  return f.allExcept !== undefined && !f.allExcept.includes(v.visitorId);
 }

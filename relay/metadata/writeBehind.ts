@@ -15,6 +15,12 @@ const MAX_BACKOFF_MS = 30_000;
 
 export class WriteStalled extends Error {}
 
+/**
+ * Called when a visitor write that had timed out lands after all (a MongoDB write is not
+ * cancelled by giving up on it). `startedAt` is when its batch was taken (Date.now()).
+ */
+export type LateWrite = (batch: VisitorUpdate[], startedAt: number) => Promise<void>;
+
 function key(accountId: string, visitorId: string): string {
   return `${accountId}/${visitorId}`;
 }
@@ -32,6 +38,9 @@ export class WriteBehind {
   private visitors = new Map<string, VisitorUpdate>();
   private activity: ActivityEvent[] = [];
   private inFlight?: Promise<void>;
+  private inFlightSince?: number;
+  /** Start times of visitor writes that timed out and have not settled: they may still land. */
+  private abandoned = new Set<{ startedAt: number }>();
   private failures = 0;
   private nextAttemptAt = 0;
 
@@ -43,6 +52,16 @@ export class WriteBehind {
     /** How long a store write may take before it counts as failed (injectable for tests). */
     private writeTimeoutMs = WRITE_TIMEOUT_MS,
   ) {}
+
+  /** Deletion hooks this to remove what a late write re-created. */
+  onLateWrite: LateWrite = async () => {};
+
+  /** The oldest start time of a visitor write that is under way or may still land; undefined if none. */
+  get oldestOpenWriteAt(): number | undefined {
+    let oldest = this.inFlightSince;
+    for (const a of this.abandoned) if (oldest === undefined || a.startedAt < oldest) oldest = a.startedAt;
+    return oldest;
+  }
 
   get pendingVisitors(): number {
     return this.visitors.size;
@@ -113,13 +132,15 @@ export class WriteBehind {
     if (this.inFlight) return this.inFlight;
     if (!force && now < this.nextAttemptAt) return Promise.resolve();
     if (this.visitors.size === 0 && this.activity.length === 0) return Promise.resolve();
-    this.inFlight = this.writeOnce().finally(() => {
+    this.inFlightSince = Date.now();
+    this.inFlight = this.writeOnce(this.inFlightSince).finally(() => {
       this.inFlight = undefined;
+      this.inFlightSince = undefined;
     });
     return this.inFlight;
   }
 
-  private async writeOnce(): Promise<void> {
+  private async writeOnce(startedAt: number): Promise<void> {
     const batch: VisitorUpdate[] = [];
     for (const [k, u] of this.visitors) {
       batch.push(u);
@@ -128,7 +149,15 @@ export class WriteBehind {
     }
     const events = this.activity.splice(0, BATCH);
     try {
-      if (batch.length) await withTimeout(this.store.upsertVisitors(batch), this.writeTimeoutMs);
+      if (batch.length) {
+        const write = this.store.upsertVisitors(batch);
+        try {
+          await withTimeout(write, this.writeTimeoutMs);
+        } catch (err) {
+          if (err instanceof WriteStalled) this.watchAbandoned(write, batch, startedAt);
+          throw err;
+        }
+      }
       if (events.length) await withTimeout(this.store.appendActivity(events), this.writeTimeoutMs);
       this.metrics.counters.metadata_writes_total += batch.length + events.length;
       this.failures = 0;
@@ -153,6 +182,24 @@ export class WriteBehind {
       this.metrics.gauges.metadata_pending_visitors = this.visitors.size;
       this.metrics.gauges.metadata_pending_activity = this.activity.length;
     }
+  }
+
+  private watchAbandoned(write: Promise<void>, batch: VisitorUpdate[], startedAt: number): void {
+    const entry = { startedAt };
+    this.abandoned.add(entry);
+    write.then(
+      async () => {
+        this.metrics.counters.metadata_late_writes_total++;
+        try {
+          await this.onLateWrite(batch, startedAt);
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message }, 'cleaning up after a late metadata write failed');
+        } finally {
+          this.abandoned.delete(entry);
+        }
+      },
+      () => this.abandoned.delete(entry),
+    );
   }
 }
 

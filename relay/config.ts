@@ -1,5 +1,6 @@
 /** Relay configuration from the environment, validated once at start-up. */
 import path from 'node:path';
+import { MAX_AGENT_TOKEN_LIFETIME_SEC } from './auth/agentToken.ts';
 
 export interface RelayConfig {
   port: number;
@@ -90,7 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     visitorBytesPerSec: int(env, 'VISITOR_BYTES_PER_SEC', 32 * MiB, 1024),
     agentMsgsPerSec: int(env, 'AGENT_MSGS_PER_SEC', 100, 1),
     idleTimeoutSec: int(env, 'IDLE_TIMEOUT_SEC', 120, 8, 960),
-    agentTokenTtlSec: int(env, 'AGENT_TOKEN_TTL_SEC', 8 * 3600, 60, 7 * 24 * 3600),
+    agentTokenTtlSec: int(env, 'AGENT_TOKEN_TTL_SEC', 8 * 3600, 60, MAX_AGENT_TOKEN_LIFETIME_SEC),
     visitorGraceMs: int(env, 'VISITOR_GRACE_MS', 15_000, 0),
     shutdownDeadlineMs: int(env, 'SHUTDOWN_DEADLINE_MS', 10_000, 100),
     retentionDays: int(env, 'RETENTION_DAYS', 30, 1, 3650),

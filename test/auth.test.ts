@@ -7,7 +7,7 @@ import jwt from 'jsonwebtoken';
 import t from 'tap';
 import { AGENT_AUDIENCE, RELAY_ISSUER } from '../protocol/index.ts';
 import { AccountService } from '../relay/accounts.ts';
-import { mintAgentToken, relayJwtKey, verifyAgentToken, type VerifyResult } from '../relay/auth/agentToken.ts';
+import { MAX_AGENT_TOKEN_LIFETIME_SEC, mintAgentToken, relayJwtKey, verifyAgentToken, type VerifyResult } from '../relay/auth/agentToken.ts';
 import { normaliseOriginPattern, originAllowed } from '../relay/auth/origin.ts';
 import { accountIdFromSecretKey, hashSecret, makeSecretKey, randomId, verifySecret } from '../relay/auth/secrets.ts';
 import { newTabId, newVisitorId, verifyVisitorToken, visitorToken } from '../relay/auth/visitorToken.ts';
@@ -246,6 +246,11 @@ t.test('agent tokens', async (t) => {
       expectInvalid(t, await verifyAgentToken(sign(priv, alg, acc.accountId, { acc: plain.accountId }), relaySecret, getAccount), `${alg}: acc claim naming another account`);
       expectInvalid(t, await verifyAgentToken(sign(priv, alg, acc.accountId, {}, { expiresIn: -5 }), relaySecret, getAccount), `${alg}: expired`, 'token_expired');
       expectInvalid(t, await verifyAgentToken(sign(priv, alg, acc.accountId, {}, { audience: 'other' }), relaySecret, getAccount), `${alg}: wrong audience`);
+      // Lifetime is capped at 7 days, whether measured from iat or (without iat) from now.
+      t.ok((await verifyAgentToken(sign(priv, alg, acc.accountId, {}, { expiresIn: MAX_AGENT_TOKEN_LIFETIME_SEC }), relaySecret, getAccount)).ok, `${alg}: a 7-day token is fine`);
+      expectInvalid(t, await verifyAgentToken(sign(priv, alg, acc.accountId, {}, { expiresIn: '10y' }), relaySecret, getAccount), `${alg}: a 10-year token`);
+      expectInvalid(t, await verifyAgentToken(sign(priv, alg, acc.accountId, {}, { expiresIn: MAX_AGENT_TOKEN_LIFETIME_SEC + 3600, noTimestamp: true }), relaySecret, getAccount), `${alg}: no iat and exp 7 days + 1 h away`);
+      expectInvalid(t, await verifyAgentToken(sign(priv, alg, acc.accountId, { iat: nowSec() + 86400 * 30 }, { expiresIn: 600 }), relaySecret, getAccount), `${alg}: an iat in the future does not stretch the cap`);
       // The customer's key can not speak for another account, nor for the relay.
       expectInvalid(t, await verifyAgentToken(sign(priv, alg, plain.accountId), relaySecret, getAccount), `${alg}: issuer set to another account`);
       expectInvalid(t, await verifyAgentToken(sign(priv, alg, RELAY_ISSUER, { acc: acc.accountId }), relaySecret, getAccount), `${alg}: issuer set to the relay`);

@@ -2,12 +2,19 @@
  * Agent JWTs. Two issuers, each with its algorithm pinned:
  *  - the relay itself (`iss: "cobrowse-relay"`, HS256 with a key derived from the relay secret);
  *  - a customer's backend (`iss: <accountId>`, RS256 or ES256 with the public key registered on the account).
- * `exp` is required, the audience is checked, and `none` is never accepted.
+ * `exp` is required, the audience is checked, and `none` is never accepted. No token may live
+ * longer than MAX_AGENT_TOKEN_LIFETIME_SEC: a leaked customer-signed token with a far `exp`
+ * would otherwise be good for years.
  */
 import crypto from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { AGENT_AUDIENCE, ID_PATTERN, RELAY_ISSUER } from '../../protocol/index.ts';
 import type { AccountRecord } from '../store/types.ts';
+
+/** The longest an agent token may be valid for, from `iat` (or from now when it has none). */
+export const MAX_AGENT_TOKEN_LIFETIME_SEC = 7 * 24 * 3600;
+/** Clock skew allowed between the customer's backend and the relay. */
+const CLOCK_SKEW_SEC = 60;
 
 export interface AgentClaims {
   agentId: string;
@@ -67,6 +74,8 @@ export async function verifyAgentToken(
     return invalid(`token rejected: ${(err as Error).message}`);
   }
   if (typeof payload.exp !== 'number') return invalid('token has no exp');
+  const issuedAt = typeof payload.iat === 'number' ? Math.min(payload.iat, Math.floor(Date.now() / 1000)) : Math.floor(Date.now() / 1000);
+  if (payload.exp - issuedAt > MAX_AGENT_TOKEN_LIFETIME_SEC + CLOCK_SKEW_SEC) return invalid('token lifetime exceeds 7 days');
   if (typeof payload.sub !== 'string' || !ID_PATTERN.test(payload.sub)) return invalid('token sub must be an agent id');
   const name = typeof payload.name === 'string' ? payload.name.slice(0, 100) : payload.sub;
   const accountId = account ? account.id : payload.acc;

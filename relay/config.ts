@@ -1,6 +1,7 @@
 /** Relay configuration from the environment, validated once at start-up. */
 import path from 'node:path';
 import { MAX_AGENT_TOKEN_LIFETIME_SEC } from './auth/agentToken.ts';
+import { normaliseOriginPattern } from './auth/origin.ts';
 
 export interface RelayConfig {
   port: number;
@@ -61,6 +62,17 @@ function list(raw: string | undefined): string[] {
   return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+/** A comma-separated origin allow-list, normalised as account origins are (case, default port, IDN). */
+function originList(env: NodeJS.ProcessEnv, name: string): string[] {
+  return list(env[name]).map((entry) => {
+    try {
+      return normaliseOriginPattern(entry);
+    } catch (err) {
+      throw new ConfigError(`${name}: ${(err as Error).message}`);
+    }
+  });
+}
+
 const MiB = 1024 * 1024;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
@@ -80,7 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     dataDir: path.resolve(env.DATA_DIR || './data'),
     mongodbUrl: env.MONGODB_URL || undefined,
     relaySecret: env.RELAY_SECRET || undefined,
-    agentOrigins: list(env.AGENT_ORIGINS),
+    agentOrigins: originList(env, 'AGENT_ORIGINS'),
     maxPayloadBytes,
     agentSoftBackpressure: int(env, 'AGENT_SOFT_BACKPRESSURE_BYTES', 8 * MiB, 64 * 1024),
     globalBufferedCap: int(env, 'GLOBAL_BUFFERED_CAP_BYTES', 1024 * MiB, MiB),

@@ -8,6 +8,7 @@ import type { RelayConfig } from './config.ts';
 import type { RelayContext } from './context.ts';
 import { registerActivityApi } from './http/activityApi.ts';
 import { agentTokensHandler } from './http/agentTokens.ts';
+import { allowedMethods } from './http/apiMethods.ts';
 import { registerVisitorCheck } from './http/visitorCheck.ts';
 import { registerVisitorsApi } from './http/visitorsApi.ts';
 import { pending, sendError, sendJson } from './http/respond.ts';
@@ -99,6 +100,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   app.any('/*', counted((res, req) => {
     if (req.getMethod() === 'get' && statics.serve(res, req)) return;
     const p = pending(res);
+    const allow = allowedMethods(req.getUrl());
+    if (allow.length) return sendError(p, 'methodNotAllowed', `${req.getMethod().toUpperCase()} is not allowed here`, { allow: allow.join(', ') });
     sendError(p, 'notFound', 'no such route');
   }));
 

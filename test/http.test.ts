@@ -85,10 +85,21 @@ t.test('unknown routes: 404 with a JSON error', async (t) => {
   await expectJsonError(t, await get('/api/v1/nope'), 404, 'not_found', 'GET /api/v1/nope');
   await expectJsonError(t, await get('/nope', { method: 'POST', body: 'x' }), 404, 'not_found', 'POST /nope');
   await expectJsonError(t, await get('/embed.js', { method: 'DELETE' }), 404, 'not_found', 'DELETE /embed.js');
-  const res = await get('/api/v1/agent-tokens');
-  t.ok(res.status === 404 || res.status === 405, `GET on a POST-only route is refused (${res.status})`);
-  t.match(res.headers.get('content-type'), /^application\/json/);
-  await res.arrayBuffer();
+});
+
+t.test('a known API route with the wrong method: 405 with Allow and a JSON error', async (t) => {
+  for (const [method, path, allow] of [
+    ['GET', '/api/v1/agent-tokens', 'POST'],
+    ['PUT', '/api/v1/visitors', 'GET'],
+    ['POST', '/api/v1/visitors/v_1', 'GET, DELETE'],
+    ['DELETE', '/api/v1/activity', 'GET'],
+    ['GET', '/api/v1/activity/purge', 'POST'],
+    ['PATCH', '/api/v1/visitors/delete', 'POST, GET, DELETE'],
+  ] as const) {
+    const res = await get(path, { method });
+    await expectJsonError(t, res, 405, 'method_not_allowed', `${method} ${path}`);
+    t.equal(res.headers.get('allow'), allow, `${method} ${path}: Allow: ${allow}`);
+  }
 });
 
 t.test('POST /api/v1/agent-tokens: authentication', async (t) => {

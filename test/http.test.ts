@@ -253,7 +253,13 @@ t.test('static files: the embed script with ETag and 304', async (t) => {
   t.equal(notModified.headers.get('etag'), etag);
   t.equal((await notModified.arrayBuffer()).byteLength, 0, '304 has no body');
 
-  const stale = await get('/embed.js', { headers: { 'if-none-match': '"something-else"' } });
+  // What browsers and proxies also send: a list, a weak tag (e.g. after a proxy's gzip), `*`.
+  for (const inm of [`"old", ${etag}`, `W/${etag}`, '*']) {
+    const r = await get('/embed.js', { headers: { 'if-none-match': inm } });
+    t.equal(r.status, 304, `If-None-Match: ${inm} → 304`);
+    await r.arrayBuffer();
+  }
+  const stale = await get('/embed.js', { headers: { 'if-none-match': '"something-else", W/"other"' } });
   t.equal(stale.status, 200, 'another ETag: 200 with the body');
   t.equal(Buffer.from(await stale.arrayBuffer()).length, bytes.length);
 

@@ -68,7 +68,7 @@ export class StaticFiles {
     if (!f) return false;
     const inm = req.getHeader('if-none-match');
     res.cork(() => {
-      if (inm === f.etag) {
+      if (etagMatches(inm, f.etag)) {
         res.writeStatus(statusLine(304)).writeHeader('etag', f.etag).end();
         return;
       }
@@ -86,4 +86,12 @@ export class StaticFiles {
     });
     return true;
   }
+}
+
+/** RFC 9110 If-None-Match: `*`, or a list of tags compared weakly (a `W/` prefix is ignored). */
+export function etagMatches(header: string, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  const bare = etag.replace(/^W\//, '');
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === bare);
 }

@@ -30,6 +30,7 @@ export class Metrics {
     agent_buffered_bytes: 0,
     metadata_pending_visitors: 0,
     metadata_pending_activity: 0,
+    metadata_abandoned_writes: 0,
   };
 
   render(extra: Record<string, number> = {}): string {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import t from 'tap';
 import { createLogger } from '../relay/log.ts';
 import { MetadataService } from '../relay/metadata/service.ts';
-import { mergeUpdate, WriteBehind } from '../relay/metadata/writeBehind.ts';
+import { MAX_ABANDONED_WRITES, mergeUpdate, WriteBehind } from '../relay/metadata/writeBehind.ts';
 import { Metrics } from '../relay/metrics.ts';
 import { SqliteStore } from '../relay/store/sqlite.ts';
 import type { ActivityEvent, Store, VisitorUpdate } from '../relay/store/types.ts';
@@ -267,6 +267,25 @@ t.test('store stalling: the write times out, is counted and retried, and lands o
   t.equal(writer.pendingActivity, 0);
   t.equal((await sqlite.getVisitor(ACC, 'v1'))?.userId, 'u-stall', 'the held update landed');
   t.equal((await sqlite.listActivity(ACC, { limit: 10 })).items.length, 1, 'the activity entry landed, once');
+});
+
+t.test('a store that never answers: timed-out writes do not pile up past the bound', async (t) => {
+  const { store, writer, metrics, sqlite } = setup(t, 100, 20);
+  const keepAlive = setInterval(() => {}, 1000);
+  t.teardown(() => clearInterval(keepAlive));
+  store.mode = 'stall';
+  writer.touch({ accountId: ACC, visitorId: 'v1', lastSeen: new Date() });
+  for (let i = 0; i < MAX_ABANDONED_WRITES + 5; i++) await flushed(writer);
+  t.equal(store.calls.upsertVisitors, MAX_ABANDONED_WRITES, `at most ${MAX_ABANDONED_WRITES} writes hang in the store`);
+  t.equal(metrics.gauges.metadata_abandoned_writes, MAX_ABANDONED_WRITES, 'shown in /metrics');
+  t.equal(writer.pendingVisitors, 1, 'the update is still held');
+  store.mode = 'ok';
+  store.release('ok');
+  for (let i = 0; i < 1000 && metrics.gauges.metadata_abandoned_writes > 0; i++) await tick();
+  t.equal(metrics.gauges.metadata_abandoned_writes, 0, 'they settle');
+  await flushed(writer);
+  t.equal(writer.pendingVisitors, 0, 'and writing resumes');
+  t.ok(await sqlite.getVisitor(ACC, 'v1'));
 });
 
 t.test('MetadataService.deleteVisitors leaves nothing in the store or pending; a later touch does not recreate it', async (t) => {

@@ -12,6 +12,8 @@ const BATCH = 500;
 const MAX_PENDING_ACTIVITY = 10_000;
 const WRITE_TIMEOUT_MS = 10_000;
 const MAX_BACKOFF_MS = 30_000;
+/** Timed-out writes still hanging in the store; past this no new write is started (no pile-up on a stalled database). */
+export const MAX_ABANDONED_WRITES = 8;
 
 export class WriteStalled extends Error {}
 
@@ -132,6 +134,7 @@ export class WriteBehind {
     if (this.inFlight) return this.inFlight;
     if (!force && now < this.nextAttemptAt) return Promise.resolve();
     if (this.visitors.size === 0 && this.activity.length === 0) return Promise.resolve();
+    if (this.abandoned.size >= MAX_ABANDONED_WRITES) return Promise.resolve();
     this.inFlightSince = Date.now();
     this.inFlight = this.writeOnce(this.inFlightSince).finally(() => {
       this.inFlight = undefined;
@@ -187,6 +190,11 @@ export class WriteBehind {
   private watchAbandoned(write: Promise<void>, batch: VisitorUpdate[], startedAt: number): void {
     const entry = { startedAt };
     this.abandoned.add(entry);
+    this.metrics.gauges.metadata_abandoned_writes = this.abandoned.size;
+    const settled = () => {
+      this.abandoned.delete(entry);
+      this.metrics.gauges.metadata_abandoned_writes = this.abandoned.size;
+    };
     write.then(
       async () => {
         this.metrics.counters.metadata_late_writes_total++;
@@ -195,10 +203,10 @@ export class WriteBehind {
         } catch (err) {
           this.log.warn({ err: (err as Error).message }, 'cleaning up after a late metadata write failed');
         } finally {
-          this.abandoned.delete(entry);
+          settled();
         }
       },
-      () => this.abandoned.delete(entry),
+      settled,
     );
   }
 }

@@ -22,6 +22,8 @@ const PAGE_POLL_MS = 1000;
 const CONSENT_MEMORY_MS = 5 * 60_000;
 /** While the outbound queue is over its limit, how often to check whether it drained. */
 const DRAIN_POLL_MS = 250;
+/** At most one `tab-active` per this long: focus and visibility events can come in bursts. */
+const TAB_ACTIVE_MIN_INTERVAL_MS = 1000;
 
 export type Identity = { userId?: string; name?: string; email?: string };
 
@@ -53,6 +55,7 @@ export class Session {
   private drainTimer?: ReturnType<typeof setInterval>;
   private stopped = false;
   private connected = false;
+  private lastTabActive = 0;
 
   constructor(
     relay: URL,
@@ -82,6 +85,9 @@ export class Session {
       closed: (code, final) => this.onClosed(code, final),
       idsForgotten: () => undefined,
     });
+    // The visitor switching to this tab: agents watching another of their tabs follow them here.
+    window.addEventListener('focus', () => this.safely(() => this.tabActive()));
+    document.addEventListener('visibilitychange', () => this.safely(() => document.visibilityState === 'visible' && this.tabActive()));
     if (options.shortcut) {
       window.addEventListener('keydown', (e) => this.safely(() => matchesShortcut(options.shortcut, e) && this.showCode()), true);
     }
@@ -138,6 +144,8 @@ export class Session {
         clearInterval(this.pageTimer);
         this.pageTimer = setInterval(() => this.safely(() => this.reportPage()), PAGE_POLL_MS);
         if (this.wantCode) this.send({ t: 'code-request' });
+        // A tab opened in the foreground gets no focus event: say so once connected.
+        if (document.visibilityState === 'visible' && document.hasFocus()) this.tabActive(true);
         this.events.emit('ready', { visitorId: m.visitorId });
         return;
       case 'consent-request':
@@ -338,6 +346,15 @@ export class Session {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** Tells the relay the visitor is on this tab (no page content: the message has no fields). */
+  private tabActive(force = false): void {
+    if (!this.connected || this.stopped) return;
+    const now = Date.now();
+    if (!force && now - this.lastTabActive < TAB_ACTIVE_MIN_INTERVAL_MS) return;
+    this.lastTabActive = now;
+    this.send({ t: 'tab-active' });
+  }
 
   private rules(): ControlRules {
     return { mask: this.options.mask, block: this.options.block, everPassword: this.capture.everPassword, nodeById: (id) => this.capture.nodeById(id) };

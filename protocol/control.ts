@@ -24,7 +24,9 @@ export interface IdentifyMsg { t: 'identify'; userId?: string; name?: string; em
 export interface CodeRequestMsg { t: 'code-request' }
 /** The visitor's own erasure request (`forget()`), authorised by its visitor token. */
 export interface ForgetMsg { t: 'forget' }
-export type VisitorToRelay = PageMsg | ConsentMsg | ControlMsg | EndMsg | IdentifyMsg | CodeRequestMsg | ForgetMsg;
+/** The visitor switched to (or is using) this tab: the agents watching another of their tabs follow. */
+export interface TabActiveMsg { t: 'tab-active' }
+export type VisitorToRelay = PageMsg | ConsentMsg | ControlMsg | EndMsg | IdentifyMsg | CodeRequestMsg | ForgetMsg | TabActiveMsg;
 
 // ---- agent -> relay
 export interface JoinMsg { t: 'join'; visitorId: string; tabId?: string }
@@ -89,6 +91,7 @@ const visitorSchemas: Record<string, Schema> = {
   },
   'code-request': {},
   forget: {},
+  'tab-active': {},
 };
 
 const agentSchemas: Record<string, Schema> = {

@@ -45,6 +45,7 @@ const VISITOR_VALID = [
   { t: 'control', agentId: 'alice', allow: false },
   { t: 'end' },
   { t: 'end', agentId: 'alice' },
+  { t: 'tab-active' },
 ];
 
 const AGENT_VALID = [
@@ -67,7 +68,7 @@ t.test('every visitor message type is accepted in a valid form', async (t) => {
     accepts(t, parseVisitorMessage, m);
     types.add(m.t);
   }
-  t.same([...types].sort(), ['consent', 'control', 'end', 'page'], 'all four visitor types covered');
+  t.same([...types].sort(), ['consent', 'control', 'end', 'page', 'tab-active'], 'all five visitor types covered');
 });
 
 t.test('every agent message type is accepted in a valid form', async (t) => {
@@ -82,6 +83,8 @@ t.test('every agent message type is accepted in a valid form', async (t) => {
 t.test('directions are separate: a message of one side is unknown to the other', async (t) => {
   rejects(t, parseVisitorMessage, { t: 'join', visitorId: 'v1' }, /unknown message type/);
   rejects(t, parseVisitorMessage, { t: 'pointer', x: 1, y: 1 }, /unknown message type/);
+  rejects(t, parseAgentMessage, { t: 'tab-active' }, /unknown message type/);
+  rejects(t, parseVisitorMessage, { t: 'tab-active', tabId: 'other' }, /tabId/);
   rejects(t, parseAgentMessage, { t: 'consent', agentId: 'a', allow: true }, /unknown message type/);
   rejects(t, parseAgentMessage, { t: 'page', url: 'u', title: 't' }, /unknown message type/);
   // Relay -> client types are never accepted from a client.

@@ -199,6 +199,9 @@ export class SessionRouter {
         sendJson(tab.ws, tab, { t: 'code', code, expiresAt: expiresAt.toISOString() });
         return;
       }
+      case 'tab-active':
+        this.followActiveTab(tab);
+        return;
       case 'forget': {
         const accountId = v.account.id;
         const visitorId = v.visitorId;
@@ -319,6 +322,50 @@ export class SessionRouter {
     agent.state = 'pending';
     v.pending.add(agent);
     sendJson(tab.ws, tab, { t: 'consent-request', agent: { id: agent.agentId, name: agent.name } });
+  }
+
+  /**
+   * The visitor is on this tab now: agents watching another of their tabs, or waiting for a tab
+   * that went away, move here without a new prompt (consent is the visitor's, not the tab's).
+   * Control is per page, so it ends with the move and must be asked for again. A pending consent
+   * prompt is shown here too.
+   */
+  private followActiveTab(tab: TabData): void {
+    const v = tab.visitor;
+    if (!v || tab.closed) return;
+    const mayWatch = (agent: AgentData) => !v.account.requireConsent || v.consented.has(agent.agentId);
+    for (const other of v.tabs.values()) {
+      if (other === tab) continue;
+      const moved = new Set<string>();
+      for (const agent of [...other.agents]) {
+        if (!mayWatch(agent)) continue;
+        this.detach(agent);
+        moved.add(agent.agentId);
+        this.revokeControlForMove(v, agent);
+        this.attach(agent, tab);
+      }
+      for (const agentId of moved) {
+        if (![...other.agents].some((a) => a.agentId === agentId)) sendJson(other.ws, other, { t: 'agent-left', agentId });
+      }
+    }
+    for (const agent of [...v.followers]) {
+      if (!mayWatch(agent)) continue;
+      v.followers.delete(agent);
+      this.revokeControlForMove(v, agent);
+      this.attach(agent, tab);
+    }
+    for (const agent of v.pending) {
+      if (agent.target?.tabId === tab.tabId) continue;
+      agent.target = { visitor: v, tabId: tab.tabId };
+      sendJson(tab.ws, tab, { t: 'consent-request', agent: { id: agent.agentId, name: agent.name } });
+    }
+  }
+
+  private revokeControlForMove(v: Visitor, agent: AgentData): void {
+    if (!v.control.delete(agent.agentId)) return;
+    this.metadata.activity(v.account.id, 'control_revoked', { agentId: agent.agentId, visitorId: v.visitorId, userId: v.userId, detail: 'visitor switched tabs' });
+    for (const a of this.agentsOf(v)) if (a.agentId === agent.agentId) sendJson(a.ws, a, { t: 'control', visitorId: v.visitorId, allow: false });
+    if (!this.agentsOf(v).includes(agent)) sendJson(agent.ws, agent, { t: 'control', visitorId: v.visitorId, allow: false });
   }
 
   private attach(agent: AgentData, tab: TabData): void {

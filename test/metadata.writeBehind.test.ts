@@ -449,6 +449,25 @@ t.test('a write that timed out lands after a deletion (MongoDB does not cancel i
   });
 });
 
+t.test('an activity append that timed out and landed late is not duplicated by its retry', async (t) => {
+  const { store, sqlite, service, metrics } = setup(t, 100, 100);
+  const keepAlive = setInterval(() => {}, 1000);
+  t.teardown(() => clearInterval(keepAlive));
+  store.mode = 'stall';
+  service.activity(ACC, 'session_requested', { agentId: 'alice', visitorId: 'v1' });
+  service.activity(ACC, 'consent_given', { agentId: 'alice', visitorId: 'v1' });
+  await flushed(service.writer);
+  t.equal(metrics.counters.metadata_write_failures_total, 1, 'the append timed out');
+  t.equal(service.writer.pendingActivity, 2, 'and is held for a retry');
+  store.mode = 'ok';
+  store.release('ok'); // the first attempt lands after all...
+  await flushed(service.writer); // ...and so does the retry
+  for (let i = 0; i < 20; i++) await tick();
+  t.equal(store.calls.appendActivity, 2, 'two appends reached the store');
+  const items = (await sqlite.listActivity(ACC, { limit: 10 })).items;
+  t.same(items.map((e) => e.type).sort(), ['consent_given', 'session_requested'], 'each entry once');
+});
+
 t.test('activity: email-like user ids are masked, the raw email is not in the file, purge by user key', async (t) => {
   const { dir, sqlite, service, store } = setup(t);
   const raw = 'john.smith@example.com';

@@ -5,10 +5,11 @@
  * serialiser; they do not claim that a server accepted them. The store itself runs against a
  * real server only in test/store.conformance.test.ts when MONGODB_URL is set.
  */
-import { BSON } from 'mongodb';
+import { BSON, MongoBulkWriteError } from 'mongodb';
+import { newEventId } from '../relay/metadata/eventId.ts';
 import t from 'tap';
 import {
-  ACTIVITY_INDEXES, DAY_SECONDS, TTL_INDEX_NAME, activityFilter, activityToDoc, ttlCollMod, visitorDeleteFilter, visitorIndexes,
+  ACTIVITY_INDEXES, DAY_SECONDS, DUPLICATE_KEY, TTL_INDEX_NAME, activityFilter, activityToDoc, onlyDuplicateKeys, ttlCollMod, visitorDeleteFilter, visitorIndexes,
   visitorSearchFilter, visitorUpsertOp,
 } from '../relay/store/mongoDocs.ts';
 import type { ActivityEvent, VisitorUpdate } from '../relay/store/types.ts';
@@ -257,4 +258,31 @@ t.test('activityToDoc drops undefined fields; Dates survive BSON', async (t) => 
   t.same(activityToDoc(full), full, 'a full event is kept whole');
   t.not(activityToDoc(full), full, 'as a new object');
   t.same(wire(activityToDoc(full)), full, 'and survives BSON unchanged');
+});
+
+t.test('activityToDoc: the event id is the _id (a retried append is a duplicate key, not a second entry)', async (t) => {
+  const at = new Date('2030-03-04T05:06:07.890Z');
+  const eventId = newEventId(at.getTime());
+  t.match(eventId, /^[0-9a-f]{24}$/, 'an event id is 24 hex characters');
+  const d = activityToDoc({ accountId: 'a', at, type: 'session_requested', eventId }) as unknown as Doc;
+  t.ok(d._id instanceof BSON.ObjectId, '_id is an ObjectId');
+  t.equal(d._id.toHexString(), eventId, 'made from the event id');
+  t.notOk('eventId' in d, 'no separate eventId field');
+  t.equal(wire(d)._id.toHexString(), eventId, 'and it survives BSON');
+  t.equal(d._id.getTimestamp().getTime(), Math.floor(at.getTime() / 1000) * 1000, 'ObjectId layout: its time is the creation second');
+  const ids = Array.from({ length: 1000 }, () => newEventId(at.getTime()));
+  t.equal(new Set(ids).size, ids.length, 'unique');
+  t.same([...ids].sort(), ids, 'increasing within a second, so _id order is creation order');
+  t.throws(() => activityToDoc({ accountId: 'a', at, type: 'session_requested', eventId: 'not-hex' }), /eventId/, 'a malformed id is refused');
+});
+
+t.test('onlyDuplicateKeys: a retried append that found its events already stored succeeded', async (t) => {
+  const bulk = (codes: number[]) => new MongoBulkWriteError({ message: 'bulk', code: codes[0], writeErrors: codes.map((code, index) => ({ code, index, errmsg: 'x' })) } as never, {} as never);
+  t.ok(onlyDuplicateKeys(bulk([DUPLICATE_KEY])), 'one duplicate key: fine');
+  t.ok(onlyDuplicateKeys(bulk([DUPLICATE_KEY, DUPLICATE_KEY])), 'several: fine');
+  t.notOk(onlyDuplicateKeys(bulk([DUPLICATE_KEY, 121])), 'a validation error among them: a real failure');
+  t.notOk(onlyDuplicateKeys(bulk([])), 'no write errors: a real failure');
+  t.notOk(onlyDuplicateKeys(Object.assign(bulk([DUPLICATE_KEY]), { writeConcernError: { code: 64 } })), 'a write concern error: not durable, retry');
+  t.notOk(onlyDuplicateKeys(new Error('connection reset')), 'any other error: a real failure');
+  t.notOk(onlyDuplicateKeys(undefined), 'nothing: a real failure');
 });

@@ -6,6 +6,7 @@
  * unit-tested below as data.
  */
 import crypto from 'node:crypto';
+import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import t from 'tap';
 import { hashSecret, makeSecretKey, randomId } from '../relay/auth/secrets.ts';
 import { ACCOUNT_INDEXES, MongoStore, accountByPublicKeyFilter, accountFromDoc, accountToDoc } from '../relay/store/mongo.ts';
 import { SqliteStore } from '../relay/store/sqlite.ts';
+import { newEventId } from '../relay/metadata/eventId.ts';
 import {
   StoreConflictError, type AccountRecord, type ActivityEvent, type ActivityQuery, type Store, type VisitorQuery, type VisitorRecord, type VisitorUpdate,
 } from '../relay/store/types.ts';
@@ -510,6 +512,23 @@ function visitorAndActivityConformance(
     t.same(order(await list({})), order([e3, e4, e6]), 'entries at or after the cut-off stay');
     t.equal(await store.sweepActivity(at(3)), 0, 'a second sweep removes nothing');
   });
+
+  t.test('activity: appending an event again (a retry) keeps one entry', async (t) => {
+    const { store } = await open(t);
+    const at = new Date(base());
+    const e1: ActivityEvent = { accountId: A, at, type: 'session_requested', agentId: 'alice', eventId: newEventId() };
+    const e2: ActivityEvent = { accountId: A, at, type: 'consent_given', agentId: 'alice', eventId: newEventId() };
+    const plain: ActivityEvent = { accountId: A, at, type: 'session_ended', agentId: 'alice' };
+    await store.appendActivity([e1]);
+    await store.appendActivity([e1, e2]); // the retry of a batch that had landed in part
+    await store.appendActivity([e2]);
+    await store.appendActivity([plain, plain]); // without ids: nothing is deduplicated
+    const items = (await store.listActivity(A, { limit: 100 })).items;
+    t.equal(items.filter((e) => e.type === 'session_requested').length, 1, 'e1 once');
+    t.equal(items.filter((e) => e.type === 'consent_given').length, 1, 'e2 once');
+    t.equal(items.filter((e) => e.type === 'session_ended').length, 2, 'events without an id are all kept');
+    t.notOk(items.some((e) => 'eventId' in e), 'the event id is not part of what is read back');
+  });
 }
 
 t.test('SQLite store conformance', async (t) => {
@@ -532,6 +551,28 @@ t.test('SqliteStore specifics', async (t) => {
   t.ok(fs.existsSync(store.file), 'the database file exists in DATA_DIR, parents created');
   t.equal(path.basename(store.file), 'cobrowse.sqlite');
   t.equal(fs.statSync(path.dirname(store.file)).mode & 0o777, 0o700, 'DATA_DIR created 0700');
+});
+
+t.test('SqliteStore opens a data directory written before activity had event ids', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-store-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // The activity table as the previous release created it, with one entry in it.
+  const old = new Database(path.join(dir, 'cobrowse.sqlite'));
+  old.exec(`CREATE TABLE activity (id INTEGER PRIMARY KEY AUTOINCREMENT, account_id TEXT NOT NULL, at INTEGER NOT NULL, type TEXT NOT NULL,
+    agent_id TEXT, visitor_id TEXT, user_id TEXT, user_key TEXT, detail TEXT)`);
+  old.prepare('INSERT INTO activity (account_id, at, type, agent_id) VALUES (?, ?, ?, ?)').run('acc_old', Date.now(), 'session_requested', 'alice');
+  old.close();
+
+  const store = new SqliteStore(dir);
+  t.teardown(() => store.close());
+  const e: ActivityEvent = { accountId: 'acc_old', at: new Date(), type: 'consent_given', agentId: 'alice', eventId: newEventId() };
+  await store.appendActivity([e]);
+  await store.appendActivity([e]);
+  const items = (await store.listActivity('acc_old', { limit: 10 })).items;
+  t.same(items.map((x) => x.type).sort(), ['consent_given', 'session_requested'], 'the old entry is kept, the new one is stored once');
+  const reopened = new SqliteStore(dir); // migrating twice is harmless
+  t.equal((await reopened.listActivity('acc_old', { limit: 10 })).items.length, 2);
+  await reopened.close();
 });
 
 const mongoUrl = process.env.MONGODB_URL;

@@ -7,6 +7,7 @@
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ActivityEvent, ActivityType, DeleteVisitorsFilter, Store, VisitorRecord, VisitorUpdate } from '../store/types.ts';
+import { newEventId } from './eventId.ts';
 import { maskUserId, userKey } from './mask.ts';
 import { WriteBehind } from './writeBehind.ts';
 
@@ -82,7 +83,7 @@ export class MetadataService {
   }
 
   activity(accountId: string, type: ActivityType, f: { agentId?: string; visitorId?: string; userId?: string; detail?: string } = {}): void {
-    const e: ActivityEvent = { accountId, at: this.now(), type };
+    const e: ActivityEvent = { accountId, at: this.now(), type, eventId: newEventId() };
     if (f.agentId) e.agentId = f.agentId;
     if (f.visitorId) e.visitorId = f.visitorId;
     if (f.userId) {

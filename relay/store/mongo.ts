@@ -7,7 +7,7 @@
 import { MongoClient, MongoServerError, ObjectId, type Collection, type Db, type IndexDescription } from 'mongodb';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import {
-  ACTIVITY_INDEXES, activityFilter, activityToDoc, TTL_INDEX_NAME, ttlCollMod, visitorDeleteFilter, visitorIndexes, visitorSearchFilter,
+  ACTIVITY_INDEXES, activityFilter, activityToDoc, onlyDuplicateKeys, TTL_INDEX_NAME, ttlCollMod, visitorDeleteFilter, visitorIndexes, visitorSearchFilter,
   visitorUpsertOp, type ActivityDoc, type VisitorDoc,
 } from './mongoDocs.ts';
 import {
@@ -112,7 +112,13 @@ export class MongoStore implements Store {
   }
 
   async appendActivity(events: ActivityEvent[]): Promise<void> {
-    if (events.length) await this.activity().insertMany(events.map(activityToDoc), { ordered: true });
+    if (!events.length) return;
+    try {
+      // Unordered: on a retry, the events an earlier attempt stored are duplicate keys; the rest go in.
+      await this.activity().insertMany(events.map(activityToDoc), { ordered: false });
+    } catch (err) {
+      if (!onlyDuplicateKeys(err)) throw err;
+    }
   }
 
   async listActivity(accountId: string, q: ActivityQuery): Promise<Page<ActivityEvent>> {

@@ -3,7 +3,8 @@
  * filters and update documents, as pure functions so they are unit-tested without a
  * server (none can run in this project's environment; see DESIGN.md).
  */
-import type { AnyBulkWriteOperation, Filter, IndexDescription } from 'mongodb';
+import { ObjectId, type AnyBulkWriteOperation, type Filter, type IndexDescription } from 'mongodb';
+import { EVENT_ID_PATTERN } from '../metadata/eventId.ts';
 import type { ActivityEvent, ActivityQuery, DeleteVisitorsFilter, VisitorQuery, VisitorRecord, VisitorUpdate } from './types.ts';
 
 export type VisitorDoc = VisitorRecord;
@@ -105,9 +106,33 @@ export function activityFilter(accountId: string, q: ActivityQuery, cursor?: { t
   return f as Filter<ActivityDoc>;
 }
 
-/** An activity document with absent fields left out (the driver would store undefined as null). */
+/**
+ * An activity document with absent fields left out (the driver would store undefined as null).
+ * The event id becomes `_id`, so appending the same event twice (a retry after a write that timed
+ * out but landed) is a duplicate key, not a second entry.
+ */
 export function activityToDoc(e: ActivityEvent): ActivityDoc {
   const d: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(e)) if (v !== undefined) d[k] = v;
+  for (const [k, v] of Object.entries(e)) if (v !== undefined && k !== 'eventId') d[k] = v;
+  if (e.eventId !== undefined) {
+    if (!EVENT_ID_PATTERN.test(e.eventId)) throw new Error('eventId must be 24 lowercase hex characters');
+    d._id = ObjectId.createFromHexString(e.eventId);
+  }
   return d as unknown as ActivityDoc;
+}
+
+/** MongoDB's duplicate key error code. */
+export const DUPLICATE_KEY = 11000;
+
+/**
+ * Whether a failed unordered insertMany failed only on duplicate keys (events already stored by an
+ * earlier attempt): then every other document was inserted and the append succeeded.
+ */
+export function onlyDuplicateKeys(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as { writeErrors?: unknown; writeConcernError?: unknown; errorResponse?: { writeConcernError?: unknown } };
+  if (e.writeConcernError || e.errorResponse?.writeConcernError) return false; // not durably written: retry
+  // The driver gives one WriteError or an array of them (OneOrMore<WriteError>).
+  const list = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
+  return list.length > 0 && list.every((w) => (w as { code?: unknown } | null)?.code === DUPLICATE_KEY);
 }

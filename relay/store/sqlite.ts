@@ -153,6 +153,15 @@ export class SqliteStore implements Store {
     // deletion the WAL (which still holds old page images) is checkpointed and truncated.
     this.db.pragma('secure_delete = ON');
     this.db.exec(SCHEMA);
+    this.migrate();
+  }
+
+  /** Brings a data directory written by an older relay up to the current schema. */
+  private migrate(): void {
+    const activityColumns = (this.db.prepare('PRAGMA table_info(activity)').all() as Array<{ name: string }>).map((c) => c.name);
+    if (!activityColumns.includes('event_id')) this.db.exec('ALTER TABLE activity ADD COLUMN event_id TEXT');
+    // Idempotent appends: a retried batch keeps one row per event (NULLs, from before, never clash).
+    this.db.exec('CREATE UNIQUE INDEX IF NOT EXISTS activity_event_id ON activity (event_id)');
   }
 
   async createAccount(a: AccountRecord): Promise<void> {
@@ -284,11 +293,11 @@ export class SqliteStore implements Store {
 
   async appendActivity(events: ActivityEvent[]): Promise<void> {
     const stmt = this.db.prepare(
-      'INSERT INTO activity (account_id, at, type, agent_id, visitor_id, user_id, user_key, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO activity (account_id, at, type, agent_id, visitor_id, user_id, user_key, detail, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING',
     );
     this.db.transaction(() => {
       for (const e of events) {
-        stmt.run(e.accountId, e.at.getTime(), e.type, e.agentId ?? null, e.visitorId ?? null, e.userId ?? null, e.userKey ?? null, e.detail ?? null);
+        stmt.run(e.accountId, e.at.getTime(), e.type, e.agentId ?? null, e.visitorId ?? null, e.userId ?? null, e.userKey ?? null, e.detail ?? null, e.eventId ?? null);
       }
     })();
   }

@@ -90,6 +90,11 @@ export interface ActivityEvent {
   userKey?: string;
   /** Counts and the like, never page content. */
   detail?: string;
+  /**
+   * Idempotency key (24 hex, `relay/metadata/eventId.ts`): appending an event with the same id
+   * again keeps one entry. Written, never returned by `listActivity`.
+   */
+  eventId?: string;
 }
 
 export interface ActivityQuery {

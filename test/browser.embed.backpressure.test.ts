@@ -37,7 +37,7 @@ if (!chromiumAvailable()) {
     const framesBefore = agent.frames.length;
 
     proxy.pause();
-    const { changes, generated } = await ep.page.evaluate(() => (window as any).flood(6000, 400_000));
+    const { changes, generated } = await ep.page.evaluate(() => (window as any).flood(120, 400_000));
     await ep.page.evaluate(() => (document.getElementById('marker')!.textContent = 'FINAL-STATE'));
     proxy.resume();
 

@@ -39,7 +39,8 @@ function run(cmd: string, args: string[], dataDir: string): Promise<Run> {
   });
 }
 
-const cli = (args: string[], dataDir: string) => run('npx', ['tsx', 'scripts/account.ts', ...args], dataDir);
+// The CLI as its own process, through tsx's loader (as `npm run account` runs it) without npx's start-up cost.
+const cli = (args: string[], dataDir: string) => run(process.execPath, ['--import', 'tsx', 'scripts/account.ts', ...args], dataDir);
 const tmp = (t: Test) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-cli-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -27,6 +27,10 @@ export interface RelayConfig {
   visitorMsgsPerSec: number;
   visitorBytesPerSec: number;
   agentMsgsPerSec: number;
+  /** REST API requests per second per client IP (burst: 2 s worth). */
+  apiRequestsPerSec: number;
+  /** Failed REST authentications per minute per client IP; past it, 429 without checking the key. */
+  apiAuthFailuresPerMin: number;
   idleTimeoutSec: number;
   agentTokenTtlSec: number;
   /** How long a visitor's consent and followers survive a page navigation (socket gap). */
@@ -102,6 +106,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     visitorMsgsPerSec: int(env, 'VISITOR_MSGS_PER_SEC', 200, 1),
     visitorBytesPerSec: int(env, 'VISITOR_BYTES_PER_SEC', 32 * MiB, 1024),
     agentMsgsPerSec: int(env, 'AGENT_MSGS_PER_SEC', 100, 1),
+    apiRequestsPerSec: int(env, 'API_REQUESTS_PER_SEC', 100, 1),
+    apiAuthFailuresPerMin: int(env, 'API_AUTH_FAILURES_PER_MIN', 20, 1),
     idleTimeoutSec: int(env, 'IDLE_TIMEOUT_SEC', 120, 8, 960),
     agentTokenTtlSec: int(env, 'AGENT_TOKEN_TTL_SEC', 8 * 3600, 60, MAX_AGENT_TOKEN_LIFETIME_SEC),
     visitorGraceMs: int(env, 'VISITOR_GRACE_MS', 15_000, 0),

@@ -7,6 +7,7 @@ import type { MetadataService } from './metadata/service.ts';
 import type { Metrics } from './metrics.ts';
 import type { SessionRouter } from './sessions/router.ts';
 import type { Store } from './store/types.ts';
+import type { ApiLimits } from './http/apiLimits.ts';
 
 /** What the socket and HTTP handlers share. */
 export interface RelayContext {
@@ -20,5 +21,6 @@ export interface RelayContext {
   log: Logger;
   relaySecret: Buffer;
   ipConnections: IpConnections;
+  apiLimits: ApiLimits;
   state: { shuttingDown: boolean };
 }

@@ -15,6 +15,7 @@ export class Metrics {
     snapshot_requests_total: 0,
     upgrades_refused_total: 0,
     http_requests_total: 0,
+    http_auth_failures_total: 0,
     metadata_writes_total: 0,
     metadata_write_failures_total: 0,
     metadata_dropped_total: 0,

@@ -8,6 +8,7 @@ import type { RelayConfig } from './config.ts';
 import type { RelayContext } from './context.ts';
 import { registerActivityApi } from './http/activityApi.ts';
 import { agentTokensHandler } from './http/agentTokens.ts';
+import { admitApiRequest, apiLimits } from './http/apiLimits.ts';
 import { allowedMethods } from './http/apiMethods.ts';
 import { registerVisitorCheck } from './http/visitorCheck.ts';
 import { registerVisitorsApi } from './http/visitorsApi.ts';
@@ -67,6 +68,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     log,
     relaySecret,
     ipConnections: new IpConnections(config.maxConnectionsPerIp),
+    apiLimits: apiLimits(config),
     state: { shuttingDown: false },
   };
   const statics = new StaticFiles(PUBLIC_DIR, { publicUrl: config.publicUrl, ...opts.templateVars });
@@ -78,6 +80,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const counted = <H,>(h: H): H =>
     ((res: HttpResponse, req: HttpRequest) => {
       metrics.counters.http_requests_total++;
+      if (req.getUrl().startsWith('/api/') && !admitApiRequest(ctx, res, req)) return;
       (h as Handler)(res, req);
     }) as H;
   registerVisitorCheck(app, ctx, counted);

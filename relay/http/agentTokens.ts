@@ -4,6 +4,7 @@ import { ID_PATTERN } from '../../protocol/index.ts';
 import { validate } from '../../protocol/schema.ts';
 import { mintAgentToken } from '../auth/agentToken.ts';
 import type { RelayContext } from '../context.ts';
+import { recordAuthFailure, refuseIfLockedOut, requestIp } from './apiLimits.ts';
 import { BodyError, pending, readJsonBody, sendError, sendJson } from './respond.ts';
 
 const BODY_LIMIT = 4096;
@@ -11,6 +12,7 @@ const BODY_LIMIT = 4096;
 export function agentTokensHandler(ctx: RelayContext) {
   return (res: HttpResponse, req: HttpRequest): void => {
     const p = pending(res);
+    const ip = requestIp(ctx, res, req);
     const auth = req.getHeader('authorization');
     const contentType = req.getHeader('content-type');
     // uWS drops body chunks that arrive before onData is attached, and attaching it after an
@@ -19,9 +21,11 @@ export function agentTokensHandler(ctx: RelayContext) {
     bodyPromise.catch(() => {}); // a 401 answers first; the body's own error is then moot
     void (async () => {
       try {
+        if (refuseIfLockedOut(ctx, p, ip)) return;
         const secret = /^Bearer +(\S+)$/i.exec(auth)?.[1]; // the auth scheme is case-insensitive (RFC 9110)
         const account = secret ? await ctx.accounts.verifySecretKey(secret) : null;
         if (!account) {
+          recordAuthFailure(ctx, ip);
           // Drain nothing further: answer at once.
           return sendError(p, 'unauthorized', 'Authorization: Bearer <secretKey> is required', { 'www-authenticate': 'Bearer' });
         }

@@ -8,6 +8,7 @@ import { verifyAgentToken, type AgentClaims } from '../auth/agentToken.ts';
 import type { RelayContext } from '../context.ts';
 import { CursorError } from '../store/cursor.ts';
 import type { AccountRecord } from '../store/types.ts';
+import { recordAuthFailure, refuseIfLockedOut, requestIp } from './apiLimits.ts';
 import { BodyError, pending, readJsonBody, sendError, sendJson } from './respond.ts';
 
 export type Caller = { kind: 'admin'; account: AccountRecord } | { kind: 'agent'; account: AccountRecord; agent: AgentClaims };
@@ -55,6 +56,7 @@ export function apiRoute(
 ) {
   return (res: HttpResponse, req: HttpRequest): void => {
     const p = pending(res);
+    const ip = requestIp(ctx, res, req);
     const auth = req.getHeader('authorization');
     const query = new URLSearchParams(req.getQuery() ?? '');
     const params = Array.from({ length: opts.params ?? 0 }, (_, i) => decodeURIComponent(req.getParameter(i) ?? ''));
@@ -65,8 +67,10 @@ export function apiRoute(
     }
     void (async () => {
       try {
+        if (refuseIfLockedOut(ctx, p, ip)) return;
         const caller = await authenticate(ctx, auth, opts.auth === 'adminOrAgent');
         if (!caller) {
+          recordAuthFailure(ctx, ip);
           const what = opts.auth === 'admin' ? 'the account secret key' : 'the account secret key or an agent token';
           return sendError(p, 'unauthorized', `Authorization: Bearer <${what}> is required`, { 'www-authenticate': 'Bearer' });
         }

@@ -8,6 +8,11 @@ export class TokenBucket {
     this.last = now;
   }
 
+  /** Tokens available now, without taking any. */
+  available(now = performance.now()): number {
+    return Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+  }
+
   /** Takes `n` tokens if there are enough; false means over the limit. */
   take(n = 1, now = performance.now()): boolean {
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);

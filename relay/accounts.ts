@@ -59,6 +59,21 @@ export class AccountService {
     return { accountId: id, publicKey, secretKey };
   }
 
+  /**
+   * Issues a new secret key and stores only its hash. The new key works at once everywhere (a failed
+   * verification looks past the cache); the old one stops working at once in this process and
+   * within CACHE_TTL_MS (30 s) in any other, whose cache may still vouch for it.
+   * Returns the new key (shown once), or null if there is no such account.
+   */
+  async rotateSecret(accountId: string): Promise<string | null> {
+    const secretKey = makeSecretKey(accountId);
+    if (!(await this.store.setAccountSecretHash(accountId, await hashSecret(secretKey)))) return null;
+    for (const [digest, v] of this.verified) if (v.accountId === accountId) this.verified.delete(digest);
+    this.byIdCache.delete(accountId);
+    for (const [key, hit] of this.byKeyCache) if (hit.account?.id === accountId) this.byKeyCache.delete(key);
+    return secretKey;
+  }
+
   async byPublicKey(publicKey: string): Promise<AccountRecord | null> {
     return this.cached(this.byKeyCache, publicKey, () => this.store.getAccountByPublicKey(publicKey));
   }
@@ -74,8 +89,16 @@ export class AccountService {
     const digest = crypto.createHash('sha256').update(secretKey).digest('base64url');
     const hit = this.verified.get(digest);
     if (hit && Date.now() - hit.at < CACHE_TTL_MS && hit.accountId === accountId) return this.byId(accountId);
-    const account = await this.byId(accountId);
-    if (!account || !(await verifySecret(secretKey, account.secretHash))) return null;
+    let account = await this.byId(accountId);
+    if (!account) return null;
+    if (!(await verifySecret(secretKey, account.secretHash))) {
+      // Rotated by another process (the CLI, another relay)? Look once past the cache, so a new
+      // key works at once everywhere; a wrong key costs one more read only when the hash changed.
+      const fresh = await this.store.getAccountById(accountId);
+      if (!fresh || fresh.secretHash === account.secretHash || !(await verifySecret(secretKey, fresh.secretHash))) return null;
+      this.byIdCache.set(accountId, { at: Date.now(), account: fresh });
+      account = fresh;
+    }
     if (this.verified.size > 1000) this.verified.clear();
     this.verified.set(digest, { at: Date.now(), accountId });
     return account;

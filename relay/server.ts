@@ -6,6 +6,7 @@ import { AccountService } from './accounts.ts';
 import { loadRelaySecret } from './auth/relaySecret.ts';
 import type { RelayConfig } from './config.ts';
 import type { RelayContext } from './context.ts';
+import { registerAccountApi } from './http/accountApi.ts';
 import { registerActivityApi } from './http/activityApi.ts';
 import { agentTokensHandler } from './http/agentTokens.ts';
 import { admitApiRequest, apiLimits } from './http/apiLimits.ts';
@@ -100,6 +101,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   app.post('/api/v1/agent-tokens', counted(agentTokensHandler(ctx)));
   registerVisitorsApi(app, ctx, counted);
   registerActivityApi(app, ctx, counted);
+  registerAccountApi(app, ctx, counted);
   app.any('/*', counted((res, req) => {
     if (req.getMethod() === 'get' && statics.serve(res, req)) return;
     const p = pending(res);

@@ -2,6 +2,7 @@
  * Account CLI.
  *   npm run account -- create --name <n> --origin <o> [--origin <o2>] [--no-consent]
  *                             [--agent-key <public.pem> --agent-key-alg RS256|ES256] [--json]
+ *   npm run account -- rotate-secret --account <accountId> [--json]
  * Prints the secret key once; only its scrypt hash is stored.
  */
 import fs from 'node:fs';
@@ -11,10 +12,14 @@ import { loadConfig } from '../relay/config.ts';
 import { openStore } from '../relay/store/open.ts';
 import { StoreConflictError } from '../relay/store/types.ts';
 
-const USAGE = 'usage: npm run account -- create --name <name> --origin <origin> [--origin ...] [--no-consent] [--agent-key <pem file> --agent-key-alg RS256|ES256] [--json]';
+const USAGE = [
+  'usage: npm run account -- create --name <name> --origin <origin> [--origin ...] [--no-consent] [--agent-key <pem file> --agent-key-alg RS256|ES256] [--json]',
+  '       npm run account -- rotate-secret --account <accountId> [--json]',
+].join('\n');
 
 async function main(): Promise<number> {
   const [command, ...rest] = process.argv.slice(2);
+  if (command === 'rotate-secret') return rotateSecret(rest);
   if (command !== 'create') {
     console.error(USAGE);
     return 2;
@@ -68,6 +73,34 @@ async function main(): Promise<number> {
     if (err instanceof StoreConflictError) console.error(`error: ${err.message}`);
     else console.error(`error: ${(err as Error).message}`);
     return 1;
+  } finally {
+    await store.close();
+  }
+}
+
+/** A lost or leaked secret key: issue a new one (shown once); the old one stops working. */
+async function rotateSecret(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: { account: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true }));
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (!values.account) {
+    console.error(USAGE);
+    return 2;
+  }
+  const store = await openStore(loadConfig());
+  try {
+    const secretKey = await new AccountService(store).rotateSecret(values.account);
+    if (!secretKey) {
+      console.error(`error: no account ${JSON.stringify(values.account)}`);
+      return 1;
+    }
+    if (values.json) console.log(JSON.stringify({ accountId: values.account, secretKey }));
+    else console.log(`secret key:  ${secretKey}\n(the new key works at once; a relay that is running accepts the old one for at most 30 s more)`);
+    return 0;
   } finally {
     await store.close();
   }

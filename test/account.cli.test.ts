@@ -169,3 +169,30 @@ t.test('without --json the secret is printed once, with a warning to keep it', a
   t.equal(r.stdout.split(m![1]).length - 1, 1, 'the secret appears exactly once');
   t.match(r.stdout, /shown once/);
 });
+
+t.test('rotate-secret: a new key, shown once; the old one no longer verifies; bad use exits 2', async (t) => {
+  const dataDir = tmp(t);
+  const created = parseCreated(t, await cli(['create', '--name', 'rot', '--origin', 'https://a.example.com', '--json'], dataDir));
+  const r = await cli(['rotate-secret', '--account', created.accountId, '--json'], dataDir);
+  t.equal(r.code, 0, 'exit 0');
+  t.equal(cleanErr(r.stderr), '', 'nothing on stderr');
+  const out = JSON.parse(r.stdout.trim()) as { accountId: string; secretKey: string };
+  t.equal(out.accountId, created.accountId);
+  t.match(out.secretKey, new RegExp(`^sk_${created.accountId}\\.[A-Za-z0-9_-]{32}$`), 'a new key of the account');
+  t.not(out.secretKey, created.secretKey);
+  const store = new SqliteStore(dataDir);
+  const rec = await store.getAccountById(created.accountId);
+  await store.close();
+  t.ok(await verifySecret(out.secretKey, rec!.secretHash), 'the new key verifies');
+  t.notOk(await verifySecret(created.secretKey, rec!.secretHash), 'the old key does not');
+  t.notOk(filesUnder(dataDir).some((f) => fs.readFileSync(f).includes(out.secretKey)), 'the new key is on no file');
+
+  const human = await cli(['rotate-secret', '--account', created.accountId], dataDir);
+  t.equal(human.code, 0);
+  t.match(human.stdout, /secret key: +sk_/, 'human-readable output names the key');
+  const unknown = await cli(['rotate-secret', '--account', 'acc_nosuchaccount01'], dataDir);
+  t.equal(unknown.code, 1, 'an unknown account: exit 1');
+  t.match(unknown.stderr, /no account/);
+  t.equal((await cli(['rotate-secret'], dataDir)).code, 2, 'no --account: exit 2');
+  t.equal((await cli(['rotate-secret', '--account', 'x', '--bogus'], dataDir)).code, 2, 'an unknown option: exit 2');
+});

@@ -12,6 +12,7 @@ import {
   ACTIVITY_INDEXES, DAY_SECONDS, DUPLICATE_KEY, TTL_INDEX_NAME, activityFilter, activityToDoc, onlyDuplicateKeys, ttlCollMod, visitorDeleteFilter, visitorIndexes,
   visitorSearchFilter, visitorUpsertOp,
 } from '../relay/store/mongoDocs.ts';
+import { accountSecretUpdate } from '../relay/store/mongo.ts';
 import type { ActivityEvent, VisitorUpdate } from '../relay/store/types.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -258,6 +259,13 @@ t.test('activityToDoc drops undefined fields; Dates survive BSON', async (t) => 
   t.same(activityToDoc(full), full, 'a full event is kept whole');
   t.not(activityToDoc(full), full, 'as a new object');
   t.same(wire(activityToDoc(full)), full, 'and survives BSON unchanged');
+});
+
+t.test('accountSecretUpdate: exact id, only the hash is set, strings only', async (t) => {
+  t.same(accountSecretUpdate('acc_1', 'scrypt$h'), { filter: { _id: 'acc_1' }, update: { $set: { secretHash: 'scrypt$h' } } });
+  const hostile = accountSecretUpdate({ $ne: '' } as unknown as string, { $x: 1 } as unknown as string);
+  t.equal(typeof hostile.filter._id, 'string', 'an operator object as id becomes a string');
+  t.equal(typeof hostile.update.$set.secretHash, 'string');
 });
 
 t.test('activityToDoc: the event id is the _id (a retried append is a duplicate key, not a second entry)', async (t) => {

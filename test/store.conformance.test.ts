@@ -76,6 +76,19 @@ export function storeConformance(t: Test, kind: 'sqlite' | 'mongodb', factory: S
     t.equal((await store.getAccountById(a.id))?.secretHash, a.secretHash, 'secret hash round-trips');
   });
 
+  t.test('setAccountSecretHash: replaces the hash of exactly that account', async (t) => {
+    const { store } = await open(t);
+    const a = await account();
+    const b = await account();
+    await store.createAccount(a);
+    await store.createAccount(b);
+    t.equal(await store.setAccountSecretHash(a.id, 'scrypt$new$hash'), true, 'true for an existing account');
+    t.same(await store.getAccountById(a.id), { ...a, secretHash: 'scrypt$new$hash' }, 'only the hash changed');
+    t.same(await store.getAccountById(b.id), b, 'the other account is untouched');
+    t.equal(await store.setAccountSecretHash('acc_nope', 'x'), false, 'false for an unknown account');
+    t.equal(await store.getAccountById('acc_nope'), null, 'and nothing is created');
+  });
+
   t.test('null for unknown keys; look-ups are exact', async (t) => {
     const { store } = await open(t);
     const a = await account();

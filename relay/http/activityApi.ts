@@ -6,7 +6,7 @@ import type { RelayContext } from '../context.ts';
 import type { ActivityQuery, ActivityType } from '../store/types.ts';
 import { ApiError, apiRoute } from './apiRoute.ts';
 
-const TYPES: ActivityType[] = ['session_requested', 'consent_given', 'consent_refused', 'session_ended', 'control_granted', 'control_revoked', 'data_deleted'];
+const TYPES: ActivityType[] = ['session_requested', 'consent_given', 'consent_refused', 'session_ended', 'control_granted', 'control_revoked', 'data_deleted', 'secret_rotated'];
 
 function dateParam(q: URLSearchParams, name: string): Date | undefined {
   const raw = q.get(name);

@@ -9,6 +9,7 @@ const ROUTES: Array<[RegExp, string[]]> = [
   [/^\/api\/v1\/visitors\/[^/]+$/, ['GET', 'DELETE']],
   [/^\/api\/v1\/activity$/, ['GET']],
   [/^\/api\/v1\/activity\/purge$/, ['POST']],
+  [/^\/api\/v1\/account\/rotate-secret$/, ['POST']],
 ];
 
 /** The methods allowed on this path, or none if it is not an API route. */

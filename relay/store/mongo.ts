@@ -32,6 +32,11 @@ export function accountByPublicKeyFilter(publicKey: string): { publicKey: string
  * The document stored for an account. An absent agentKey is left out: the driver would
  * otherwise serialise `undefined` as BSON null (ignoreUndefined defaults to false).
  */
+/** Secret rotation: exact id, and only the hash changes (strings: no operator can be smuggled in). */
+export function accountSecretUpdate(id: string, secretHash: string): { filter: { _id: string }; update: { $set: { secretHash: string } } } {
+  return { filter: { _id: String(id) }, update: { $set: { secretHash: String(secretHash) } } };
+}
+
 export function accountToDoc(a: AccountRecord): AccountDoc {
   const { id, agentKey, ...rest } = a;
   return agentKey ? { _id: id, ...rest, agentKey } : { _id: id, ...rest };
@@ -166,6 +171,11 @@ export class MongoStore implements Store {
 
   async getAccountByName(name: string): Promise<AccountRecord | null> {
     return accountFromDoc(await this.accounts().findOne({ name: String(name) }));
+  }
+
+  async setAccountSecretHash(id: string, secretHash: string): Promise<boolean> {
+    const { filter, update } = accountSecretUpdate(id, secretHash);
+    return (await this.accounts().updateOne(filter, update)).matchedCount === 1;
   }
 
   async ping(): Promise<void> {

@@ -193,6 +193,10 @@ export class SqliteStore implements Store {
     return fromRow(this.db.prepare('SELECT * FROM accounts WHERE name = ?').get(name) as AccountRow | undefined);
   }
 
+  async setAccountSecretHash(id: string, secretHash: string): Promise<boolean> {
+    return this.db.prepare('UPDATE accounts SET secret_hash = ? WHERE id = ?').run(secretHash, id).changes === 1;
+  }
+
   async upsertVisitors(updates: VisitorUpdate[]): Promise<void> {
     // COALESCE keeps a stored field when the update leaves it undefined (bound as NULL).
     const stmt = this.db.prepare(`

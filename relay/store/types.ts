@@ -76,7 +76,7 @@ export interface DeleteVisitorsFilter {
 
 export type ActivityType =
   | 'session_requested' | 'consent_given' | 'consent_refused' | 'session_ended'
-  | 'control_granted' | 'control_revoked' | 'data_deleted';
+  | 'control_granted' | 'control_revoked' | 'data_deleted' | 'secret_rotated';
 
 export interface ActivityEvent {
   accountId: string;
@@ -119,6 +119,8 @@ export interface Store {
   getAccountById(id: string): Promise<AccountRecord | null>;
   getAccountByPublicKey(publicKey: string): Promise<AccountRecord | null>;
   getAccountByName(name: string): Promise<AccountRecord | null>;
+  /** Replaces the account's secret hash (rotation); false if there is no such account. */
+  setAccountSecretHash(id: string, secretHash: string): Promise<boolean>;
   /** Applies a batch of coalesced updates (upserts). */
   upsertVisitors(updates: VisitorUpdate[]): Promise<void>;
   getVisitor(accountId: string, visitorId: string): Promise<VisitorRecord | null>;

@@ -28,15 +28,15 @@ export function accountByPublicKeyFilter(publicKey: string): { publicKey: string
   return { publicKey: String(publicKey) };
 }
 
-/**
- * The document stored for an account. An absent agentKey is left out: the driver would
- * otherwise serialise `undefined` as BSON null (ignoreUndefined defaults to false).
- */
 /** Secret rotation: exact id, and only the hash changes (strings: no operator can be smuggled in). */
 export function accountSecretUpdate(id: string, secretHash: string): { filter: { _id: string }; update: { $set: { secretHash: string } } } {
   return { filter: { _id: String(id) }, update: { $set: { secretHash: String(secretHash) } } };
 }
 
+/**
+ * The document stored for an account. An absent agentKey is left out: the driver would
+ * otherwise serialise `undefined` as BSON null (ignoreUndefined defaults to false).
+ */
 export function accountToDoc(a: AccountRecord): AccountDoc {
   const { id, agentKey, ...rest } = a;
   return agentKey ? { _id: id, ...rest, agentKey } : { _id: id, ...rest };

@@ -10,7 +10,7 @@ import { registerAccountApi } from './http/accountApi.ts';
 import { registerActivityApi } from './http/activityApi.ts';
 import { agentTokensHandler } from './http/agentTokens.ts';
 import { admitApiRequest, apiLimits } from './http/apiLimits.ts';
-import { allowedMethods } from './http/apiMethods.ts';
+import { ApiRoutes } from './http/apiRoutes.ts';
 import { registerVisitorCheck } from './http/visitorCheck.ts';
 import { registerVisitorsApi } from './http/visitorsApi.ts';
 import { pending, sendError, sendJson } from './http/respond.ts';
@@ -76,7 +76,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
 
   app.ws('/v1/visitor', visitorBehavior(ctx));
   app.ws('/v1/agent', agentBehavior(ctx));
-  // Every HTTP route is counted, not just the fallback.
+  // Every HTTP route is counted, not just the fallback; `/api/` calls are also rate-limited per address.
   type Handler = (res: HttpResponse, req: HttpRequest) => void;
   const counted = <H,>(h: H): H =>
     ((res: HttpResponse, req: HttpRequest) => {
@@ -98,14 +98,15 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     const body = metrics.render({ uws_native: uwsIsNative ? 1 : 0, rss_bytes: process.memoryUsage.rss() });
     res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'text/plain; version=0.0.4').end(body));
   }));
-  app.post('/api/v1/agent-tokens', counted(agentTokensHandler(ctx)));
-  registerVisitorsApi(app, ctx, counted);
-  registerActivityApi(app, ctx, counted);
-  registerAccountApi(app, ctx, counted);
+  const api = new ApiRoutes(app, counted);
+  api.post('/api/v1/agent-tokens', agentTokensHandler(ctx));
+  registerVisitorsApi(api, ctx);
+  registerActivityApi(api, ctx);
+  registerAccountApi(api, ctx);
   app.any('/*', counted((res, req) => {
     if (req.getMethod() === 'get' && statics.serve(res, req)) return;
     const p = pending(res);
-    const allow = allowedMethods(req.getUrl());
+    const allow = api.allowedMethods(req.getUrl());
     if (allow.length) return sendError(p, 'methodNotAllowed', `${req.getMethod().toUpperCase()} is not allowed here`, { allow: allow.join(', ') });
     sendError(p, 'notFound', 'no such route');
   }));

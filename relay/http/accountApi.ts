@@ -3,16 +3,16 @@
  * once; the old one stops working at once on this relay and within 30 s on the others (their
  * verification caches). For a key that is lost rather than leaked: `npm run account -- rotate-secret`.
  */
-import type { TemplatedApp } from 'uWebSockets.js';
 import type { RelayContext } from '../context.ts';
+import type { ApiRoutes } from './apiRoutes.ts';
 import { ApiError, apiRoute } from './apiRoute.ts';
 
-export function registerAccountApi(app: TemplatedApp, ctx: RelayContext, counted: <H>(h: H) => H): void {
-  app.post('/api/v1/account/rotate-secret', counted(apiRoute(ctx, { auth: 'admin' }, async ({ caller }) => {
+export function registerAccountApi(routes: ApiRoutes, ctx: RelayContext): void {
+  routes.post('/api/v1/account/rotate-secret', apiRoute(ctx, { auth: 'admin' }, async ({ caller }) => {
     const secretKey = await ctx.accounts.rotateSecret(caller.account.id);
     if (!secretKey) throw new ApiError('notFound', 'no such account');
     ctx.metadata.activity(caller.account.id, 'secret_rotated', { detail: 'secret key rotated over the REST API' });
     ctx.log.info({ accountId: caller.account.id }, 'account secret rotated');
     return { status: 200, body: { accountId: caller.account.id, secretKey } };
-  })));
+  }));
 }

@@ -1,8 +1,8 @@
 /** `/api/v1/activity`: the activity log (admin), and erasure of one user's entries. */
-import type { TemplatedApp } from 'uWebSockets.js';
 import { ID_PATTERN } from '../../protocol/index.ts';
 import { validate } from '../../protocol/schema.ts';
 import type { RelayContext } from '../context.ts';
+import type { ApiRoutes } from './apiRoutes.ts';
 import type { ActivityQuery, ActivityType } from '../store/types.ts';
 import { ApiError, apiRoute } from './apiRoute.ts';
 
@@ -23,8 +23,8 @@ function idParam(q: URLSearchParams, name: string): string | undefined {
   return raw;
 }
 
-export function registerActivityApi(app: TemplatedApp, ctx: RelayContext, counted: <H>(h: H) => H): void {
-  app.get('/api/v1/activity', counted(apiRoute(ctx, { auth: 'admin' }, async ({ caller, query }) => {
+export function registerActivityApi(routes: ApiRoutes, ctx: RelayContext): void {
+  routes.get('/api/v1/activity', apiRoute(ctx, { auth: 'admin' }, async ({ caller, query }) => {
     const type = query.get('type') || undefined;
     if (type !== undefined && !TYPES.includes(type as ActivityType)) throw new ApiError('badRequest', `type must be one of ${TYPES.join(', ')}`);
     const limitRaw = query.get('limit');
@@ -50,14 +50,14 @@ export function registerActivityApi(app: TemplatedApp, ctx: RelayContext, counte
         nextCursor: page.nextCursor,
       },
     };
-  })));
+  }));
 
-  app.post('/api/v1/activity/purge', counted(apiRoute(ctx, { auth: 'admin', bodyLimit: 4096 }, async ({ caller, body }) => {
+  routes.post('/api/v1/activity/purge', apiRoute(ctx, { auth: 'admin', bodyLimit: 4096 }, async ({ caller, body }) => {
     const ok = validate(body, { userId: { type: 'string', min: 1, max: 256 } });
     if (!ok.ok) throw new ApiError('badRequest', ok.message);
     const { userId } = body as { userId: string };
     await ctx.metadata.writer.flush(Date.now(), true);
     const purged = await ctx.store.purgeActivity(caller.account.id, ctx.metadata.userKeyOf(caller.account.id, userId));
     return { status: 200, body: { purged } };
-  })));
+  }));
 }

@@ -2,10 +2,10 @@
  * `/api/v1/visitors`: search and read (admin or agent), delete (admin). An account only
  * ever sees its own visitors; another account's visitor is a plain 404.
  */
-import type { TemplatedApp } from 'uWebSockets.js';
 import { ID_PATTERN } from '../../protocol/index.ts';
 import { validate } from '../../protocol/schema.ts';
 import type { RelayContext } from '../context.ts';
+import type { ApiRoutes } from './apiRoutes.ts';
 import type { VisitorQuery, VisitorRecord } from '../store/types.ts';
 import { ApiError, apiRoute, type Caller } from './apiRoute.ts';
 
@@ -43,10 +43,10 @@ function intParam(q: URLSearchParams, name: string, def: number, min: number, ma
   return n;
 }
 
-export function registerVisitorsApi(app: TemplatedApp, ctx: RelayContext, counted: <H>(h: H) => H): void {
+export function registerVisitorsApi(routes: ApiRoutes, ctx: RelayContext): void {
   const { metadata, router, store } = ctx;
 
-  app.get('/api/v1/visitors', counted(apiRoute(ctx, { auth: 'adminOrAgent' }, async ({ caller, query }) => {
+  routes.get('/api/v1/visitors', apiRoute(ctx, { auth: 'adminOrAgent' }, async ({ caller, query }) => {
     const accountId = caller.account.id;
     const onlineParam = query.get('online');
     if (onlineParam !== null && onlineParam !== 'true' && onlineParam !== 'false') throw new ApiError('badRequest', 'online must be true or false');
@@ -80,18 +80,18 @@ export function registerVisitorsApi(app: TemplatedApp, ctx: RelayContext, counte
     if (code !== undefined) items = items.filter((v) => v.lookupCodeExpiresAt && v.lookupCodeExpiresAt.getTime() > now);
     if (onlineParam !== null && visitorId !== undefined) items = items.filter((v) => online.has(v.visitorId) === (onlineParam === 'true'));
     return { status: 200, body: { items: items.map((v) => view(v, online.has(v.visitorId), caller, now)), nextCursor } };
-  })));
+  }));
 
-  app.get('/api/v1/visitors/:visitorId', counted(apiRoute(ctx, { auth: 'adminOrAgent', params: 1 }, async ({ caller, params }) => {
+  routes.get('/api/v1/visitors/:visitorId', apiRoute(ctx, { auth: 'adminOrAgent', params: 1 }, async ({ caller, params }) => {
     const [visitorId] = params;
     await metadata.writer.flush();
     const v = ID_PATTERN.test(visitorId) ? await store.getVisitor(caller.account.id, visitorId) : null;
     if (!v) throw new ApiError('notFound', 'no such visitor');
     const online = router.onlineVisitorIds(caller.account.id, { visitorIds: [visitorId] }).length > 0;
     return { status: 200, body: { visitor: view(v, online, caller, metadata.now().getTime()) } };
-  })));
+  }));
 
-  app.del('/api/v1/visitors/:visitorId', counted(apiRoute(ctx, { auth: 'admin', params: 1 }, async ({ caller, params }) => {
+  routes.del('/api/v1/visitors/:visitorId', apiRoute(ctx, { auth: 'admin', params: 1 }, async ({ caller, params }) => {
     const [visitorId] = params;
     if (!ID_PATTERN.test(visitorId)) throw new ApiError('notFound', 'no such visitor');
     const accountId = caller.account.id;
@@ -100,9 +100,9 @@ export function registerVisitorsApi(app: TemplatedApp, ctx: RelayContext, counte
     if (!known) throw new ApiError('notFound', 'no such visitor');
     const deleted = await metadata.deleteVisitors(accountId, { visitorIds: [visitorId] }, live);
     return { status: 200, body: { deleted: new Set([...deleted, ...live]).size } };
-  })));
+  }));
 
-  app.post('/api/v1/visitors/delete', counted(apiRoute(ctx, { auth: 'admin', bodyLimit: 256 * 1024 }, async ({ caller, body }) => {
+  routes.post('/api/v1/visitors/delete', apiRoute(ctx, { auth: 'admin', bodyLimit: 256 * 1024 }, async ({ caller, body }) => {
     const ok = validate(body, {
       visitorIds: { type: 'array', max: MAX_IDS, items: { type: 'string', max: 64, pattern: ID_PATTERN }, optional: true },
       userIds: { type: 'array', max: MAX_IDS, items: { type: 'string', min: 1, max: 256 }, optional: true },
@@ -123,5 +123,5 @@ export function registerVisitorsApi(app: TemplatedApp, ctx: RelayContext, counte
     }
     for (const id of live) ids.add(id);
     return { status: 200, body: { deleted: ids.size } };
-  })));
+  }));
 }

@@ -15,7 +15,7 @@ export class TokenBucket {
 
   /** Takes `n` tokens if there are enough; false means over the limit. */
   take(n = 1, now = performance.now()): boolean {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.tokens = this.available(now);
     this.last = now;
     if (this.tokens < n) return false;
     this.tokens -= n;

@@ -28,7 +28,7 @@ export interface MetadataOptions {
 /** A deletion remembered while a write that began before it may still land. */
 interface RecentDeletion {
   accountId: string;
-  filter: DeleteVisitorsFilter;
+  matches: DeletionMatcher;
   /** Date.now() when the deletion finished (the writer's clock). */
   at: number;
 }
@@ -117,14 +117,7 @@ export class MetadataService {
     const now = this.now().getTime();
     for (const id of [...(filter.visitorIds ?? []), ...liveIds]) this.tombstones.set(`${accountId}/${id}`, now);
     if (liveIds.length) this.endVisitors(accountId, liveIds);
-    const users = new Set(filter.userIds ?? []);
-    const emails = new Set((filter.emails ?? []).map((e) => e.toLowerCase()));
-    const except = filter.allExcept ? new Set(filter.allExcept) : undefined;
-    const match = (u: VisitorUpdate) =>
-      (filter.visitorIds ?? []).includes(u.visitorId) ||
-      (u.userId !== undefined && users.has(u.userId)) ||
-      (u.email !== undefined && emails.has(u.email.toLowerCase())) ||
-      (except !== undefined && !except.has(u.visitorId));
+    const match = deletionMatcher(filter);
     const pendingIds = this.writer.forgetWhere(accountId, match);
     pendingIds.push(...(await this.writer.forget(accountId, filter.visitorIds ?? [])));
     // A write that was under way and failed has put its batch back: drop the matching updates again.
@@ -138,7 +131,7 @@ export class MetadataService {
     if (ids.length) await this.o.store.deleteVisitors(accountId, { visitorIds: ids });
     this.o.metrics.counters.visitors_deleted_total += ids.length;
     if (ids.length) this.activity(accountId, 'data_deleted', { detail: `${ids.length} visitor(s) deleted by ${by}` });
-    this.rememberDeletion({ accountId, filter, at: Date.now() });
+    this.rememberDeletion({ accountId, matches: match, at: Date.now() });
     return ids;
   }
 
@@ -154,10 +147,13 @@ export class MetadataService {
       let hit = this.isDeleted(u.accountId, u.visitorId);
       const mine = since.filter((d) => d.accountId === u.accountId);
       if (!hit && mine.length) {
+        // Judged on the stored row: the late write may have added only part of what matched.
         const row = await this.o.store.getVisitor(u.accountId, u.visitorId);
-        hit = !!row && mine.some((d) => matchesDeletion(d.filter, row));
+        hit = !!row && mine.some((d) => d.matches(row));
       }
-      if (hit) (erase.get(u.accountId) ?? erase.set(u.accountId, new Set()).get(u.accountId)!).add(u.visitorId);
+      if (!hit) continue;
+      const ids = erase.get(u.accountId) ?? new Set<string>();
+      erase.set(u.accountId, ids.add(u.visitorId));
     }
     const now = this.now().getTime();
     for (const [accountId, idSet] of erase) {
@@ -194,10 +190,21 @@ export class MetadataService {
   }
 }
 
-/** Whether a deletion filter covers this stored visitor (the same rule the stores apply). */
-export function matchesDeletion(f: DeleteVisitorsFilter, v: Pick<VisitorRecord, 'visitorId' | 'userId' | 'email'>): boolean {
-  if (f.visitorIds?.includes(v.visitorId)) return true;
-  if (v.userId !== undefined && f.userIds?.includes(v.userId)) return true;
-  if (v.email !== undefined && f.emails?.some((e) => e.toLowerCase() === v.email!.toLowerCase())) return true;
-  return f.allExcept !== undefined && !f.allExcept.includes(v.visitorId);
+type DeletionMatcher = (v: Pick<VisitorRecord, 'visitorId' | 'userId' | 'email'>) => boolean;
+
+/**
+ * Whether a deletion filter covers a visitor (a pending update or a stored row): the rule the
+ * stores apply in SQL and in MongoDB filters, here for what is in memory. Sets, because a bulk
+ * deletion is checked against every pending update.
+ */
+export function deletionMatcher(filter: DeleteVisitorsFilter): DeletionMatcher {
+  const ids = new Set(filter.visitorIds ?? []);
+  const users = new Set(filter.userIds ?? []);
+  const emails = new Set((filter.emails ?? []).map((e) => e.toLowerCase()));
+  const except = filter.allExcept ? new Set(filter.allExcept) : undefined;
+  return (v) =>
+    ids.has(v.visitorId) ||
+    (v.userId !== undefined && users.has(v.userId)) ||
+    (v.email !== undefined && emails.has(v.email.toLowerCase())) ||
+    (except !== undefined && !except.has(v.visitorId));
 }

@@ -166,14 +166,13 @@ export class SessionRouter {
         return;
       }
       case 'control': {
-        const watching = this.agentsOf(v).filter((a) => a.agentId === msg.agentId);
-        if (watching.length === 0) return; // only an agent in the session can hold control
+        if (!this.agentsOf(v).some((a) => a.agentId === msg.agentId)) return; // only an agent in the session can hold control
         if (msg.allow !== v.control.has(msg.agentId)) {
           this.metadata.activity(v.account.id, msg.allow ? 'control_granted' : 'control_revoked', { agentId: msg.agentId, visitorId: v.visitorId, userId: v.userId });
         }
         if (msg.allow) v.control.add(msg.agentId);
         else v.control.delete(msg.agentId);
-        for (const agent of watching) sendJson(agent.ws, agent, { t: 'control', visitorId: v.visitorId, allow: msg.allow });
+        this.tellControl(v, msg.agentId, msg.allow);
         return;
       }
       case 'end': {
@@ -361,11 +360,18 @@ export class SessionRouter {
     }
   }
 
+  /** Called between detach and attach, so `agent` itself is told too. */
   private revokeControlForMove(v: Visitor, agent: AgentData): void {
     if (!v.control.delete(agent.agentId)) return;
     this.metadata.activity(v.account.id, 'control_revoked', { agentId: agent.agentId, visitorId: v.visitorId, userId: v.userId, detail: 'visitor switched tabs' });
-    for (const a of this.agentsOf(v)) if (a.agentId === agent.agentId) sendJson(a.ws, a, { t: 'control', visitorId: v.visitorId, allow: false });
-    if (!this.agentsOf(v).includes(agent)) sendJson(agent.ws, agent, { t: 'control', visitorId: v.visitorId, allow: false });
+    this.tellControl(v, agent.agentId, false, agent);
+  }
+
+  /** Tells every socket of this agent in the visitor's session (and `also`) whether it holds control. */
+  private tellControl(v: Visitor, agentId: string, allow: boolean, also?: AgentData): void {
+    const sockets = new Set(this.agentsOf(v).filter((a) => a.agentId === agentId));
+    if (also) sockets.add(also);
+    for (const a of sockets) sendJson(a.ws, a, { t: 'control', visitorId: v.visitorId, allow });
   }
 
   private attach(agent: AgentData, tab: TabData): void {

@@ -405,21 +405,20 @@ async function measureWindow(page: Page, cdp: CDPSession, cdpCpu: CDPSession, mo
 }
 
 async function measureRunning(page: Page, cdp: CDPSession, cdpCpu: CDPSession, input: ReturnType<typeof startInput>, mode: Mode, agent: TestSocket | undefined, seconds: number) {
-  const m0 = await getMetrics(cdp);
-  const c0 = await getMetrics(cdpCpu);
-  const cpu0 = cpuSample();
-  const l0 = (await page.evaluate('window.__bench.loadCounts()')) as Record<string, number>;
-  const f0 = agent?.frames.length ?? 0;
-  const i0 = input.counts();
-  const wall0 = Date.now();
+  // Every counter, read the same way at both ends of the window.
+  const sample = async () => ({
+    m: await getMetrics(cdp),
+    c: await getMetrics(cdpCpu),
+    cpu: cpuSample(),
+    l: (await page.evaluate('window.__bench.loadCounts()')) as Record<string, number>,
+    f: agent?.frames.length ?? 0,
+    i: input.counts(),
+    wall: Date.now(),
+  });
+  const { m: m0, c: c0, cpu: cpu0, l: l0, f: f0, i: i0, wall: wall0 } = await sample();
   await sleep(seconds * 1000);
-  const m1 = await getMetrics(cdp);
-  const c1 = await getMetrics(cdpCpu);
-  const cpu1 = cpuSample();
-  const l1 = (await page.evaluate('window.__bench.loadCounts()')) as Record<string, number>;
-  const f1 = agent?.frames.length ?? 0;
-  const i1 = input.counts();
-  const wall = (Date.now() - wall0) / 1000;
+  const { m: m1, c: c1, cpu: cpu1, l: l1, f: f1, i: i1, wall: wall1 } = await sample();
+  const wall = (wall1 - wall0) / 1000;
 
   const win = m1.Timestamp - m0.Timestamp; // seconds, the browser's clock
   const perSec = (a: Metrics, b: Metrics, k: keyof Metrics) => r2(((b[k] - a[k]) * 1000) / win);

@@ -86,6 +86,17 @@ if (!chromiumAvailable()) {
     t.ok(texts.filter((m) => m.t === 'tab-active').every((m) => Object.keys(m).length === 1), 'tab-active carries nothing');
     t.ok(texts.filter((m) => m.t === 'page').every((m) => m.title === '' && !String(m.url).includes('?')), 'without the title or query string (page content waits for consent)');
 
+    // tab-active: once when the tab connected in the foreground, then at most one a second.
+    const tabActives = () => ep.sent.filter((f) => f.text && JSON.parse(f.text).t === 'tab-active').length;
+    t.equal(tabActives(), 1, 'tab-active once, on connecting in the foreground');
+    await sleep(1100);
+    await page.evaluate(() => {
+      for (let i = 0; i < 5; i++) window.dispatchEvent(new Event('focus'));
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await sleep(300);
+    t.equal(tabActives(), 2, 'a burst of focus and visibility events: one more tab-active, not six');
+
     // Denied with the keyboard (Escape): still nothing.
     const agent = await connectAgent(r.port, r.token(r.acme, 'alice', 'Alice'));
     t.teardown(() => agent.close());

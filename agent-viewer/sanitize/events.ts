@@ -136,7 +136,10 @@ export class EventSanitizer {
     if (n.isCustom !== undefined) n.isCustom = n.isCustom === true && !svg && isCustomElementName(kept);
     this.tags.set(n.id as number, kept);
     this.inert.delete(n.id as number);
-    n.attributes = this.attributes(kept, isObj(n.attributes) ? n.attributes : {});
+    const attrs = isObj(n.attributes) ? n.attributes : {};
+    n.attributes = this.attributes(kept, attrs);
+    // <meta http-equiv> loses http-equiv; its content (a refresh URL, a policy) goes with it.
+    if (kept === 'meta' && Object.keys(attrs).some((k) => localName(k) === 'http-equiv')) delete (n.attributes as Json).content;
     return true;
   }
 

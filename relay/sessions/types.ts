@@ -38,6 +38,8 @@ export interface AgentData extends SocketBase {
   agentId: string;
   name: string;
   exp: number;
+  /** The secret key generation its token was minted under, if any: rotating the key closes the socket. */
+  secretGeneration?: string;
   state: AgentState;
   /** The visitor and tab this agent asked for (pending), watches, or follows across a navigation. */
   target?: { visitor: Visitor; tabId: string };

@@ -73,6 +73,7 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
           agentId: c.agentId,
           name: c.name,
           exp: c.exp,
+          secretGeneration: c.secretGeneration,
           state: 'idle',
           lagging: false,
           laggingSince: 0,

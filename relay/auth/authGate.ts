@@ -50,11 +50,6 @@ export class AuthGate {
     return this.scryptTotal;
   }
 
-  /** Whether this address still has budget (a cheap pre-check; `reserve` is what counts). */
-  allows(ip: string): boolean {
-    return this.budget.allows(ip);
-  }
-
   /** Reserves one verification for this address; `scrypt` also takes an in-flight slot. */
   reserve(ip: string, scrypt: boolean): AuthTicket | AuthRefusal {
     if (scrypt) {

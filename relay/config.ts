@@ -2,8 +2,9 @@
 import path from 'node:path';
 import { MAX_AGENT_TOKEN_LIFETIME_SEC } from './auth/agentToken.ts';
 import { normaliseOriginPattern } from './auth/origin.ts';
+import { loadSecurityConfig, type SecurityConfig } from './securityConfig.ts';
 
-export interface RelayConfig {
+export interface RelayConfig extends SecurityConfig {
   port: number;
   host: string;
   /** The URL people reach this relay at; its origin is the agent viewer's allowed origin. */
@@ -52,7 +53,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+export function int(env: NodeJS.ProcessEnv, name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
   const n = /^-?\d+$/.test(raw) ? Number(raw) : NaN; // plain decimal only: no 1e1, 0x1E or padding
@@ -118,5 +119,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     maxPendingVisitorWrites: int(env, 'MAX_PENDING_VISITOR_WRITES', 100_000, 10),
     logLevel: env.LOG_LEVEL || 'info',
     seedDemo: env.SEED_DEMO !== '0',
+    ...loadSecurityConfig(env),
   };
 }

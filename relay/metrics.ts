@@ -16,6 +16,8 @@ export class Metrics {
     upgrades_refused_total: 0,
     http_requests_total: 0,
     http_auth_failures_total: 0,
+    /** Scrypt runs verifying secret keys (bounded per address by API_AUTH_FAILURES_PER_MIN). */
+    scrypt_runs_total: 0,
     metadata_writes_total: 0,
     metadata_write_failures_total: 0,
     metadata_dropped_total: 0,

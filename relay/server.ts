@@ -11,6 +11,7 @@ import { registerActivityApi } from './http/activityApi.ts';
 import { agentTokensHandler } from './http/agentTokens.ts';
 import { admitApiRequest, apiLimits } from './http/apiLimits.ts';
 import { ApiRoutes } from './http/apiRoutes.ts';
+import { registerMetrics } from './http/metricsRoute.ts';
 import { registerVisitorCheck } from './http/visitorCheck.ts';
 import { registerVisitorsApi } from './http/visitorsApi.ts';
 import { pending, sendError, sendJson } from './http/respond.ts';
@@ -62,7 +63,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     app,
     config,
     store,
-    accounts: new AccountService(store),
+    accounts: new AccountService(store, { onScryptRun: () => metrics.counters.scrypt_runs_total++ }),
     router: new SessionRouter(app, config, metrics, log, metadata),
     metrics,
     metadata,
@@ -94,10 +95,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       () => sendError(p, 'shuttingDown', 'store unavailable'),
     );
   }));
-  app.get('/metrics', counted((res) => {
-    const body = metrics.render({ uws_native: uwsIsNative ? 1 : 0, rss_bytes: process.memoryUsage.rss() });
-    res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'text/plain; version=0.0.4').end(body));
-  }));
+  registerMetrics(app, ctx, counted);
   const api = new ApiRoutes(app, counted);
   api.post('/api/v1/agent-tokens', agentTokensHandler(ctx));
   registerVisitorsApi(api, ctx);

@@ -40,6 +40,8 @@ export interface AgentData extends SocketBase {
   exp: number;
   /** The account's allowed page origins, sent in `ready` for the viewer's replay CSP. */
   pageOrigins?: readonly string[];
+  /** The secret key generation its token was minted under, if any: rotating the key closes the socket. */
+  secretGeneration?: string;
   state: AgentState;
   /** The visitor and tab this agent asked for (pending), watches, or follows across a navigation. */
   target?: { visitor: Visitor; tabId: string };

@@ -15,6 +15,8 @@ export type Caller = { kind: 'admin'; account: AccountRecord } | { kind: 'agent'
 
 export interface ApiRequest {
   caller: Caller;
+  /** The client's address (for per-address budgets). */
+  ip: string;
   query: URLSearchParams;
   params: string[];
   body: unknown;
@@ -75,7 +77,7 @@ export function apiRoute(
           return sendError(p, 'unauthorized', `Authorization: Bearer <${what}> is required`, { 'www-authenticate': 'Bearer' });
         }
         const body = await bodyPromise;
-        const out = await handler({ caller, query, params, body });
+        const out = await handler({ caller, ip, query, params, body });
         sendJson(p, out.status, out.body);
       } catch (err) {
         if (err instanceof BodyError || err instanceof ApiError) return sendError(p, err.name, err.message);

@@ -52,6 +52,8 @@ export interface RelayConfig {
   /** Client-caused log lines per minute per address / overall; the rest are counted in a suppressed-count line. */
   clientLogLinesPerMinPerIp: number;
   clientLogLinesPerMin: number;
+  /** Sockets per minute per address that start a new visitor (each creates a visitor record). */
+  newVisitorsPerMinPerIp: number;
   logLevel: string;
   seedDemo: boolean;
 }
@@ -129,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     activityBacklogLimit: int(env, 'ACTIVITY_BACKLOG_LIMIT', 5000, 10),
     clientLogLinesPerMinPerIp: int(env, 'CLIENT_LOG_LINES_PER_MIN_PER_IP', 60, 1),
     clientLogLinesPerMin: int(env, 'CLIENT_LOG_LINES_PER_MIN', 1200, 1),
+    newVisitorsPerMinPerIp: int(env, 'NEW_VISITORS_PER_MIN_PER_IP', 600, 1),
     logLevel: env.LOG_LEVEL || 'info',
     seedDemo: env.SEED_DEMO !== '0',
   };

@@ -109,7 +109,14 @@ t.test('a flood from one address: no forged entry, every real entry kept, flood-
   const flood = await Promise.all(Array.from({ length: FLOOD_SOCKETS }, () => connectVisitor(r.port, r.acme.publicKey, from(FLOOD_IP))));
   const floodIds = new Set(flood.map((f) => f.welcome.visitorId));
   let n = 0;
+  let ticks = 0;
+  const floodStart = performance.now();
   const tick = setInterval(() => {
+    // Timers run late on a busy machine: send every tick that is due, so the rate holds.
+    const due = Math.min(8, Math.floor((performance.now() - floodStart) / FLOOD_TICK_MS) - ticks);
+    for (let k = 0; k < due; k++, ticks++) floodTick();
+  }, FLOOD_TICK_MS);
+  const floodTick = () => {
     for (const { sock } of flood) {
       const i = n++;
       sock.send({ t: 'consent', agentId: `forged-${i % 1000}`, allow: true });
@@ -120,7 +127,7 @@ t.test('a flood from one address: no forged entry, every real entry kept, flood-
       sock.send({ t: 'page', url: `https://shop.example.com/p${i % 20}`, title: 'x' });
       sock.send({ t: 'tab-active' });
     }
-  }, FLOOD_TICK_MS);
+  };
   const floodOver = new Promise<void>((resolve) => setTimeout(() => { clearInterval(tick); resolve(); }, FLOOD_MS));
 
   // A rogue agent of the same account, at the same address, runs sessions with a flood visitor
@@ -139,11 +146,20 @@ t.test('a flood from one address: no forged entry, every real entry kept, flood-
   // Connect-and-forget in a loop from the same address: each erasure takes from its budget.
   let floodForgets = 0;
   let forgetsRefused = 0;
+  let newVisitorsRefused = false;
   const forgetLoop = (async () => {
     let over = false;
     void floodOver.then(() => (over = true));
     while (!over) {
-      const { sock } = await connectVisitor(r.port, r.acme.publicKey, from(FLOOD_IP));
+      const connected = await connectVisitor(r.port, r.acme.publicKey, from(FLOOD_IP)).catch((err: { status?: number; body?: any }) => {
+        if (err.status === 429 && err.body?.error?.code === 'rate_limited') return undefined; // new visitors budgeted too
+        throw err;
+      });
+      if (!connected) {
+        newVisitorsRefused = true;
+        break;
+      }
+      const { sock } = connected;
       sock.send({ t: 'forget' });
       const { code } = await sock.closed;
       if (code === 4004) floodForgets++;
@@ -204,7 +220,7 @@ t.test('a flood from one address: no forged entry, every real entry kept, flood-
   await forgetLoop;
   const floodSeconds = (performance.now() - started) / 1000;
   t.equal(mallory.closeInfo?.code ?? (await mallory.closed).code, 4029, 'the rogue agent was pushed back: 4029 rate_limited');
-  t.ok(forgetsRefused > 0, `connect-and-forget was pushed back too (${forgetsRefused} refused, ${floodForgets} done)`);
+  t.ok(forgetsRefused > 0, `connect-and-forget was pushed back too (${forgetsRefused} refused, ${floodForgets} done${newVisitorsRefused ? ', then new visitors refused' : ''})`);
   await drained(r);
 
   // ---- every real entry is there, no forged one is.

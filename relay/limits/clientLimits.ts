@@ -5,10 +5,13 @@ import type { MetadataService } from '../metadata/service.ts';
 import type { Metrics } from '../metrics.ts';
 import { ActivityBudget } from './activityBudget.ts';
 import { ClientLog } from './clientLog.ts';
+import { IpRateLimiter } from './ipRateLimiter.ts';
 
 export interface ClientLimits {
   activity: ActivityBudget;
   log: ClientLog;
+  /** New visitor ids per address: each one is a new record in the store. Reconnects are not counted. */
+  newVisitors: IpRateLimiter;
 }
 
 export function clientLimits(config: RelayConfig, metrics: Metrics, log: Logger, metadata: MetadataService): ClientLimits {
@@ -20,5 +23,6 @@ export function clientLimits(config: RelayConfig, metrics: Metrics, log: Logger,
       metrics,
     }),
     log: new ClientLog(log, metrics, { perIpPerMin: config.clientLogLinesPerMinPerIp, totalPerMin: config.clientLogLinesPerMin }),
+    newVisitors: new IpRateLimiter(config.newVisitorsPerMinPerIp / 60, config.newVisitorsPerMinPerIp),
   };
 }

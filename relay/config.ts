@@ -45,6 +45,16 @@ export interface RelayConfig extends SecurityConfig {
   trustProxy: string[];
   /** Most visitors with an unwritten update held in memory while the store is slow or down. */
   maxPendingVisitorWrites: number;
+  /** Client-caused activity entries (session/control requests, erasures, key rotations) per minute per address / per account. */
+  activityPerMinPerIp: number;
+  activityPerMinPerAccount: number;
+  /** Pending activity entries past which client-caused ones are refused (backpressure; the log never drops). */
+  activityBacklogLimit: number;
+  /** Client-caused log lines per minute per address / overall; the rest are counted in a suppressed-count line. */
+  clientLogLinesPerMinPerIp: number;
+  clientLogLinesPerMin: number;
+  /** Sockets per minute per address that start a new visitor (each creates a visitor record). */
+  newVisitorsPerMinPerIp: number;
   logLevel: string;
   seedDemo: boolean;
 }
@@ -117,6 +127,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     activityRetentionDays: int(env, 'ACTIVITY_RETENTION_DAYS', 0, 0, 36500),
     trustProxy: list(env.TRUST_PROXY),
     maxPendingVisitorWrites: int(env, 'MAX_PENDING_VISITOR_WRITES', 100_000, 10),
+    activityPerMinPerIp: int(env, 'ACTIVITY_PER_MIN_PER_IP', 300, 1),
+    activityPerMinPerAccount: int(env, 'ACTIVITY_PER_MIN_PER_ACCOUNT', 6000, 1),
+    activityBacklogLimit: int(env, 'ACTIVITY_BACKLOG_LIMIT', 5000, 10),
+    clientLogLinesPerMinPerIp: int(env, 'CLIENT_LOG_LINES_PER_MIN_PER_IP', 60, 1),
+    clientLogLinesPerMin: int(env, 'CLIENT_LOG_LINES_PER_MIN', 1200, 1),
+    newVisitorsPerMinPerIp: int(env, 'NEW_VISITORS_PER_MIN_PER_IP', 600, 1),
     logLevel: env.LOG_LEVEL || 'info',
     seedDemo: env.SEED_DEMO !== '0',
     ...loadSecurityConfig(env),

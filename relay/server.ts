@@ -16,6 +16,7 @@ import { registerVisitorCheck } from './http/visitorCheck.ts';
 import { registerVisitorsApi } from './http/visitorsApi.ts';
 import { pending, sendError, sendJson } from './http/respond.ts';
 import { StaticFiles } from './http/static.ts';
+import { clientLimits } from './limits/clientLimits.ts';
 import { IpConnections } from './limits/ipConnections.ts';
 import type { Logger } from './log.ts';
 import { MetadataService } from './metadata/service.ts';
@@ -59,18 +60,20 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     store, metrics, log, secret: relaySecret, now: opts.now,
     retentionDays: config.retentionDays, activityRetentionDays: config.activityRetentionDays, maxPendingVisitors: config.maxPendingVisitorWrites,
   });
+  const limits = clientLimits(config, metrics, log, metadata);
   const ctx: RelayContext = {
     app,
     config,
     store,
     accounts: new AccountService(store, { onScryptRun: () => metrics.counters.scrypt_runs_total++ }),
-    router: new SessionRouter(app, config, metrics, log, metadata),
+    router: new SessionRouter(app, config, metrics, log, metadata, limits),
     metrics,
     metadata,
     log,
     relaySecret,
     ipConnections: new IpConnections(config.maxConnectionsPerIp),
     apiLimits: apiLimits(config),
+    clientLimits: limits,
     state: { shuttingDown: false },
   };
   const statics = new StaticFiles(PUBLIC_DIR, { publicUrl: config.publicUrl, ...opts.templateVars });
@@ -117,6 +120,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const sweeper = setInterval(() => guarded(log, 'sweep', () => ctx.router.sweep()), 250);
   sweeper.unref();
   metadata.start();
+  limits.log.start();
 
   let shut: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>
@@ -129,6 +133,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         for (const tab of [...v.tabs.values()]) closeWith(tab.ws, tab, 'serviceRestart', 'relay is restarting');
       }
       await metadata.stop();
+      limits.log.stop();
       await store.close();
     })());
 

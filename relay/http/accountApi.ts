@@ -10,7 +10,10 @@ import type { ApiRoutes } from './apiRoutes.ts';
 import { ApiError, apiRoute } from './apiRoute.ts';
 
 export function registerAccountApi(routes: ApiRoutes, ctx: RelayContext): void {
-  routes.post('/api/v1/account/rotate-secret', apiRoute(ctx, { auth: 'admin' }, async ({ caller }) => {
+  routes.post('/api/v1/account/rotate-secret', apiRoute(ctx, { auth: 'admin' }, async ({ caller, ip }) => {
+    // Each rotation writes `secret_rotated` and a log line: budgeted like every client-caused entry.
+    const refusal = ctx.clientLimits.activity.take(ip, caller.account.id);
+    if (refusal) throw new ApiError('rateLimited', refusal.message);
     const secretKey = await ctx.accounts.rotateSecret(caller.account.id);
     if (!secretKey) throw new ApiError('notFound', 'no such account');
     const rotated = await ctx.accounts.byId(caller.account.id); // rotateSecret dropped the cached record

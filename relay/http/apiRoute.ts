@@ -14,6 +14,8 @@ export type { Caller } from './apiAuth.ts';
 
 export interface ApiRequest {
   caller: Caller;
+  /** The client's address (for per-address budgets). */
+  ip: string;
   query: URLSearchParams;
   params: string[];
   body: unknown;
@@ -58,7 +60,7 @@ export function apiRoute(
         }
         const { caller } = auth;
         const body = await bodyPromise;
-        const out = await handler({ caller, query, params, body });
+        const out = await handler({ caller, ip, query, params, body });
         sendJson(p, out.status, out.body);
       } catch (err) {
         if (err instanceof BodyError || err instanceof ApiError) return sendError(p, err.name, err.message);

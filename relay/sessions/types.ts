@@ -65,6 +65,8 @@ export interface Visitor {
   control: Set<string>;
   /** Agents waiting for consent. */
   pending: Set<AgentData>;
+  /** Agent ids whose control request was passed to the visitor and not answered yet. */
+  controlAsked: Set<string>;
   /** From identify(), for the activity log's masked user id. */
   userId?: string;
   email?: string;

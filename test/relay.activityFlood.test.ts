@@ -255,7 +255,7 @@ t.test('a flood from one address: no forged entry, every real entry kept, flood-
   await Promise.all(flood.map((f) => handled(f.sock)));
   t.ok(counters.unrequested_answers_ignored_total >= 3 * n, `every forged answer was ignored and counted (${counters.unrequested_answers_ignored_total})`);
   t.ok(counters.activity_refused_total > 0, 'refusals counted');
-  const metrics = await (await fetch(`http://127.0.0.1:${r.port}/metrics`)).text();
+  const metrics = await r.metricsText();
   t.match(metrics, /cobrowse_unrequested_answers_ignored_total [1-9]\d*/, '/metrics shows the ignored answers');
   t.match(metrics, /cobrowse_activity_refused_total [1-9]\d*/, '/metrics shows the refusals');
 

@@ -527,6 +527,114 @@ function visitorAndActivityConformance(
     t.equal(await store.sweepActivity(at(3)), 0, 'a second sweep removes nothing');
   });
 
+  t.test('deleteVisitors returns the user id and email each deleted record held', async (t) => {
+    const { store } = await open(t);
+    const at = new Date(base());
+    await store.upsertVisitors([
+      { accountId: A, visitorId: 'full', lastSeen: at, userId: 'u-9', email: 'nine@example.com' },
+      { accountId: A, visitorId: 'bare', lastSeen: at },
+    ]);
+    const got = await store.deleteVisitors(A, { visitorIds: ['full', 'bare'] });
+    const byId = new Map(got.map((d) => [d.visitorId, d]));
+    t.same(byId.get('full'), { visitorId: 'full', userId: 'u-9', email: 'nine@example.com' }, 'identities of a record that had them');
+    t.same(byId.get('bare'), { visitorId: 'bare' }, 'absent fields stay absent');
+  });
+
+  t.test('tombstones: live until expiry, scoped by account, idempotent (later expiry wins), kept across reopen', async (t) => {
+    const s = await open(t);
+    const now = new Date(base());
+    const later = new Date(now.getTime() + 30 * DAY_MS);
+    t.equal(await s.store.hasTombstone(A, 'k1', now), false, 'none before');
+    await s.store.addTombstones([{ accountId: A, key: 'k1', expiresAt: later }, { accountId: A, key: 'k2', expiresAt: new Date(now.getTime() + 1000) }]);
+    await t.resolves(s.store.addTombstones([]), 'an empty list is harmless');
+    t.equal(await s.store.hasTombstone(A, 'k1', now), true, 'live');
+    t.equal(await s.store.hasTombstone(B, 'k1', now), false, 'another account does not see it');
+    t.equal(await s.store.hasTombstone(A, 'k1'.toUpperCase(), now), false, 'exact key');
+    t.equal(await s.store.hasTombstone(A, 'k2', new Date(now.getTime() + 1000)), false, 'expired at its expiry');
+    // Added again with an earlier expiry: the later one stays.
+    await s.store.addTombstones([{ accountId: A, key: 'k1', expiresAt: new Date(now.getTime() + 5000) }]);
+    t.equal(await s.store.hasTombstone(A, 'k1', new Date(now.getTime() + 10_000)), true, 'a later expiry is never shortened');
+    await s.store.addTombstones([{ accountId: A, key: 'k2', expiresAt: later }]);
+    t.equal(await s.store.hasTombstone(A, 'k2', new Date(now.getTime() + 10_000)), true, 'and can be extended');
+    await s.store.close();
+    const again = await s.reopen();
+    t.teardown(() => again.close());
+    t.equal(await again.hasTombstone(A, 'k1', now), true, 'a tombstone survives close and reopen (a restart)');
+    const swept = await again.sweepTombstones(new Date(later.getTime() + 1));
+    if (kind === 'mongodb') t.equal(swept, 0, 'MongoDB: the TTL index on expiresAt removes them; the sweep reports 0');
+    else {
+      t.equal(swept, 2, 'SQLite: the sweep removes expired tombstones');
+      t.equal(await again.hasTombstone(A, 'k1', now), false, 'gone after the sweep');
+    }
+  });
+
+  t.test('upsertVisitors never re-creates nor updates a tombstoned visitor', async (t) => {
+    const { store } = await open(t);
+    const now = base();
+    await store.upsertVisitors([{ accountId: A, visitorId: 'alive', lastSeen: new Date(now), userId: 'u-a', tombstoneKey: 'key-alive' }]);
+    await store.addTombstones([
+      { accountId: A, key: 'key-dead', expiresAt: new Date(now + 30 * DAY_MS) },
+      { accountId: A, key: 'key-alive', expiresAt: new Date(now + 30 * DAY_MS) },
+      { accountId: A, key: 'key-old', expiresAt: new Date(now - 1) },
+    ]);
+    await store.upsertVisitors([
+      { accountId: A, visitorId: 'dead', lastSeen: new Date(now + 1000), email: 'dead@example.com', tombstoneKey: 'key-dead' },
+      { accountId: A, visitorId: 'alive', lastSeen: new Date(now + 1000), email: 'late@example.com', tombstoneKey: 'key-alive' },
+      { accountId: A, visitorId: 'expired', lastSeen: new Date(now + 1000), tombstoneKey: 'key-old' },
+      { accountId: B, visitorId: 'other', lastSeen: new Date(now + 1000), tombstoneKey: 'key-dead' },
+      { accountId: A, visitorId: 'fresh', lastSeen: new Date(now + 1000), tombstoneKey: 'key-fresh' },
+    ]);
+    t.equal(await store.getVisitor(A, 'dead'), null, 'a tombstoned visitor is not created');
+    t.equal((await store.getVisitor(A, 'alive'))?.email, undefined, 'a row whose visitor got tombstoned is not updated');
+    t.ok(await store.getVisitor(A, 'expired'), 'an expired tombstone blocks nothing');
+    t.ok(await store.getVisitor(B, 'other'), 'a tombstone of another account blocks nothing');
+    const fresh = await store.getVisitor(A, 'fresh');
+    t.ok(fresh, 'the rest of the batch is written');
+    t.notOk(fresh && 'tombstoneKey' in fresh, 'the key is not part of the record');
+  });
+
+  t.test('scrubActivity: the person\'s identifiers go, the rest of the log stays', async (t) => {
+    const { store } = await open(t);
+    const b = base();
+    const at = (s: number) => new Date(b + s * 1000);
+    const pseudonym = (id: string) => `erased-${id.length}x`;
+    const es: ActivityEvent[] = [
+      { accountId: A, at: at(1), type: 'session_requested', agentId: 'alice', visitorId: 'v-gone' },
+      { accountId: A, at: at(2), type: 'consent_given', agentId: 'alice', visitorId: 'v-gone', userId: 'j***@example.com', userKey: 'key-jane' },
+      { accountId: A, at: at(3), type: 'session_ended', agentId: 'bob', visitorId: 'v-old-device', userId: 'j***@example.com', userKey: 'key-jane' },
+      { accountId: A, at: at(4), type: 'consent_given', agentId: 'bob', visitorId: 'v-legacy', userId: 'u-clear' },
+      { accountId: A, at: at(5), type: 'consent_given', agentId: 'bob', visitorId: 'v-keep', userId: 'j***@example.com', userKey: 'key-john' },
+      { accountId: A, at: at(6), type: 'data_deleted', detail: '1 visitor(s) deleted by admin' },
+      { accountId: B, at: at(7), type: 'consent_given', visitorId: 'v-gone', userId: 'j***@example.com', userKey: 'key-jane' },
+    ];
+    await store.appendActivity(es);
+    const n = await store.scrubActivity(A, { visitorIds: ['v-gone'], userKeys: ['key-jane'], userIds: ['u-clear'], pseudonym });
+    t.equal(n, 4, 'four entries changed, each counted once');
+    const items = (await store.listActivity(A, { limit: 100 })).items;
+    const byType = (type: string, agent?: string) => items.filter((e) => e.type === type && (agent === undefined || e.agentId === agent));
+    t.same(byType('session_requested')[0], { ...es[0], visitorId: 'erased-6x' }, 'by visitor id: pseudonymised');
+    t.same(byType('consent_given', 'alice')[0], { accountId: A, at: at(2), type: 'consent_given', agentId: 'alice', visitorId: 'erased-6x' }, 'user id and key removed too');
+    t.same(byType('session_ended')[0], { accountId: A, at: at(3), type: 'session_ended', agentId: 'bob', visitorId: 'erased-12x' }, 'by user key: another visitor id of that person, pseudonymised');
+    t.same(items.find((e) => e.at.getTime() === at(4).getTime()), { accountId: A, at: at(4), type: 'consent_given', agentId: 'bob', visitorId: 'erased-8x' }, 'by a user id kept in clear');
+    t.same(items.find((e) => e.at.getTime() === at(5).getTime()), es[4], 'someone else with the same masked form is untouched');
+    t.same(byType('data_deleted')[0], es[5], 'entries without identifiers are untouched');
+    t.same((await store.listActivity(B, { limit: 10 })).items, [es[6]], 'another account is untouched');
+    t.same((await store.listActivity(A, { visitorId: 'v-gone', limit: 10 })).items, [], 'the old visitor id finds nothing');
+    t.equal(await store.scrubActivity(A, { visitorIds: ['v-gone'], userKeys: ['key-jane'], userIds: ['u-clear'], pseudonym }), 0, 'a second scrub changes nothing');
+    t.equal(await store.scrubActivity(A, { visitorIds: [], userKeys: [], userIds: [], pseudonym }), 0, 'an empty scrub changes nothing');
+  });
+
+  t.test('vacuum resolves, and the store works on after it', async (t) => {
+    const { store } = await open(t);
+    await store.upsertVisitors([{ accountId: A, visitorId: 'v', lastSeen: new Date(base()) }]);
+    const [r] = await Promise.all([store.vacuum(), store.upsertVisitors([{ accountId: A, visitorId: 'w', lastSeen: new Date(base()) }])]);
+    t.ok(r.ms >= 0, `vacuum took ${r.ms.toFixed(1)} ms`);
+    const both = await Promise.all([store.vacuum(), store.vacuum()]);
+    t.equal(both.length, 2, 'concurrent vacuums both resolve');
+    t.ok(await store.getVisitor(A, 'v'), 'data kept');
+    t.ok(await store.getVisitor(A, 'w'), 'a write during the vacuum landed');
+  });
+
   t.test('activity: appending an event again (a retry) keeps one entry', async (t) => {
     const { store } = await open(t);
     const at = new Date(base());

@@ -188,18 +188,22 @@ export class MetadataService {
     pendingIds.push(...(await this.writer.forget(accountId, filter.visitorIds ?? [])));
     // A write that was under way and failed has put its batch back: drop the matching updates again.
     pendingIds.push(...this.writer.forgetWhere(accountId, match));
+    await breathe();
     const stored = await this.o.store.deleteVisitors(accountId, filter);
+    await breathe();
     const ids = [...new Set([...stored.map((d) => d.visitorId), ...pendingIds])];
     // From here no update for these ids is accepted; one already queued or being written
     // (a heartbeat without the user id, say) is dropped, and whatever it re-created is removed.
     await this.tombstone(accountId, ids, now);
     await this.writer.forget(accountId, ids);
     if (ids.length) stored.push(...(await this.o.store.deleteVisitors(accountId, { visitorIds: ids })));
+    await breathe();
     const activityScrubbed = await this.scrubActivity(accountId, filter, [...named, ...ids], stored);
     this.o.metrics.counters.visitors_deleted_total += ids.length;
     if (ids.length) this.activity(accountId, 'data_deleted', { detail: `${ids.length} visitor(s) deleted by ${by}` });
     this.rememberDeletion({ accountId, matches: match, at: Date.now() });
-    const vacuumMs = ids.length || activityScrubbed ? (await this.o.store.vacuum()).ms : 0;
+    await breathe();
+    const vacuumMs = (await this.o.store.vacuum()).ms;
     return { visitorIds: ids, activityScrubbed, vacuumMs };
   }
 
@@ -265,6 +269,7 @@ export class MetadataService {
       const n = (await this.o.store.deleteVisitors(accountId, { visitorIds: ids })).length;
       this.o.metrics.counters.metadata_late_writes_erased_total += n;
       if (n) this.o.log.warn({ accountId, erased: n }, 'a late metadata write re-created deleted visitors; erased again');
+      if (n) await this.o.store.vacuum();
     }
     this.pruneDeletions();
   }
@@ -292,6 +297,9 @@ export class MetadataService {
     return n;
   }
 }
+
+/** Lets sockets and timers run between the synchronous SQLite steps of an erasure. */
+const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 type DeletionMatcher = (v: Pick<VisitorRecord, 'visitorId' | 'userId' | 'email'>) => boolean;
 

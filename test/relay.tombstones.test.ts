@@ -3,7 +3,7 @@
  * real SQLite DATA_DIR, real visitor sockets, deletion over the REST API.
  */
 import t from 'tap';
-import { connectVisitor, refused, sleep } from './helpers/clients.ts';
+import { connectAgent, connectVisitor, refused, sleep } from './helpers/clients.ts';
 import { startTestRelay, type TestRelay } from './helpers/relay.ts';
 
 async function api(r: TestRelay, method: string, path: string, auth: string, body?: unknown) {
@@ -85,4 +85,39 @@ t.test('two relays on one DATA_DIR: a deletion on one is refused on admission by
   stillOk.sock.close();
   live.sock.close();
   await Promise.all([stillOk.sock.closed, live.sock.closed]);
+});
+
+t.test("forget(): the visitor's own erasure also anonymises its activity log entries", async (t) => {
+  const r = await startTestRelay();
+  t.teardown(r.stop);
+  const { sock: visitor, welcome } = await connectVisitor(r.port, r.acme.publicKey);
+  visitor.send({ t: 'identify', userId: 'forget-me@example.com', email: 'forget-me@example.com' });
+  const agent = await connectAgent(r.port, r.token(r.acme, 'alice'));
+  agent.send({ t: 'join', visitorId: welcome.visitorId });
+  await visitor.next('consent-request');
+  visitor.send({ t: 'consent', agentId: 'alice', allow: true });
+  await agent.next('joined');
+  const metadata = r.relay.ctx.metadata;
+  await metadata.writer.flush(Date.now(), true);
+  const key = metadata.userKeyOf(r.acme.accountId, 'forget-me@example.com');
+  const before = (await r.relay.ctx.store.listActivity(r.acme.accountId, { visitorId: welcome.visitorId, limit: 10 })).items;
+  t.same(before.map((e) => [e.type, e.userKey]).sort(), [['consent_given', key], ['session_requested', key]], 'before: two entries name the visitor and the user');
+
+  visitor.send({ t: 'forget' });
+  t.same(await visitor.closed, { code: 4004, reason: 'visitor_deleted' }, 'closed with 4004');
+  // The erasure runs on after the close: wait (bounded) for its log entry.
+  let deleted = false;
+  for (let i = 0; i < 100 && !deleted; i++) {
+    await metadata.writer.flush(Date.now(), true);
+    deleted = (await r.relay.ctx.store.listActivity(r.acme.accountId, { type: 'data_deleted', limit: 1 })).items.length === 1;
+    if (!deleted) await sleep(50);
+  }
+  t.ok(deleted, 'the erasure finished');
+  const log = JSON.stringify((await r.relay.ctx.store.listActivity(r.acme.accountId, { limit: 100 })).items);
+  t.notOk(log.includes(welcome.visitorId), 'the visitor id is nowhere in the log');
+  t.notOk(log.includes(key) || log.includes('f***@example.com'), 'nor the user key or the masked user id');
+  const pseudo = metadata.pseudonymOf(r.acme.accountId, welcome.visitorId);
+  t.ok((await r.relay.ctx.store.listActivity(r.acme.accountId, { visitorId: pseudo, limit: 10 })).items.length >= 2, 'the entries stay, under the pseudonym');
+  agent.close();
+  await agent.closed;
 });

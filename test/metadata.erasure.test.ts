@@ -129,6 +129,25 @@ t.test('tombstones live in the store: a second store on the same file refuses th
   t.equal(await store.sweepTombstones(new Date(Date.now() + 31 * 86_400_000)), 1, 'and swept');
 });
 
+t.test('a failed vacuum does not fail the erasure; the next sweep runs it again', async (t) => {
+  const { store, svc } = setup(t);
+  let calls = 0;
+  const real = store.vacuum.bind(store);
+  store.vacuum = async () => {
+    if (++calls === 1) throw new Error('injected: the WAL could not be truncated');
+    return real();
+  };
+  svc.touch({ accountId: ACC, visitorId: 'v1', email: 'v1@example.com' });
+  await flushAll(svc);
+  const done = await svc.erase(ACC, { visitorIds: ['v1'] });
+  t.same([done.visitorIds, done.vacuumMs], [['v1'], 0], 'the erasure is reported done; no vacuum time');
+  t.equal(await store.getVisitor(ACC, 'v1'), null, 'the record is gone');
+  await svc.sweep();
+  t.equal(calls, 2, 'the sweep ran the vacuum again');
+  await svc.sweep();
+  t.equal(calls, 2, 'and only while one was owed');
+});
+
 /** Every token `cnry` + 12 hex (and every `2001:db8:` address) in every file under `dir`, in UTF-8 and UTF-16LE. */
 function tokensIn(dir: string): Set<string> {
   const found = new Set<string>();

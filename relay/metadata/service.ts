@@ -62,6 +62,8 @@ export class MetadataService {
    */
   private tombstones = new Map<string, number>();
   private recentDeletions: RecentDeletion[] = [];
+  /** An erasure's vacuum failed: the sweep runs it again. */
+  private vacuumOwed = false;
   endVisitors: EndVisitors = () => {};
   readonly now: () => Date;
 
@@ -203,8 +205,20 @@ export class MetadataService {
     if (ids.length) this.activity(accountId, 'data_deleted', { detail: `${ids.length} visitor(s) deleted by ${by}` });
     this.rememberDeletion({ accountId, matches: match, at: Date.now() });
     await breathe();
-    const vacuumMs = (await this.o.store.vacuum()).ms;
-    return { visitorIds: ids, activityScrubbed, vacuumMs };
+    return { visitorIds: ids, activityScrubbed, vacuumMs: await this.vacuum() };
+  }
+
+  /** Vacuums the store; a failure (another process reading, say) is retried by the next sweep, not reported as a failed erasure. */
+  private async vacuum(): Promise<number> {
+    try {
+      const { ms } = await this.o.store.vacuum();
+      this.vacuumOwed = false;
+      return ms;
+    } catch (err) {
+      this.vacuumOwed = true;
+      this.o.log.warn({ err: (err as Error).message }, 'vacuum after an erasure failed; the next sweep retries it');
+      return 0;
+    }
   }
 
   /** Remembers deleted ids here and in the store, until RETENTION_DAYS after the deletion. */
@@ -269,7 +283,7 @@ export class MetadataService {
       const n = (await this.o.store.deleteVisitors(accountId, { visitorIds: ids })).length;
       this.o.metrics.counters.metadata_late_writes_erased_total += n;
       if (n) this.o.log.warn({ accountId, erased: n }, 'a late metadata write re-created deleted visitors; erased again');
-      if (n) await this.o.store.vacuum();
+      if (n) await this.vacuum();
     }
     this.pruneDeletions();
   }
@@ -291,6 +305,7 @@ export class MetadataService {
     const n = await this.o.store.sweepExpiredVisitors(this.now(), this.retentionMs);
     this.o.metrics.counters.visitors_expired_total += n;
     await this.o.store.sweepTombstones(this.now());
+    if (this.vacuumOwed) await this.vacuum();
     if (this.o.activityRetentionDays) {
       await this.o.store.sweepActivity(new Date(this.now().getTime() - this.o.activityRetentionDays * DAY_MS));
     }

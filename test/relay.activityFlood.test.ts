@@ -220,7 +220,7 @@ t.test('a flood from one address: no forged entry, every real entry kept, flood-
     headers: { authorization: `Bearer ${r.acme.secretKey}`, 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.60' },
     body: JSON.stringify({ visitorIds: [(await gone.next('welcome')).visitorId] }),
   });
-  t.same(await del.json(), { deleted: 1 }, 'the admin deletion went through during the flood');
+  t.match(await del.json(), { deleted: 1 }, 'the admin deletion went through during the flood');
   leaving.send({ t: 'forget' });
   t.equal((await leaving.closed).code, 4004, 'the visitor erasure went through during the flood');
   const during = counters.control_messages_total - floodBefore;

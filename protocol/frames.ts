@@ -32,3 +32,10 @@ export function encodeFrame(kind: FrameKind, payload: Uint8Array): Uint8Array {
   out.set(payload, 1);
   return out;
 }
+
+/**
+ * Largest payload a frame may inflate to (kinds 3 and 4), and largest JSON payload of any frame, in
+ * bytes. A viewer stops inflating past it and drops the frame (a deflate bomb must not cost the agent's
+ * browser gigabytes); the embed must stay under it. 4 × the default MAX_PAYLOAD_BYTES.
+ */
+export const MAX_INFLATED_FRAME_BYTES = 64 * 1024 * 1024;

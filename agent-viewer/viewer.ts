@@ -179,6 +179,12 @@ function onMessage(m: RelayToAgent): void {
       if (player.hasPicture && state === 'live') return;
       setState('joined');
       return;
+    case 'consent-pending':
+      // Online and being asked: after a relay restart the relay must ask again (the embed usually answers itself).
+      if (!session || session.visitorId !== m.visitorId) return;
+      clearTimeout(session.rejoinTimer);
+      if (state !== 'live') setState(player.showing ? 'reconnecting' : 'waiting-consent', `Asking ${session.label} to allow you to see their page…`);
+      return;
     case 'refused':
       if (!session || session.visitorId !== m.visitorId) return;
       if (m.reason === 'not_found' && session.rejoinUntil && Date.now() < session.rejoinUntil) {

@@ -100,7 +100,7 @@ t.test('visitor back first on a tab id the relay never saw (the watched tab did 
   const { sock: tab, welcome } = await tabBack(b, undefined, { active: true });
   t.not(welcome.tabId, b.watchedTab, 'a new tab id');
   const agent = await agentBack(t, b);
-  t.notMatch(await rejoin(agent, b), { t: 'refused' }, 'not refused: the visitor is online');
+  t.match(await rejoin(agent, b), { t: 'consent-pending', visitorId: b.visitorId }, 'not refused: the visitor is online and asked again (the relay forgot the consent)');
   await live(t, agent, tab, welcome.tabId);
 });
 

@@ -323,6 +323,8 @@ export class SessionRouter {
     this.metadata.activity(v.account.id, 'session_requested', { agentId: agent.agentId, visitorId: v.visitorId, userId: v.userId });
     agent.state = 'pending';
     v.pending.add(agent);
+    // The agent's view must not keep saying "not connected" (a rejoin after not_found) while the visitor is asked.
+    sendJson(agent.ws, agent, { t: 'consent-pending', visitorId: v.visitorId });
     sendJson(tab.ws, tab, { t: 'consent-request', agent: { id: agent.agentId, name: agent.name } });
   }
 

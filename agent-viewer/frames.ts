@@ -4,7 +4,7 @@
  * Runs in the decoder worker (decode.worker.ts), never on the viewer's UI thread: the payload is
  * untrusted, so inflating is streamed and stops at MAX_INFLATED_FRAME_BYTES (a deflate bomb).
  */
-import { FrameKind, isFullSnapshotKind, isKnownFrameKind, MAX_INFLATED_FRAME_BYTES } from '../protocol/frames.ts';
+import { FrameKind, isFullSnapshotKind, isKnownFrameKind, MAX_FRAME_JSON_VALUES, MAX_INFLATED_FRAME_BYTES } from '../protocol/frames.ts';
 
 export interface DecodedFrame {
   kind: FrameKind;
@@ -69,8 +69,21 @@ export async function inflateRawCapped(bytes: Uint8Array, maxBytes: number): Pro
   return parts.join('');
 }
 
+/** Counts JSON values (iteratively: nesting depth costs no stack), stopping as soon as there are more than `max`. */
+export function moreJsonValuesThan(root: unknown, max: number): boolean {
+  const stack: unknown[] = [root];
+  let n = 0;
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (++n > max) return true;
+    if (Array.isArray(v)) for (const x of v) stack.push(x);
+    else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) stack.push(x);
+  }
+  return false;
+}
+
 /** Throws a FrameError on an unknown kind, a corrupt or oversized payload, or one that is not a JSON array. */
-export async function decodeFrame(data: ArrayBuffer, maxBytes = MAX_INFLATED_FRAME_BYTES): Promise<DecodedFrame> {
+export async function decodeFrame(data: ArrayBuffer, maxBytes = MAX_INFLATED_FRAME_BYTES, maxValues = MAX_FRAME_JSON_VALUES): Promise<DecodedFrame> {
   const bytes = new Uint8Array(data);
   const kind = bytes[0];
   if (!isKnownFrameKind(kind)) throw new FrameError('unknown_kind', `unknown frame kind ${kind}`);
@@ -85,5 +98,6 @@ export async function decodeFrame(data: ArrayBuffer, maxBytes = MAX_INFLATED_FRA
     throw new FrameError('bad_json', 'payload is not JSON');
   }
   if (!Array.isArray(events)) throw new FrameError('bad_json', 'frame payload is not an array of events');
+  if (moreJsonValuesThan(events, maxValues)) throw new FrameError('too_big', `more than ${maxValues} JSON values`);
   return { kind, full: isFullSnapshotKind(kind), events };
 }

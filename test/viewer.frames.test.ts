@@ -46,6 +46,15 @@ t.test('a bomb stops at the cap, quickly, holding about the cap', async (t) => {
   t.equal(await code(decodeFrame(buf(encodeFrame(FrameKind.IncrementalDeflate, zlib.deflateRawSync(json(['x'.repeat(cap - 100)])))), cap)), 'decoded', 'just under the cap decodes');
 });
 
+t.test('a payload of too many JSON values is too big, however small in bytes', async (t) => {
+  const tiny = Buffer.from(`[${Array(2_000_000).fill('[]').join(',')}]`); // 6 MiB, 2 million values
+  t.equal(await code(decodeFrame(buf(encodeFrame(FrameKind.IncrementalDeflate, zlib.deflateRawSync(tiny))))), 'too_big');
+  const deep = Buffer.from('['.repeat(100_000) + ']'.repeat(100_000));
+  t.equal(await code(decodeFrame(buf(encodeFrame(FrameKind.Incremental, deep)), undefined, 1000)), 'too_big', 'deep nesting is counted without recursion');
+  t.equal(await code(decodeFrame(buf(encodeFrame(FrameKind.Incremental, json([{ a: [1, 2, { b: 'c' }] }]))), undefined, 7)), 'decoded', 'exactly at the limit (7 values) decodes');
+  t.equal(await code(decodeFrame(buf(encodeFrame(FrameKind.Incremental, json([{ a: [1, 2, { b: 'c' }] }]))), undefined, 6)), 'too_big', 'one over does not');
+});
+
 t.test('bad input: a FrameError with a code, never a hang', async (t) => {
   const good = zlib.deflateRawSync(json([{ type: 3, data: {}, timestamp: 1 }]));
   t.equal(await code(decodeFrame(buf(new Uint8Array([9, 1, 2])))), 'unknown_kind');

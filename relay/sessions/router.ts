@@ -326,7 +326,10 @@ export class SessionRouter {
   private join(agent: AgentData, visitorId: string, tabId?: string): void {
     this.reset(agent);
     const v = this.visitors.get(SessionRouter.visitorKey(agent.accountId, visitorId));
-    const tab = v && (tabId ? v.tabs.get(tabId) : this.mostRecentTab(v));
+    // A rejoin names the tab it watched. After a relay restart that tab may never come back (closed, or
+    // reconnecting under a new tab id) while the visitor is online on another: take the visitor's most
+    // recent tab then, as a follower would (addTab), or the agent would wait on "not found" forever.
+    const tab = v && ((tabId !== undefined && v.tabs.get(tabId)) || this.mostRecentTab(v));
     if (!v || !tab) {
       // Same answer for "no such visitor" and "another account's visitor": nothing leaks.
       sendJson(agent.ws, agent, { t: 'refused', visitorId, reason: 'not_found' });
@@ -343,6 +346,8 @@ export class SessionRouter {
     this.metadata.activity(v.account.id, 'session_requested', { agentId: agent.agentId, visitorId: v.visitorId, userId: v.userId });
     agent.state = 'pending';
     v.pending.add(agent);
+    // The agent's view must not keep saying "not connected" (a rejoin after not_found) while the visitor is asked.
+    sendJson(agent.ws, agent, { t: 'consent-pending', visitorId: v.visitorId });
     sendJson(tab.ws, tab, { t: 'consent-request', agent: { id: agent.agentId, name: agent.name } });
   }
 

@@ -9,6 +9,7 @@ import { Connection } from './connection.ts';
 import { applyClick, applyInput, applyScroll, type ControlRules } from './control.ts';
 import type { Emitter } from './emitter.ts';
 import { matchesShortcut, type EmbedOptions } from './options.ts';
+import { configureUnmask } from './privacy.ts';
 import { FrameSender } from './sender.ts';
 import { KEYS, load, save } from './storage.ts';
 import { SharingBar } from './ui/bar.ts';
@@ -79,6 +80,7 @@ export class Session {
       { mask: options.mask, block: options.block },
       (err) => this.events.emit('error', { message: String((err as Error)?.message ?? err) }),
     );
+    configureUnmask({ unmask: options.unmask, mask: options.mask, block: options.block, everPassword: this.capture.everPassword });
     this.connection = new Connection(relay, key, {
       open: () => this.onOpen(),
       message: (m) => this.safely(() => this.onMessage(m)),

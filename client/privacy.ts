@@ -122,8 +122,8 @@ function scrubValueAttrs(tag: string, attrs: Attrs): void {
   for (const name of VALUE_ATTRS) {
     const v = attrs[name];
     if (typeof v !== 'string' || v === '') continue;
-    // A native checkbox's `checked` is state, not data; a button's `value` is usually a caption, masked anyway.
-    if (name === 'checked' && t === 'input') continue;
+    // Native form fields: scrubFormAttrs decides (captions, the allow-list); `checked` is their state, not data.
+    if (FORM_TAGS.has(t) && (FORM_ATTRS.includes(name) || name === 'checked')) continue;
     attrs[name] = MASK;
   }
 }

@@ -66,7 +66,7 @@ if (!chromiumAvailable()) {
           agent.send({ t: 'join', visitorId: await ep.visitorId() });
 
           // The consent prompt: visible and answered by a real click, or refused for the visitor.
-          const prompt = await first(visibleAt(page, 'dialog[open] button.primary'), agent.next('refused', 10_000));
+          const prompt = await first(visibleAt(page, '[role=alertdialog] button.primary'), agent.next('refused', 10_000));
           if (prompt.b) {
             t.equal(prompt.b.reason, 'ui_hidden', 'the agent is told the page hid the prompt');
             t.equal(agent.frames.length, 0, 'and nothing was shared');
@@ -79,8 +79,8 @@ if (!chromiumAvailable()) {
           const shared = await first(agent.until(() => agent.frames.find(isFullSnapshotFrame), 10_000, 'the snapshot'), agent.next('ended', 10_000));
           if (when === 'sharing') {
             t.ok(shared.a, 'before the attack, sharing works');
-            await page.evaluate(() => {
-              (window as any).attack();
+            await page.evaluate(async () => {
+              await (window as any).attack();
               (window as any).change('AFTER-ATTACK');
             });
           }
@@ -109,5 +109,33 @@ if (!chromiumAvailable()) {
       }
     }
     t.comment(outcomes.join('\n'));
+  });
+
+  t.test('page script cannot answer the prompt: an untrusted click on Allow is no consent', async (t) => {
+    const site = await startSite();
+    t.teardown(site.close);
+    const r = await startTestRelay({}, { siteOrigins: [site.origin] });
+    t.teardown(r.stop);
+    site.relay = `http://127.0.0.1:${r.port}`;
+    site.key = r.acme.publicKey;
+    const browser = await launchChromium();
+    t.teardown(() => browser.close());
+    const ep = await openEmbedPage(browser, `${site.origin}/hostile.html?case=none`);
+    const agent = await connectAgent(r.port, r.token(r.acme, 'alice', 'Alice'));
+    t.teardown(() => agent.close());
+    agent.send({ t: 'join', visitorId: await ep.visitorId() });
+    const at = await visibleAt(ep.page, '[role=alertdialog] button.primary');
+    await ep.page.evaluate(() => {
+      const allow = document.querySelector('cobrowse-ui')!.shadowRoot!.querySelector<HTMLButtonElement>('[role=alertdialog] button.primary')!;
+      allow.click();
+      allow.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+      (window as any).Cobrowse.showCode(); // a text message to wait for: anything the clicks caused went out before it
+    });
+    await agent.until(() => ep.sent.some((f) => f.text?.includes('code-request')), 10_000, 'the code request on the wire');
+    t.notOk(ep.sent.some((f) => f.text?.includes('"t":"consent"')), 'no consent was sent for the scripted clicks');
+    t.notOk(agent.has('joined'), 'the agent is still waiting');
+    await ep.page.mouse.click(at.x, at.y);
+    await agent.next('joined', 10_000);
+    t.pass('the visitor\'s own click on the same button does');
   });
 }

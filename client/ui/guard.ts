@@ -34,14 +34,14 @@ export function uiProblem(host: HTMLElement | undefined, el: HTMLElement | undef
   return undefined;
 }
 
-/** Repairs allowed per element within REPAIR_WINDOW_MS before the page is judged to fight us. */
-const MAX_REPAIRS = 3;
 const REPAIR_WINDOW_MS = 10_000;
 
 /**
  * Keeps checking one UI element while it matters: on demand (`ok()`, e.g. before each frame is
- * sent), every CHECK_MS, and when the page changes its top level or head. A failed check first
- * repairs (re-attach, back on top); past MAX_REPAIRS, or if the repair does not help, `fail` runs.
+ * sent), every CHECK_MS, and when the page changes its top level or head. A failed check may first
+ * repair (re-attach, back on top), at most `maxRepairs` times in REPAIR_WINDOW_MS; past that, or
+ * if the repair does not help, `fail` runs. The sharing bar gets no repairs: a page that hid it
+ * while content was flowing could hide it again before the repair is ever painted.
  */
 export class UiGuard {
   static CHECK_MS = 250;
@@ -55,6 +55,7 @@ export class UiGuard {
     private readonly repair: () => void,
     private readonly fail: (problem: UiProblem) => void,
     private readonly ownCover = false,
+    private readonly maxRepairs = 0,
   ) {}
 
   get watching(): boolean {
@@ -90,7 +91,7 @@ export class UiGuard {
     if (!first) return true;
     const now = Date.now();
     this.repairs = this.repairs.filter((t) => now - t < REPAIR_WINDOW_MS);
-    if (this.repairs.length < MAX_REPAIRS) {
+    if (this.repairs.length < this.maxRepairs) {
       this.repairs.push(now);
       try {
         this.repair();

@@ -93,6 +93,8 @@ export class Prompts {
       () => dialog,
       () => this.reshow(dialog),
       () => this.close({ allow: false, reason: UI_HIDDEN }),
+      false,
+      3, // nothing is shared while a prompt is up: putting it back (re-attached, on top) is safe
     );
     this.current = { ask, el: dialog, restoreFocus: document.activeElement, guard };
     this.host.shadow.appendChild(dialog);

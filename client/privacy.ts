@@ -11,6 +11,8 @@
  *    trust layer 1, so a change in rrweb cannot quietly widen what leaves the page.
  */
 
+import { isSensitiveInput } from '../protocol/sensitiveField.ts';
+
 /** What every masked value becomes: fixed length, so nothing about the value's length leaks. */
 export const MASK = '••••••';
 
@@ -284,12 +286,9 @@ export function isSensitiveField(el: Element, everPassword: WeakSet<Element>, ex
   const tag = el.tagName.toLowerCase();
   if (tag === 'input') {
     const input = el as HTMLInputElement;
-    const type = input.type.toLowerCase();
-    if (type === 'password' || type === 'hidden') return true;
-    const ac = (input.getAttribute('autocomplete') ?? '').toLowerCase();
-    if (/\b(cc-|one-time-code|current-password|new-password)/.test(ac)) return true;
-    const hint = `${input.name} ${input.id}`.toLowerCase();
-    if (/(card|ccnum|cc-num|cvv|cvc|iban|ssn|otp|pin\b)/.test(hint)) return true;
+    // The live type too: a script may set `.type` without the attribute.
+    if (input.type.toLowerCase() === 'password' || input.type.toLowerCase() === 'hidden') return true;
+    if (isSensitiveInput((n) => el.getAttribute(n))) return true;
   }
   const blocked = extraBlock ? `${BLOCK_SELECTOR}, .${BLOCK_CLASS}, ${extraBlock}` : `${BLOCK_SELECTOR}, .${BLOCK_CLASS}`;
   try {

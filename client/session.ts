@@ -271,10 +271,15 @@ export class Session {
       case 'input': {
         if (!this.control.has(m.agentId)) {
           this.events.emit('control-refused', { action: m.t, reason: 'not_granted' });
+          this.send({ t: 'control-refused', agentId: m.agentId, action: m.t, reason: 'not_granted' });
           return;
         }
         const refused = m.t === 'scroll' ? (applyScroll(m.x, m.y), undefined) : m.t === 'click' ? applyClick(m.x, m.y, this.rules()) : applyInput(m.nodeId, m.value, this.rules());
-        if (refused) this.events.emit('control-refused', { action: m.t, reason: refused });
+        if (refused) {
+          this.events.emit('control-refused', { action: m.t, reason: refused });
+          // The agent is told too: a silent refusal left it typing into nothing.
+          this.send({ t: 'control-refused', agentId: m.agentId, action: m.t, reason: refused });
+        }
       }
     }
   }

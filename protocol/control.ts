@@ -3,6 +3,7 @@
  * direction; anything else is a bad message. See docs/protocol.md.
  */
 import { validate, type Schema } from './schema.ts';
+import type { ControlRefusal } from './sensitiveField.ts';
 
 /** Largest accepted text frame, in bytes. Control messages are small by design. */
 export const MAX_CONTROL_BYTES = 8 * 1024;
@@ -32,7 +33,9 @@ export interface CodeRequestMsg { t: 'code-request' }
 export interface ForgetMsg { t: 'forget' }
 /** The visitor switched to (or is using) this tab: the agents watching another of their tabs follow. */
 export interface TabActiveMsg { t: 'tab-active' }
-export type VisitorToRelay = PageMsg | ConsentMsg | ControlMsg | EndMsg | IdentifyMsg | CodeRequestMsg | ForgetMsg | TabActiveMsg;
+/** The embed refused an agent's click or typing (a password or card field, another origin…): that agent is told why. */
+export interface ControlRefusedMsg { t: 'control-refused'; agentId: string; action: 'click' | 'input' | 'scroll'; reason: ControlRefusal }
+export type VisitorToRelay = PageMsg | ConsentMsg | ControlMsg | EndMsg | IdentifyMsg | CodeRequestMsg | ForgetMsg | TabActiveMsg | ControlRefusedMsg;
 
 // ---- agent -> relay
 export interface JoinMsg { t: 'join'; visitorId: string; tabId?: string }
@@ -79,12 +82,14 @@ export interface PageChangedMsg { t: 'page'; visitorId: string; tabId: string; u
 export interface ControlStateMsg { t: 'control'; visitorId: string; allow: boolean }
 /** Your stream had a gap (you were too slow): discard until the next full snapshot. */
 export interface ResyncMsg { t: 'resync' }
+/** The visitor's page refused your click or typing, and why. */
+export interface ControlRefusedForAgentMsg { t: 'control-refused'; visitorId: string; action: 'click' | 'input' | 'scroll'; reason: ControlRefusal }
 
 // ---- relay -> either
 export interface ErrorMsg { t: 'error'; code: string; message: string }
 
 export type RelayToAgent =
-  | ReadyMsg | JoinedMsg | RefusedMsg | VisitorLeftMsg | EndedMsg | PageChangedMsg | ControlStateMsg | ResyncMsg | ErrorMsg;
+  | ReadyMsg | JoinedMsg | RefusedMsg | VisitorLeftMsg | EndedMsg | PageChangedMsg | ControlStateMsg | ResyncMsg | ControlRefusedForAgentMsg | ErrorMsg;
 
 const visitorSchemas: Record<string, Schema> = {
   page: { url: { type: 'string', max: 2048 }, title: { type: 'string', max: 512 } },
@@ -99,6 +104,11 @@ const visitorSchemas: Record<string, Schema> = {
   'code-request': {},
   forget: {},
   'tab-active': {},
+  'control-refused': {
+    agentId: id,
+    action: { type: 'string', max: 8, pattern: /^(click|input|scroll)$/ },
+    reason: { type: 'string', max: 16, pattern: /^(sensitive_field|off_origin|not_editable|no_target|not_granted)$/ },
+  },
 };
 
 const agentSchemas: Record<string, Schema> = {

@@ -201,6 +201,12 @@ export class SessionRouter {
       case 'tab-active':
         this.followActiveTab(tab);
         return;
+      case 'control-refused':
+        // Only to that agent's sockets watching this tab: nobody else learns what was tried.
+        for (const agent of tab.agents) {
+          if (agent.agentId === msg.agentId) sendJson(agent.ws, agent, { t: 'control-refused', visitorId: v.visitorId, action: msg.action, reason: msg.reason });
+        }
+        return;
       case 'forget': {
         const accountId = v.account.id;
         const visitorId = v.visitorId;

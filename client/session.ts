@@ -54,6 +54,8 @@ export class Session {
   private readonly consented = new Map<string, number>();
   /** Agents still waiting for the visitor's local consent (`requireConsent` option). */
   private readonly awaitingLocal = new Set<string>();
+  /** Agents the visitor has just allowed through the prompt (their join is new, not a resume). */
+  private readonly justAllowed = new Set<string>();
   private identity?: Identity;
   private wantCode = false;
   private lastPage = '';
@@ -194,7 +196,10 @@ export class Session {
       `${name} wants to see this page`,
       'They will see this page as you do, with passwords and form entries hidden. You can stop sharing at any time.',
     );
-    if (allow) this.remember(agentId);
+    if (allow) {
+      this.remember(agentId);
+      this.justAllowed.add(agentId);
+    }
     if (reason) this.reportHidden('the consent prompt');
     this.send({ t: 'consent', agentId, allow, ...(reason ? { reason } : {}) });
     this.events.emit('consent', { agent: { id: agentId, name }, allow });
@@ -202,7 +207,7 @@ export class Session {
 
   private agentJoined(agentId: string, name: string): void {
     // Back within the consent memory (no prompt this time): the visitor is told all the same.
-    const resumed = this.isConsented(agentId) && !this.watchers.has(agentId);
+    const resumed = !this.justAllowed.delete(agentId) && this.isConsented(agentId) && !this.watchers.has(agentId);
     this.watchers.set(agentId, name);
     if (this.options.requireConsent && !this.isConsented(agentId)) {
       // The account lets agents in without asking; this page asks anyway, before anything is captured.

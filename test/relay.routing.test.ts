@@ -113,6 +113,24 @@ t.test('consent survives a dropped agent connection, not an ended session; agent
   t.equal(a2.texts.filter((m) => m.t === 'joined').length, 1, 'not joined again before the visitor answers');
 });
 
+t.test('a refused action and a hidden UI: the reason reaches that agent only', async (t) => {
+  const r = await startTestRelay();
+  t.teardown(r.stop);
+  const { sock: visitor, welcome } = await connectVisitor(r.port, r.open.publicKey);
+  const alice = await connectAgent(r.port, r.token(r.open, 'alice'));
+  const bob = await connectAgent(r.port, r.token(r.open, 'bob'));
+  t.teardown(() => { alice.close(); bob.close(); });
+  for (const a of [alice, bob]) {
+    a.send({ t: 'join', visitorId: welcome.visitorId });
+    await a.next('joined');
+  }
+  visitor.send({ t: 'control-refused', agentId: 'alice', action: 'input', reason: 'sensitive_field' });
+  t.same(await alice.next('control-refused'), { t: 'control-refused', visitorId: welcome.visitorId, action: 'input', reason: 'sensitive_field' });
+  visitor.send({ t: 'end', reason: 'ui_hidden' });
+  for (const a of [alice, bob]) t.equal((await a.next('ended')).reason, 'ui_hidden', 'ended, with the reason');
+  t.notOk(bob.has('control-refused'), 'bob never learns what alice tried');
+});
+
 t.test('control: tools relayed with agent id; click/input only after the visitor grants control', async (t) => {
   const r = await startTestRelay();
   t.teardown(r.stop);

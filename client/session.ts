@@ -84,7 +84,9 @@ export class Session {
       error: (err) => this.events.emit('error', { message: String((err as Error)?.message ?? err) }),
     });
     this.capture = new Capture(
-      // Every frame is checked against the bar first: a page that hid it gets nothing sent.
+      // Every frame is checked against the bar first: a page that hid it gets nothing sent. Not
+      // cached: a stylesheet that finished loading, CSSOM edits and popover or dialog calls change
+      // nothing a MutationObserver sees, so a cached pass would let frames out after a hide.
       { full: (e) => this.barGuard.ok() && this.sender.full(e), incremental: (e) => this.barGuard.ok() && this.sender.incremental(e) },
       { mask: options.mask, block: options.block },
       (err) => this.events.emit('error', { message: String((err as Error)?.message ?? err) }),
@@ -200,7 +202,7 @@ export class Session {
       this.remember(agentId);
       this.justAllowed.add(agentId);
     }
-    if (reason) this.reportHidden('the consent prompt');
+    if (reason) this.reportHidden('the consent prompt, so nothing was shared');
     this.send({ t: 'consent', agentId, allow, ...(reason ? { reason } : {}) });
     this.events.emit('consent', { agent: { id: agentId, name }, allow });
   }
@@ -218,7 +220,7 @@ export class Session {
         .then(({ allow, reason }) => this.safely(() => {
           this.awaitingLocal.delete(agentId);
           this.events.emit('consent', { agent: { id: agentId, name }, allow });
-          if (reason) this.reportHidden('the consent prompt');
+          if (reason) this.reportHidden('the consent prompt, so nothing was shared');
           if (!allow || !this.watchers.has(agentId)) {
             this.watchers.delete(agentId);
             this.send({ t: 'end', agentId, ...(reason ? { reason } : {}) });
@@ -228,6 +230,7 @@ export class Session {
           }
           this.remember(agentId);
           this.renderBar();
+          this.notices.show(`${name} is now viewing this page`);
           if (this.awaitingLocal.size === 0) this.startOrSnapshot();
         }));
       return;
@@ -342,11 +345,11 @@ export class Session {
   private uiHidden(problem: UiProblem): void {
     if (this.watchers.size === 0) return;
     this.stopSharing(UI_HIDDEN);
-    this.reportHidden(`the sharing bar (${problem})`);
+    this.reportHidden(`the sharing bar (${problem}), so sharing stopped`);
   }
 
   private reportHidden(what: string): void {
-    this.events.emit('error', { code: UI_HIDDEN, message: `this page hid ${what}; nothing was shared` });
+    this.events.emit('error', { code: UI_HIDDEN, message: `this page hid ${what}` });
     this.notices.show('Screen sharing stopped: this page hid the sharing controls.');
   }
 

@@ -10,6 +10,7 @@
  *   sends `scroll {x,y}`, throttled likewise. Revoking control ends all of that at once.
  */
 import type { AgentToRelay } from '../protocol/control.ts';
+import { isSensitiveInput, PRIVATE_REGION_SELECTOR, type ControlRefusal } from '../protocol/sensitiveField.ts';
 import type { LivePlayer } from './player.ts';
 
 export type ToolMode = 'pointer' | 'highlight' | 'control';
@@ -67,6 +68,8 @@ export class Tools {
     private readonly el: ToolElements,
     private readonly player: LivePlayer,
     private readonly send: (m: AgentToRelay) => boolean,
+    /** Tells the agent something in the status line (a refused field, say). */
+    private readonly say: (text: string) => void = () => {},
   ) {
     const { layer } = el;
     layer.addEventListener('pointermove', (e) => this.onMove(e));
@@ -184,9 +187,19 @@ export class Tools {
     if (this.mode === 'control' && this.controlGranted && p && e.button === 0) {
       this.send({ t: 'click', x: p.x, y: p.y });
       const hit = this.player.nodeAt(p.x, p.y);
-      if (hit && isEditable(hit.el)) this.openTyping(hit.id, hit.el);
+      if (hit && isEditable(hit.el) && isProtected(hit.el)) {
+        // The visitor's page refuses these anyway (client/control.ts): say so instead of opening a box.
+        this.closeTyping();
+        this.refused('input', 'sensitive_field');
+      } else if (hit && isEditable(hit.el)) this.openTyping(hit.id, hit.el);
       else this.closeTyping();
     }
+  }
+
+  /** The visitor's page refused an action (or we know it would): close the box and say why. */
+  refused(action: 'click' | 'input' | 'scroll', reason: ControlRefusal): void {
+    if (action === 'input') this.closeTyping();
+    this.say(REFUSAL_TEXT[reason] ?? 'The visitor\'s page refused that.');
   }
 
   private onWheel(e: WheelEvent): void {
@@ -208,10 +221,11 @@ export class Tools {
     const { typeForm, typeInput, typeLabel } = this.el;
     const name = el.getAttribute('aria-label') || el.getAttribute('name') || el.getAttribute('placeholder') || el.getAttribute('id') || el.tagName.toLowerCase();
     typeLabel.textContent = `Type into the visitor's field “${name.slice(0, 60)}”`;
-    // Masked fields replay as asterisks: start empty rather than echo the mask back.
-    const current = 'value' in el ? String((el as HTMLInputElement).value) : (el.textContent ?? '');
-    typeInput.value = /^\*+$/.test(current) ? '' : current;
-    typeInput.type = el.getAttribute('type') === 'password' ? 'password' : 'text';
+    // Always empty, and what is typed replaces the field's value: the replay shows the mask
+    // (••••••) or nothing, never the real value, so there is nothing safe to start from.
+    typeInput.value = '';
+    typeInput.placeholder = 'Replaces what is in the field';
+    typeInput.type = 'text';
     typeForm.hidden = false;
     typeForm.dataset.nodeId = String(nodeId);
     typeInput.focus();
@@ -229,6 +243,20 @@ export class Tools {
     box.style.width = `${Math.abs(x1 - x0)}px`;
     box.style.height = `${Math.abs(y1 - y0)}px`;
   }
+}
+
+const REFUSAL_TEXT: Partial<Record<ControlRefusal, string>> = {
+  sensitive_field: 'That field is protected (a password, card or private field): agents cannot type or click in it.',
+  off_origin: 'That would take the visitor to another site: refused.',
+  not_editable: 'That field cannot be typed into.',
+  no_target: 'There is nothing there to act on.',
+  not_granted: 'The visitor has not given you control.',
+};
+
+/** Judged on the replayed element's attributes, by the same rule the embed enforces. */
+function isProtected(el: Element): boolean {
+  if (el.tagName.toLowerCase() === 'input' && isSensitiveInput((n) => el.getAttribute(n))) return true;
+  return el.closest(PRIVATE_REGION_SELECTOR) !== null;
 }
 
 function isEditable(el: Element): boolean {

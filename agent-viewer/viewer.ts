@@ -86,6 +86,7 @@ const tools = new Tools(
   },
   player,
   (m) => (session?.joined ? (conn?.send(m) ?? false) : false),
+  (text) => (ui.status.textContent = text),
 );
 
 const visitors = new VisitorList(
@@ -199,7 +200,7 @@ function onMessage(m: RelayToAgent): void {
         return;
       }
       leaveSession(false);
-      setState('refused', m.reason === 'denied' ? 'The visitor declined to share their page.' : 'That visitor is not online (or not in your account).');
+      setState('refused', m.reason === 'denied' ? 'The visitor declined to share their page.' : m.reason === 'ui_hidden' ? 'The visitor\'s page hid the consent prompt, so they could not be asked. Nothing was shared.' : 'That visitor is not online (or not in your account).');
       return;
     case 'visitor-left':
       if (!session || session.visitorId !== m.visitorId) return;
@@ -210,7 +211,7 @@ function onMessage(m: RelayToAgent): void {
     case 'ended':
       if (!session || session.visitorId !== m.visitorId) return;
       leaveSession(false);
-      setState('ended', m.reason === 'visitor_stopped' ? 'The visitor stopped sharing. The session has ended.' : 'The visitor has gone. The session has ended.');
+      setState('ended', m.reason === 'visitor_stopped' ? 'The visitor stopped sharing. The session has ended.' : m.reason === 'ui_hidden' ? 'The visitor\'s page hid the sharing bar, so sharing stopped. The session has ended.' : 'The visitor has gone. The session has ended.');
       return;
     case 'page':
       if (!session || session.visitorId !== m.visitorId) return;
@@ -221,6 +222,10 @@ function onMessage(m: RelayToAgent): void {
       if (!session || session.visitorId !== m.visitorId) return;
       tools.setControl(m.allow);
       ui.status.textContent = m.allow ? 'The visitor gave you control.' : 'The visitor took back control.';
+      return;
+    case 'control-refused':
+      if (!session || session.visitorId !== m.visitorId) return;
+      tools.refused(m.action, m.reason);
       return;
     case 'resync':
       player.gap(); // the relay dropped frames for us; the next full snapshot puts it right

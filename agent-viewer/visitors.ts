@@ -6,13 +6,15 @@
  * new relay message and a subscription per account; polling a cheap indexed query is enough
  * for a support desk (documented in docs/agent-viewer.md).
  *
- * Search: six digits are a lookup code (`code=`); anything else is `q=` (user id, name, email,
+ * Search: six digits (spaces, dashes or dots allowed: "477 005") are a lookup code (`code=`); anything else is `q=` (user id, name, email,
  * URL), and a string shaped like a visitor id is also looked up by id. Online visitors first,
  * then recent offline ones (last RECENT_DAYS days), marked offline.
  *
  * Visitor data (name, email, URL) comes from customer pages: it is untrusted and only ever
  * written with textContent.
  */
+import { normalizeLookupCode } from '../protocol/lookupCode.ts';
+
 export interface VisitorItem {
   visitorId: string;
   lastUrl?: string;
@@ -107,7 +109,8 @@ export class VisitorList {
   private async fetchAll(query: string): Promise<VisitorItem[]> {
     const base = { limit: String(LIMIT), sinceDays: String(RECENT_DAYS) };
     const searches: Record<string, string>[] = [];
-    if (/^\d{6}$/.test(query)) searches.push({ code: query });
+    const code = normalizeLookupCode(query);
+    if (code) searches.push({ code });
     else {
       searches.push(query ? { ...base, q: query } : base);
       if (/^[A-Za-z0-9_-]{12,64}$/.test(query)) searches.push({ visitorId: query });
@@ -163,7 +166,8 @@ export class VisitorList {
     dot.className = 'presence';
     dot.textContent = v.online ? 'online' : 'offline';
     const name = document.createElement('strong');
-    name.textContent = v.name || v.userId || v.email || `Visitor ${v.visitorId.slice(0, 6)}`;
+    // The visitor id is in the details line; repeating a piece of it as the name showed it twice.
+    name.textContent = v.name || v.userId || v.email || 'Anonymous visitor';
     who.append(dot, ' ', name);
     const details = document.createElement('div');
     details.className = 'details';

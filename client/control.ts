@@ -2,9 +2,10 @@
  * Applies an agent's click, scroll and typing, only while the visitor has granted control, and
  * never into a sensitive field (privacy.ts) or to a page off the current origin.
  */
+import type { ControlRefusal } from '../protocol/sensitiveField.ts';
 import { isSensitiveField } from './privacy.ts';
 
-export type Refusal = 'sensitive_field' | 'off_origin' | 'not_editable' | 'no_target';
+export type Refusal = Exclude<ControlRefusal, 'not_granted'>;
 
 export interface ControlRules {
   mask: string;

@@ -9,6 +9,8 @@ export interface EmbedOptions {
   mask: string;
   /** Extra CSS selectors serialised as an empty same-size box. */
   block: string;
+  /** Fields whose values agents may see (besides `[data-cobrowse-unmask]`); never passwords, cards or hidden inputs. */
+  unmask: string;
   /** Agents may ask for control (click, scroll, type). */
   allowControl: boolean;
   /** Keyboard shortcut that shows the lookup code, e.g. "ctrl+shift+y"; off when empty. */
@@ -17,7 +19,7 @@ export interface EmbedOptions {
   keepUrlQuery: boolean;
 }
 
-export const DEFAULT_OPTIONS: EmbedOptions = { requireConsent: false, mask: '', block: '', allowControl: true, shortcut: '', keepUrlQuery: false };
+export const DEFAULT_OPTIONS: EmbedOptions = { requireConsent: false, mask: '', block: '', unmask: '', allowControl: true, shortcut: '', keepUrlQuery: false };
 
 function bool(v: unknown, fallback: boolean): boolean {
   if (typeof v === 'boolean') return v;
@@ -50,7 +52,7 @@ export function mergeOptions(base: EmbedOptions, input: Record<string, unknown>,
   if ('allowControl' in input) out.allowControl = bool(input.allowControl, out.allowControl);
   if ('keepUrlQuery' in input) out.keepUrlQuery = bool(input.keepUrlQuery, out.keepUrlQuery);
   if (typeof input.shortcut === 'string') out.shortcut = input.shortcut.trim().toLowerCase();
-  for (const key of ['mask', 'block'] as const) {
+  for (const key of ['mask', 'block', 'unmask'] as const) {
     if (!(key in input)) continue;
     const { ok, bad } = selectors(input[key]);
     bad.forEach(report);
@@ -59,7 +61,7 @@ export function mergeOptions(base: EmbedOptions, input: Record<string, unknown>,
   return out;
 }
 
-/** `data-require-consent`, `data-mask`, `data-block`, `data-allow-control`, `data-shortcut`, `data-url-query="keep"`. */
+/** `data-require-consent`, `data-mask`, `data-block`, `data-unmask`, `data-allow-control`, `data-shortcut`, `data-url-query="keep"`. */
 export function optionsFromScript(script: HTMLScriptElement, report: (bad: string) => void): EmbedOptions {
   const d = script.dataset;
   const input: Record<string, unknown> = {};
@@ -67,6 +69,7 @@ export function optionsFromScript(script: HTMLScriptElement, report: (bad: strin
   if (d.allowControl !== undefined) input.allowControl = d.allowControl;
   if (d.mask !== undefined) input.mask = d.mask;
   if (d.block !== undefined) input.block = d.block;
+  if (d.unmask !== undefined) input.unmask = d.unmask;
   if (d.shortcut !== undefined) input.shortcut = d.shortcut;
   if (d.urlQuery !== undefined) input.keepUrlQuery = d.urlQuery === 'keep';
   return mergeOptions(DEFAULT_OPTIONS, input, report);

@@ -3,17 +3,20 @@
  * runs. Capture starts only when the relay asks for a snapshot, which it does only after the
  * visitor consented (or the account turned consent off); it stops when the last agent leaves.
  */
-import { parseVisitorMessage, type AgentToolForVisitor, type RelayToVisitor, type VisitorToRelay } from '../protocol/control.ts';
+import { parseVisitorMessage, UI_HIDDEN, type AgentLeftMsg, type AgentToolForVisitor, type RelayToVisitor, type VisitorEndReason, type VisitorToRelay } from '../protocol/control.ts';
 import { Capture } from './capture.ts';
 import { Connection } from './connection.ts';
 import { applyClick, applyInput, applyScroll, type ControlRules } from './control.ts';
 import type { Emitter } from './emitter.ts';
 import { matchesShortcut, type EmbedOptions } from './options.ts';
+import { configureUnmask } from './privacy.ts';
 import { FrameSender } from './sender.ts';
 import { KEYS, load, save } from './storage.ts';
 import { SharingBar } from './ui/bar.ts';
 import { CodePanel } from './ui/codePanel.ts';
+import { UiGuard, type UiProblem } from './ui/guard.ts';
 import { UiHost } from './ui/host.ts';
+import { Notices } from './ui/notice.ts';
 import { Presence } from './ui/presence.ts';
 import { Prompts } from './ui/prompt.ts';
 
@@ -36,6 +39,9 @@ export class Session {
   private readonly presence = new Presence(this.ui);
   private readonly codePanel = new CodePanel(this.ui);
   private readonly bar: SharingBar;
+  private readonly notices = new Notices(this.ui);
+  /** Sharing goes on only while the sharing bar is in front of the visitor (guard.ts). */
+  private readonly barGuard: UiGuard;
   /** Agents watching this tab now (id → name). */
   private readonly watchers = new Map<string, string>();
   /** Agents holding control. */
@@ -48,6 +54,8 @@ export class Session {
   private readonly consented = new Map<string, number>();
   /** Agents still waiting for the visitor's local consent (`requireConsent` option). */
   private readonly awaitingLocal = new Set<string>();
+  /** Agents the visitor has just allowed through the prompt (their join is new, not a resume). */
+  private readonly justAllowed = new Set<string>();
   private identity?: Identity;
   private wantCode = false;
   private lastPage = '';
@@ -69,16 +77,21 @@ export class Session {
       /* unreadable: ask again */
     }
     this.bar = new SharingBar(this.ui, { stopSharing: () => this.stopSharing(), revokeControl: () => this.revokeControl() });
+    this.barGuard = new UiGuard(() => this.ui.element, () => this.bar.element, () => this.ui.repair(), (problem) => this.safely(() => this.uiHidden(problem)), true);
     this.sender = new FrameSender({
       socket: () => this.connection.socket,
       overflowed: () => this.onOverflow(),
       error: (err) => this.events.emit('error', { message: String((err as Error)?.message ?? err) }),
     });
     this.capture = new Capture(
-      { full: (e) => this.sender.full(e), incremental: (e) => this.sender.incremental(e) },
+      // Every frame is checked against the bar first: a page that hid it gets nothing sent. Not
+      // cached: a stylesheet that finished loading, CSSOM edits and popover or dialog calls change
+      // nothing a MutationObserver sees, so a cached pass would let frames out after a hide.
+      { full: (e) => this.barGuard.ok() && this.sender.full(e), incremental: (e) => this.barGuard.ok() && this.sender.incremental(e) },
       { mask: options.mask, block: options.block },
       (err) => this.events.emit('error', { message: String((err as Error)?.message ?? err) }),
     );
+    configureUnmask({ unmask: options.unmask, mask: options.mask, block: options.block, everPassword: this.capture.everPassword });
     this.connection = new Connection(relay, key, {
       open: () => this.onOpen(),
       message: (m) => this.safely(() => this.onMessage(m)),
@@ -119,6 +132,7 @@ export class Session {
     this.connection.stop();
     clearInterval(this.pageTimer);
     this.prompts.cancelAll();
+    this.barGuard.stop();
     this.ui.destroy();
     this.events.emit('stopped', {});
   }
@@ -159,7 +173,7 @@ export class Session {
         if (this.watchers.size > 0 && this.awaitingLocal.size === 0) this.startOrSnapshot();
         return;
       case 'agent-left':
-        this.agentLeft(m.agentId);
+        this.agentLeft(m.agentId, m.reason);
         return;
       case 'code':
         this.wantCode = false;
@@ -179,17 +193,23 @@ export class Session {
       this.send({ t: 'consent', agentId, allow: true });
       return;
     }
-    const allow = await this.prompts.ask(
+    const { allow, reason } = await this.prompts.ask(
       `consent:${agentId}`,
       `${name} wants to see this page`,
       'They will see this page as you do, with passwords and form entries hidden. You can stop sharing at any time.',
     );
-    if (allow) this.remember(agentId);
-    this.send({ t: 'consent', agentId, allow });
+    if (allow) {
+      this.remember(agentId);
+      this.justAllowed.add(agentId);
+    }
+    if (reason) this.reportHidden('the consent prompt, so nothing was shared');
+    this.send({ t: 'consent', agentId, allow, ...(reason ? { reason } : {}) });
     this.events.emit('consent', { agent: { id: agentId, name }, allow });
   }
 
   private agentJoined(agentId: string, name: string): void {
+    // Back within the consent memory (no prompt this time): the visitor is told all the same.
+    const resumed = !this.justAllowed.delete(agentId) && this.isConsented(agentId) && !this.watchers.has(agentId);
     this.watchers.set(agentId, name);
     if (this.options.requireConsent && !this.isConsented(agentId)) {
       // The account lets agents in without asking; this page asks anyway, before anything is captured.
@@ -197,37 +217,47 @@ export class Session {
       this.endCapture(); // the relay already subscribed this agent: send nothing until the visitor answers
       void this.prompts
         .ask(`consent:${agentId}`, `${name} wants to see this page`, 'They will see this page as you do, with passwords and form entries hidden. You can stop sharing at any time.')
-        .then((allow) => this.safely(() => {
+        .then(({ allow, reason }) => this.safely(() => {
           this.awaitingLocal.delete(agentId);
           this.events.emit('consent', { agent: { id: agentId, name }, allow });
+          if (reason) this.reportHidden('the consent prompt, so nothing was shared');
           if (!allow || !this.watchers.has(agentId)) {
             this.watchers.delete(agentId);
-            this.send({ t: 'end', agentId });
+            this.send({ t: 'end', agentId, ...(reason ? { reason } : {}) });
             this.renderBar();
             if (this.watchers.size > 0 && this.awaitingLocal.size === 0) this.startOrSnapshot();
             return;
           }
           this.remember(agentId);
           this.renderBar();
+          this.notices.show(`${name} is now viewing this page`);
           if (this.awaitingLocal.size === 0) this.startOrSnapshot();
         }));
       return;
     }
     this.remember(agentId);
+    this.codePanel.hide(); // the code has done its job
     this.renderBar();
+    this.notices.show(resumed ? `${name} is viewing this page again` : `${name} is now viewing this page`);
     this.events.emit('sharing', { agents: [...this.watchers.values()] });
   }
 
-  private agentLeft(agentId: string): void {
+  private agentLeft(agentId: string, reason: AgentLeftMsg['reason']): void {
+    const name = this.watchers.get(agentId);
     this.prompts.cancel(`consent:${agentId}`);
     this.prompts.cancel(`control:${agentId}`);
     this.awaitingLocal.delete(agentId);
     this.watchers.delete(agentId);
     this.control.delete(agentId);
     this.presence.remove(agentId);
-    if (this.consented.has(agentId)) this.remember(agentId);
+    if (reason === 'ended') {
+      // The agent ended the session: coming back needs the visitor's yes again.
+      this.consented.delete(agentId);
+      this.persistConsent();
+    } else if (this.consented.has(agentId)) this.remember(agentId);
     if (this.watchers.size === 0) this.endCapture();
     this.renderBar();
+    if (name !== undefined && reason !== 'moved') this.notices.show(reason === 'ended' ? `${name} ended the session` : `${name} stopped viewing (connection lost)`);
     this.events.emit('sharing', { agents: [...this.watchers.values()] });
   }
 
@@ -249,10 +279,15 @@ export class Session {
       case 'input': {
         if (!this.control.has(m.agentId)) {
           this.events.emit('control-refused', { action: m.t, reason: 'not_granted' });
+          this.send({ t: 'control-refused', agentId: m.agentId, action: m.t, reason: 'not_granted' });
           return;
         }
         const refused = m.t === 'scroll' ? (applyScroll(m.x, m.y), undefined) : m.t === 'click' ? applyClick(m.x, m.y, this.rules()) : applyInput(m.nodeId, m.value, this.rules());
-        if (refused) this.events.emit('control-refused', { action: m.t, reason: refused });
+        if (refused) {
+          this.events.emit('control-refused', { action: m.t, reason: refused });
+          // The agent is told too: a silent refusal left it typing into nothing.
+          this.send({ t: 'control-refused', agentId: m.agentId, action: m.t, reason: refused });
+        }
       }
     }
   }
@@ -260,13 +295,13 @@ export class Session {
   private async askControl(agentId: string, name: string): Promise<void> {
     let allow = false;
     if (this.options.allowControl) {
-      allow = await this.prompts.ask(
+      ({ allow } = await this.prompts.ask(
         `control:${agentId}`,
         `${name} asks to control this page`,
         'They will be able to click, scroll and type for you, never in password or card fields. You can take control back at any time.',
         'Allow control',
         'Deny',
-      );
+      ));
     }
     if (!this.watchers.has(agentId)) return;
     if (allow) this.control.add(agentId);
@@ -294,9 +329,9 @@ export class Session {
 
   // ------------------------------------------------------------------ visitor actions
 
-  private stopSharing(): void {
+  private stopSharing(reason?: VisitorEndReason): void {
     this.endCapture();
-    this.send({ t: 'end' });
+    this.send({ t: 'end', ...(reason ? { reason } : {}) });
     this.watchers.clear();
     this.control.clear();
     this.consented.clear();
@@ -304,6 +339,18 @@ export class Session {
     this.presence.clear();
     this.renderBar();
     this.events.emit('sharing', { agents: [] });
+  }
+
+  /** The page hid, covered or removed the sharing bar: nothing more is shared, and everyone is told why. */
+  private uiHidden(problem: UiProblem): void {
+    if (this.watchers.size === 0) return;
+    this.stopSharing(UI_HIDDEN);
+    this.reportHidden(`the sharing bar (${problem}), so sharing stopped`);
+  }
+
+  private reportHidden(what: string): void {
+    this.events.emit('error', { code: UI_HIDDEN, message: `this page hid ${what}` });
+    this.notices.show('Screen sharing stopped: this page hid the sharing controls.');
   }
 
   private revokeControl(): void {
@@ -317,6 +364,7 @@ export class Session {
 
   private startOrSnapshot(): void {
     if (this.stopped) return;
+    if (!this.barGuard.ok()) return; // the bar is not in front of the visitor: uiHidden() stopped sharing
     const wasRunning = this.capture.running;
     this.capture.snapshotNow();
     if (!wasRunning) {
@@ -371,7 +419,10 @@ export class Session {
 
   private renderBar(): void {
     const names = (ids: Iterable<string>) => [...ids].filter((id) => !this.awaitingLocal.has(id)).map((id) => this.watchers.get(id) ?? 'Agent');
-    this.bar.render({ watchers: names(this.watchers.keys()), controllers: names(this.control) });
+    const watchers = names(this.watchers.keys());
+    this.bar.render({ watchers, controllers: names(this.control) });
+    if (watchers.length > 0) this.barGuard.start();
+    else this.barGuard.stop();
   }
 
   private isConsented(agentId: string): boolean {

@@ -3,6 +3,7 @@
  * direction; anything else is a bad message. See docs/protocol.md.
  */
 import { validate, type Schema } from './schema.ts';
+import type { ControlRefusal } from './sensitiveField.ts';
 
 /** Largest accepted text frame, in bytes. Control messages are small by design. */
 export const MAX_CONTROL_BYTES = 8 * 1024;
@@ -13,11 +14,17 @@ const coord = { type: 'number', min: -1e6, max: 1e7 } as const;
 
 // ---- visitor -> relay
 export interface PageMsg { t: 'page'; url: string; title: string }
-export interface ConsentMsg { t: 'consent'; agentId: string; allow: boolean }
+/**
+ * Why the embed ended sharing or refused without the visitor's answer: `ui_hidden` = the page hid,
+ * covered or removed the consent prompt or the sharing bar, so nothing may be shared.
+ */
+export const UI_HIDDEN = 'ui_hidden';
+export type VisitorEndReason = typeof UI_HIDDEN;
+export interface ConsentMsg { t: 'consent'; agentId: string; allow: boolean; reason?: VisitorEndReason }
 /** The visitor grants or revokes remote control for one agent. */
 export interface ControlMsg { t: 'control'; agentId: string; allow: boolean }
 /** The visitor stops sharing with one agent, or with every agent when agentId is absent. */
-export interface EndMsg { t: 'end'; agentId?: string }
+export interface EndMsg { t: 'end'; agentId?: string; reason?: VisitorEndReason }
 /** `identify()` from the customer's page: stored as visitor metadata (README, "Data we keep"). */
 export interface IdentifyMsg { t: 'identify'; userId?: string; name?: string; email?: string }
 /** Ask for a 6-digit lookup code the visitor can read out to an agent. */
@@ -26,7 +33,9 @@ export interface CodeRequestMsg { t: 'code-request' }
 export interface ForgetMsg { t: 'forget' }
 /** The visitor switched to (or is using) this tab: the agents watching another of their tabs follow. */
 export interface TabActiveMsg { t: 'tab-active' }
-export type VisitorToRelay = PageMsg | ConsentMsg | ControlMsg | EndMsg | IdentifyMsg | CodeRequestMsg | ForgetMsg | TabActiveMsg;
+/** The embed refused an agent's click or typing (a password or card field, another origin…): that agent is told why. */
+export interface ControlRefusedMsg { t: 'control-refused'; agentId: string; action: 'click' | 'input' | 'scroll'; reason: ControlRefusal }
+export type VisitorToRelay = PageMsg | ConsentMsg | ControlMsg | EndMsg | IdentifyMsg | CodeRequestMsg | ForgetMsg | TabActiveMsg | ControlRefusedMsg;
 
 // ---- agent -> relay
 export interface JoinMsg { t: 'join'; visitorId: string; tabId?: string }
@@ -53,7 +62,8 @@ export interface ConsentRequestMsg { t: 'consent-request'; agent: { id: string; 
 export interface SnapshotRequestMsg { t: 'snapshot-request' }
 /** An agent is now watching this tab (sent with or without a consent prompt). */
 export interface AgentJoinedMsg { t: 'agent-joined'; agent: { id: string; name: string } }
-export interface AgentLeftMsg { t: 'agent-left'; agentId: string }
+/** `ended`: the agent ended the session (End session, or closed the viewer); otherwise its connection went. */
+export interface AgentLeftMsg { t: 'agent-left'; agentId: string; reason?: 'ended' | 'disconnected' | 'moved' }
 export interface CodeMsg { t: 'code'; code: string; expiresAt: string }
 export type AgentToolForVisitor = (PointerMsg | HighlightMsg | ScrollMsg | ClickMsg | InputMsg | ControlRequestMsg) & {
   agentId: string;
@@ -66,27 +76,29 @@ export type RelayToVisitor =
 /** `pageOrigins`: the account's allowed page origins; the viewer lets the replayed page load only from these. */
 export interface ReadyMsg { t: 'ready'; agentId: string; accountId: string; pageOrigins: string[] }
 export interface JoinedMsg { t: 'joined'; visitorId: string; tabId: string; url: string; title: string }
-export interface RefusedMsg { t: 'refused'; visitorId: string; reason: 'denied' | 'not_found' }
+export interface RefusedMsg { t: 'refused'; visitorId: string; reason: 'denied' | 'not_found' | VisitorEndReason }
 /** The visitor is online and is being asked (or must be asked again, e.g. after a relay restart). */
 export interface ConsentPendingMsg { t: 'consent-pending'; visitorId: string }
 export interface VisitorLeftMsg { t: 'visitor-left'; visitorId: string; tabId: string }
-export interface EndedMsg { t: 'ended'; visitorId: string; reason: 'visitor_stopped' | 'gone' }
+export interface EndedMsg { t: 'ended'; visitorId: string; reason: 'visitor_stopped' | 'gone' | VisitorEndReason }
 export interface PageChangedMsg { t: 'page'; visitorId: string; tabId: string; url: string; title: string }
 export interface ControlStateMsg { t: 'control'; visitorId: string; allow: boolean }
 /** Your stream had a gap (you were too slow): discard until the next full snapshot. */
 export interface ResyncMsg { t: 'resync' }
+/** The visitor's page refused your click or typing, and why. */
+export interface ControlRefusedForAgentMsg { t: 'control-refused'; visitorId: string; action: 'click' | 'input' | 'scroll'; reason: ControlRefusal }
 
 // ---- relay -> either
 export interface ErrorMsg { t: 'error'; code: string; message: string }
 
 export type RelayToAgent =
-  | ReadyMsg | JoinedMsg | RefusedMsg | ConsentPendingMsg | VisitorLeftMsg | EndedMsg | PageChangedMsg | ControlStateMsg | ResyncMsg | ErrorMsg;
+  | ReadyMsg | JoinedMsg | RefusedMsg | ConsentPendingMsg | VisitorLeftMsg | EndedMsg | PageChangedMsg | ControlStateMsg | ResyncMsg | ControlRefusedForAgentMsg | ErrorMsg;
 
 const visitorSchemas: Record<string, Schema> = {
   page: { url: { type: 'string', max: 2048 }, title: { type: 'string', max: 512 } },
-  consent: { agentId: id, allow: { type: 'boolean' } },
+  consent: { agentId: id, allow: { type: 'boolean' }, reason: { type: 'string', max: 16, pattern: /^ui_hidden$/, optional: true } },
   control: { agentId: id, allow: { type: 'boolean' } },
-  end: { agentId: { ...id, optional: true } },
+  end: { agentId: { ...id, optional: true }, reason: { type: 'string', max: 16, pattern: /^ui_hidden$/, optional: true } },
   identify: {
     userId: { type: 'string', min: 1, max: 256, optional: true },
     name: { type: 'string', max: 256, optional: true },
@@ -95,6 +107,11 @@ const visitorSchemas: Record<string, Schema> = {
   'code-request': {},
   forget: {},
   'tab-active': {},
+  'control-refused': {
+    agentId: id,
+    action: { type: 'string', max: 8, pattern: /^(click|input|scroll)$/ },
+    reason: { type: 'string', max: 16, pattern: /^(sensitive_field|off_origin|not_editable|no_target|not_granted)$/ },
+  },
 };
 
 const agentSchemas: Record<string, Schema> = {

@@ -1,6 +1,8 @@
 export * from './frames.ts';
 export * from './errors.ts';
 export * from './control.ts';
+export * from './lookupCode.ts';
+export * from './sensitiveField.ts';
 
 /** Sub-protocol negotiated on the agent socket; the token rides beside it as `bearer.<jwt>`. */
 export const AGENT_SUBPROTOCOL = 'cobrowse.v1';

@@ -54,7 +54,10 @@ async function main(): Promise<void> {
         `  Agent viewer:        ${base}/agent/#token=${token}`,
         `                       (demo agent token, valid until ${expires} UTC; restart for a new one)`,
         `  Delete visitor data: ${base}/delete/  (sign in with the account secret key)`,
-        demo.secretKey ? `  Demo secret key (shown once, stored hashed): ${demo.secretKey}` : '',
+        `  Demo account id:     ${demo.accountId}`,
+        demo.secretKey
+          ? `  Demo secret key (shown once, stored hashed): ${demo.secretKey}`
+          : `  (the demo secret key was shown on the first start only; a new one: npm run account -- rotate-secret --account ${demo.accountId})`,
         '',
       ].filter((l, i, a) => l !== '' || i === 0 || i === a.length - 1).join('\n') + '\n',
     );

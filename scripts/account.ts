@@ -3,7 +3,9 @@
  *   npm run account -- create --name <n> --origin <o> [--origin <o2>] [--no-consent]
  *                             [--agent-key <public.pem> --agent-key-alg RS256|ES256] [--json]
  *   npm run account -- rotate-secret --account <accountId> [--json]
- * Prints the secret key once; only its scrypt hash is stored.
+ *   npm run account -- list [--json]
+ * Prints the secret key once; only its scrypt hash is stored. `list` shows ids, names, public keys
+ * and origins (never a secret or its hash): how to find the demo account's id after a restart.
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -15,11 +17,13 @@ import { StoreConflictError } from '../relay/store/types.ts';
 const USAGE = [
   'usage: npm run account -- create --name <name> --origin <origin> [--origin ...] [--no-consent] [--agent-key <pem file> --agent-key-alg RS256|ES256] [--json]',
   '       npm run account -- rotate-secret --account <accountId> [--json]',
+  '       npm run account -- list [--json]',
 ].join('\n');
 
 async function main(): Promise<number> {
   const [command, ...rest] = process.argv.slice(2);
   if (command === 'rotate-secret') return rotateSecret(rest);
+  if (command === 'list') return list(rest);
   if (command !== 'create') {
     console.error(USAGE);
     return 2;
@@ -73,6 +77,39 @@ async function main(): Promise<number> {
     if (err instanceof StoreConflictError) console.error(`error: ${err.message}`);
     else console.error(`error: ${(err as Error).message}`);
     return 1;
+  } finally {
+    await store.close();
+  }
+}
+
+/** Every account, without secrets: id, name, public key, origins, consent, created. */
+async function list(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, strict: true }));
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const store = await openStore(loadConfig());
+  try {
+    const accounts = (await store.listAccounts()).map((a) => ({
+      accountId: a.id,
+      name: a.name,
+      publicKey: a.publicKey,
+      origins: a.allowedOrigins,
+      requireConsent: a.requireConsent,
+      createdAt: a.createdAt.toISOString(),
+    }));
+    if (values.json) console.log(JSON.stringify(accounts));
+    else if (accounts.length === 0) console.log('no accounts');
+    else {
+      for (const a of accounts) {
+        console.log(`${a.accountId}  ${a.name}\n  public key: ${a.publicKey}\n  origins:    ${a.origins.join(' ')}\n  consent:    ${a.requireConsent ? 'required' : 'off'}\n  created:    ${a.createdAt}`);
+      }
+      console.log('(secret keys are stored hashed and cannot be shown; `rotate-secret --account <id>` issues a new one)');
+    }
+    return 0;
   } finally {
     await store.close();
   }

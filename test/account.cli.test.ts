@@ -170,6 +170,26 @@ t.test('without --json the secret is printed once, with a warning to keep it', a
   t.match(r.stdout, /shown once/);
 });
 
+t.test('list: every account with id, name, public key and origins, never a secret or its hash', async (t) => {
+  const dataDir = tmp(t);
+  const empty = await cli(['list', '--json'], dataDir);
+  t.equal(empty.code, 0);
+  t.same(JSON.parse(empty.stdout), [], 'no accounts yet');
+  const created = JSON.parse((await cli(['create', '--name', 'Acme', '--origin', 'https://www.acme.com', '--json'], dataDir)).stdout);
+  const r = await cli(['list', '--json'], dataDir);
+  t.equal(r.code, 0, 'exit 0');
+  const [listed, ...more] = JSON.parse(r.stdout);
+  t.same(more, [], 'one account');
+  t.match(listed, { accountId: created.accountId, name: 'Acme', publicKey: created.publicKey, origins: ['https://www.acme.com'], requireConsent: true });
+  const human = await cli(['list'], dataDir);
+  t.match(human.stdout, created.accountId, 'the human form names the account id');
+  for (const out of [r.stdout, human.stdout]) {
+    t.notOk(out.includes(created.secretKey.split('.')[1]), 'no secret key');
+    t.notOk(/scrypt/.test(out), 'no secret hash');
+  }
+  t.equal((await cli(['list', '--bogus'], dataDir)).code, 2, 'an unknown option: exit 2');
+});
+
 t.test('rotate-secret: a new key, shown once; the old one no longer verifies; bad use exits 2', async (t) => {
   const dataDir = tmp(t);
   const created = parseCreated(t, await cli(['create', '--name', 'rot', '--origin', 'https://a.example.com', '--json'], dataDir));

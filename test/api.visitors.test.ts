@@ -75,6 +75,14 @@ t.test('search, read, and the account boundary', async (t) => {
   await sleep(1200);
   const byCode = await api(r, 'GET', `/api/v1/visitors?code=${code}`, agentToken);
   t.same(byCode.body.items.map((v: any) => v.visitorId), [anon.welcome.visitorId], 'found by lookup code');
+  // Typed as the visitor sees it ("477 005"), or with a dash: the same visitor.
+  for (const shown of [`${code.slice(0, 3)} ${code.slice(3)}`, `${code.slice(0, 3)}-${code.slice(3)}`, ` ${code} `]) {
+    const res = await api(r, 'GET', `/api/v1/visitors?code=${encodeURIComponent(shown)}`, agentToken);
+    t.same(res.body.items?.map((v: any) => v.visitorId), [anon.welcome.visitorId], `found by the code typed as ${JSON.stringify(shown)}`);
+  }
+  const badCode = await api(r, 'GET', `/api/v1/visitors?code=${encodeURIComponent('12 34')}`, agentToken);
+  t.equal(badCode.status, 400, 'not 6 digits once separators are dropped: 400');
+  t.equal(badCode.body.error.code, 'bad_request');
 
   // The other account's visitor: 404 everywhere, exactly like a visitor that does not exist.
   for (const [m, p] of [['GET', `/api/v1/visitors/${foreign.welcome.visitorId}`], ['DELETE', `/api/v1/visitors/${foreign.welcome.visitorId}`], ['GET', '/api/v1/visitors/doesnotexist'], ['DELETE', '/api/v1/visitors/doesnotexist']]) {

@@ -55,6 +55,7 @@ if (!chromiumAvailable()) {
 
     // The same cases arriving as mutations and input events after the snapshot.
     await page.evaluate(() => (window as any).mutate());
+    await page.evaluate(() => (window as any).mutateCustom());
     await page.locator('#m-typed').pressSequentially('CANARY-MUT-TYPED-1');
     await page.locator('#m-pw').pressSequentially('CANARY-MUT-PW-1');
     await page.evaluate(() => ((document.getElementById('m-pw') as HTMLInputElement).type = 'text'));
@@ -75,7 +76,7 @@ if (!chromiumAvailable()) {
     const leaks = [...new Set(wire.match(CANARY) ?? [])];
     t.same(leaks, [], 'no canary in any byte the page sent');
     t.same([...new Set(received().match(CANARY) ?? [])], [], 'and none in what the agent received');
-    for (const marker of ['VISIBLE-MUT', 'VISIBLE-MUT-IFRAME', 'VISIBLE-MUT-SHADOW', 'VISIBLE-END']) {
+    for (const marker of ['VISIBLE-MUT', 'VISIBLE-MUT-IFRAME', 'VISIBLE-MUT-SHADOW', 'VISIBLE-MUT-CUSTOM', 'VISIBLE-END']) {
       t.ok(wire.includes(marker), `the mutation path was captured (${marker})`);
     }
     t.ok(wire.includes('••••••'), 'typed values arrive as the fixed mask');

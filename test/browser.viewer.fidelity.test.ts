@@ -74,13 +74,16 @@ async function compare(browser: Browser, viewer: ViewerPage, url: string, after:
     await visitor.mouse.move(VIEWPORT.width - 1, VIEWPORT.height - 1); // park the mouse where it hovers nothing
     await settle(viewer);
     if ((await viewer.page.getAttribute('#stage', 'data-scale')) !== '1') throw new Error('the view is scaled: the stage is smaller than the visitor viewport');
-    // The embed's own UI (sharing bar) is not part of the page and is never recorded: hide it for the comparison.
-    const shotVisitor = await visitor.screenshot({ style: 'cobrowse-ui { display: none !important; }', animations: 'disabled', caret: 'hide' });
-    await settle(viewer);
     const iframe = viewer.page.locator('#stage .replay-host:not([style*="hidden"]) iframe');
     const box = (await iframe.boundingBox())!;
     const clip = { x: Math.round(box.x), y: Math.round(box.y), width: VIEWPORT.width, height: VIEWPORT.height };
     const shotAgent = await viewer.page.screenshot({ clip, style: '.replayer-mouse { display: none !important; }', animations: 'disabled', caret: 'hide' });
+    // The embed's own UI (bar, notices) is not part of the page and is never recorded. Page CSS can
+    // no longer hide it (that would stop sharing: docs/embed.md), so the visitor stops sharing,
+    // which removes it, and the page (unchanged) is shot after the agent's view.
+    await visitor.evaluate(() => (window as any).Cobrowse.stop());
+    await visitor.waitForFunction(() => !document.querySelector('cobrowse-ui'), null, { timeout: 5000 });
+    const shotVisitor = await visitor.screenshot({ animations: 'disabled', caret: 'hide' });
     if (keep) {
       fs.writeFileSync(`${keep}-visitor.png`, shotVisitor);
       fs.writeFileSync(`${keep}-agent.png`, shotAgent);

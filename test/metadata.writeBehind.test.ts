@@ -67,6 +67,7 @@ class SwitchableStore implements Store {
   getAccountById: Store['getAccountById'] = (id) => this.inner.getAccountById(id);
   getAccountByPublicKey: Store['getAccountByPublicKey'] = (k) => this.inner.getAccountByPublicKey(k);
   getAccountByName: Store['getAccountByName'] = (n) => this.inner.getAccountByName(n);
+  listAccounts: Store['listAccounts'] = () => this.inner.listAccounts();
   setAccountSecretHash: Store['setAccountSecretHash'] = (id, h) => this.inner.setAccountSecretHash(id, h);
   getVisitor: Store['getVisitor'] = (a, v) => this.inner.getVisitor(a, v);
   searchVisitors: Store['searchVisitors'] = (a, q) => this.inner.searchVisitors(a, q);

@@ -139,7 +139,9 @@ t.test('missing required fields are refused; optional ones may be absent', async
 
 t.test('extra fields are refused', async (t) => {
   rejects(t, parseVisitorMessage, { t: 'page', url: 'u', title: 't', html: '<p>' }, /unknown field html/);
-  rejects(t, parseVisitorMessage, { t: 'end', reason: 'x' }, /unknown field reason/);
+  rejects(t, parseVisitorMessage, { t: 'end', why: 'x' }, /unknown field why/);
+  rejects(t, parseVisitorMessage, { t: 'end', reason: 'x' }, /reason/); // the one known reason is ui_hidden
+  rejects(t, parseVisitorMessage, { t: 'control-refused', agentId: 'a', action: 'click', reason: 'because' }, /reason/);
   rejects(t, parseAgentMessage, { t: 'leave', visitorId: 'v' }, /unknown field visitorId/);
   rejects(t, parseAgentMessage, { t: 'resync', force: true }, /unknown field force/);
   rejects(t, parseAgentMessage, { t: 'control-request', allow: true }, /unknown field allow/);

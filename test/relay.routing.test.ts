@@ -84,7 +84,7 @@ t.test('a late joiner triggers snapshot-request and gets nothing from before its
   t.equal(early.frames.length, 22, 'the early agent gets the fresh snapshot too');
 });
 
-t.test('consent is asked once per agent per visitor, and agents can leave', async (t) => {
+t.test('consent survives a dropped agent connection, not an ended session; agents can leave', async (t) => {
   const r = await startTestRelay();
   t.teardown(r.stop);
   const { sock: visitor, welcome } = await connectVisitor(r.port, r.acme.publicKey);
@@ -93,15 +93,42 @@ t.test('consent is asked once per agent per visitor, and agents can leave', asyn
   await visitor.next('consent-request');
   visitor.send({ t: 'consent', agentId: 'alice', allow: true });
   await a.next('joined');
-  a.send({ t: 'leave' });
-  await visitor.next('agent-left');
+  // The agent's connection drops: it comes back without a new prompt, and the visitor is told both.
+  a.close();
+  t.equal((await visitor.next('agent-left')).reason, 'disconnected', 'the visitor learns the connection went');
+  const a2 = await connectAgent(r.port, r.token(r.acme, 'alice'));
+  t.teardown(() => a2.close());
+  a2.send({ t: 'join', visitorId: welcome.visitorId });
+  await a2.next('joined');
+  t.equal(visitor.texts.filter((m) => m.t === 'consent-request').length, 1, 'a reconnecting agent is not asked about again');
+  t.equal(visitor.texts.filter((m) => m.t === 'agent-joined').length, 2, 'but the visitor is told it is back');
+  // End session: nothing flows; watching again asks the visitor again.
+  a2.send({ t: 'leave' });
+  t.equal((await visitor.next('agent-left', 5000, (m) => m.reason === 'ended')).agentId, 'alice', 'the visitor learns the agent ended the session');
   visitor.sendFrame(frame(2, 1, 10));
   await sleep(100);
-  t.equal(a.frames.length, 0, 'after leave, nothing flows');
-  a.texts.length = 0;
-  a.send({ t: 'join', visitorId: welcome.visitorId });
-  await a.next('joined');
-  t.equal(visitor.texts.filter((m) => m.t === 'consent-request').length, 1, 'no second consent prompt for the same agent');
+  t.equal(a2.frames.length, 0, 'after leave, nothing flows');
+  a2.send({ t: 'join', visitorId: welcome.visitorId });
+  await visitor.until(() => visitor.texts.filter((m) => m.t === 'consent-request').length === 2, 5000, 'a second consent request');
+  t.equal(a2.texts.filter((m) => m.t === 'joined').length, 1, 'not joined again before the visitor answers');
+});
+
+t.test('a refused action and a hidden UI: the reason reaches that agent only', async (t) => {
+  const r = await startTestRelay();
+  t.teardown(r.stop);
+  const { sock: visitor, welcome } = await connectVisitor(r.port, r.open.publicKey);
+  const alice = await connectAgent(r.port, r.token(r.open, 'alice'));
+  const bob = await connectAgent(r.port, r.token(r.open, 'bob'));
+  t.teardown(() => { alice.close(); bob.close(); });
+  for (const a of [alice, bob]) {
+    a.send({ t: 'join', visitorId: welcome.visitorId });
+    await a.next('joined');
+  }
+  visitor.send({ t: 'control-refused', agentId: 'alice', action: 'input', reason: 'sensitive_field' });
+  t.same(await alice.next('control-refused'), { t: 'control-refused', visitorId: welcome.visitorId, action: 'input', reason: 'sensitive_field' });
+  visitor.send({ t: 'end', reason: 'ui_hidden' });
+  for (const a of [alice, bob]) t.equal((await a.next('ended')).reason, 'ui_hidden', 'ended, with the reason');
+  t.notOk(bob.has('control-refused'), 'bob never learns what alice tried');
 });
 
 t.test('control: tools relayed with agent id; click/input only after the visitor grants control', async (t) => {

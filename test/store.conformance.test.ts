@@ -76,6 +76,16 @@ export function storeConformance(t: Test, kind: 'sqlite' | 'mongodb', factory: S
     t.equal((await store.getAccountById(a.id))?.secretHash, a.secretHash, 'secret hash round-trips');
   });
 
+  t.test('listAccounts: every account, oldest first, whole records', async (t) => {
+    const { store } = await open(t);
+    t.same(await store.listAccounts(), [], 'none in a fresh store');
+    const a = { ...(await account()), createdAt: new Date(1_700_000_000_000) };
+    const b = { ...(await account()), createdAt: new Date(1_600_000_000_000) };
+    await store.createAccount(a);
+    await store.createAccount(b);
+    t.same(await store.listAccounts(), [b, a], 'oldest first');
+  });
+
   t.test('setAccountSecretHash: replaces the hash of exactly that account', async (t) => {
     const { store } = await open(t);
     const a = await account();

@@ -16,6 +16,11 @@ export class SharingBar {
     private readonly actions: { stopSharing(): void; revokeControl(): void },
   ) {}
 
+  /** The bar while shown (guard.ts checks it is in front of the visitor). */
+  get element(): HTMLElement | undefined {
+    return this.el;
+  }
+
   render(state: BarState): void {
     if (state.watchers.length === 0) {
       this.hide();

@@ -1,4 +1,4 @@
-/** Shows the 6-digit lookup code the visitor reads out to an agent. */
+/** Shows the 6-digit lookup code the visitor reads out to an agent. Escape or Close hides it; so does an agent joining. */
 import { h } from './dom.ts';
 import type { UiHost } from './host.ts';
 
@@ -19,6 +19,12 @@ export class CodePanel {
       h('small', { text: `Valid until ${time}` }),
       close,
     ]);
+    el.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        this.hide();
+      }
+    });
     this.host.container.appendChild(el);
     this.el = el;
     close.focus();

@@ -2,7 +2,7 @@
  * `/api/v1/visitors`: search and read (admin or agent), delete (admin). An account only
  * ever sees its own visitors; another account's visitor is a plain 404.
  */
-import { ID_PATTERN } from '../../protocol/index.ts';
+import { ID_PATTERN, normalizeLookupCode } from '../../protocol/index.ts';
 import { validate } from '../../protocol/schema.ts';
 import type { RelayContext } from '../context.ts';
 import type { ApiRoutes } from './apiRoutes.ts';
@@ -50,8 +50,10 @@ export function registerVisitorsApi(routes: ApiRoutes, ctx: RelayContext): void 
     const accountId = caller.account.id;
     const onlineParam = query.get('online');
     if (onlineParam !== null && onlineParam !== 'true' && onlineParam !== 'false') throw new ApiError('badRequest', 'online must be true or false');
-    const code = param(query, 'code', 6);
-    if (code !== undefined && !/^\d{6}$/.test(code)) throw new ApiError('badRequest', 'code must be 6 digits');
+    // Typed as shown ("477 005") or bare: separators are dropped before the 6 digits are checked.
+    const rawCode = param(query, 'code', 16);
+    const code = rawCode === undefined ? undefined : normalizeLookupCode(rawCode);
+    if (rawCode !== undefined && code === undefined) throw new ApiError('badRequest', 'code must be 6 digits');
     const visitorId = param(query, 'visitorId', 64);
     const sinceDays = intParam(query, 'sinceDays', 0, 0, 3650);
     const now = metadata.now().getTime();

@@ -166,7 +166,7 @@ export class SessionRouter {
             this.attach(agent, wanted ?? tab, tab.ip);
           } else {
             this.reset(agent);
-            sendJson(agent.ws, agent, { t: 'refused', visitorId: v.visitorId, reason: 'denied' });
+            sendJson(agent.ws, agent, { t: 'refused', visitorId: v.visitorId, reason: msg.reason ?? 'denied' });
           }
         }
         return;
@@ -192,7 +192,7 @@ export class SessionRouter {
           v.consented.delete(agent.agentId);
           v.control.delete(agent.agentId);
           this.reset(agent);
-          sendJson(agent.ws, agent, { t: 'ended', visitorId: v.visitorId, reason: 'visitor_stopped' });
+          sendJson(agent.ws, agent, { t: 'ended', visitorId: v.visitorId, reason: msg.reason ?? 'visitor_stopped' });
         }
         return;
       }
@@ -211,6 +211,12 @@ export class SessionRouter {
       }
       case 'tab-active':
         this.followActiveTab(tab);
+        return;
+      case 'control-refused':
+        // Only to that agent's sockets watching this tab: nobody else learns what was tried.
+        for (const agent of tab.agents) {
+          if (agent.agentId === msg.agentId) sendJson(agent.ws, agent, { t: 'control-refused', visitorId: v.visitorId, action: msg.action, reason: msg.reason });
+        }
         return;
       case 'forget': {
         const accountId = v.account.id;
@@ -250,7 +256,7 @@ export class SessionRouter {
   }
 
   removeAgent(agent: AgentData): void {
-    this.reset(agent);
+    this.reset(agent, 'disconnected');
     if (agent.lagging) this.metrics.gauges.agents_lagging--;
     this.agents.delete(agent);
     clearTimeout(agent.expiryTimer);
@@ -324,7 +330,8 @@ export class SessionRouter {
   // ---------------------------------------------------------------- internals
 
   private join(agent: AgentData, visitorId: string, tabId?: string): void {
-    this.reset(agent);
+    // Joining the visitor it is already with (a rejoin) keeps the agreement; anyone else ends it.
+    this.reset(agent, agent.target?.visitor.visitorId === visitorId ? 'disconnected' : 'ended');
     const v = this.visitors.get(SessionRouter.visitorKey(agent.accountId, visitorId));
     // A rejoin names the tab it watched. After a relay restart that tab may never come back (closed, or
     // reconnecting under a new tab id) while the visitor is online on another: take the visitor's most
@@ -372,7 +379,7 @@ export class SessionRouter {
         this.attach(agent, tab, tab.ip);
       }
       for (const agentId of moved) {
-        if (![...other.agents].some((a) => a.agentId === agentId)) sendJson(other.ws, other, { t: 'agent-left', agentId });
+        if (![...other.agents].some((a) => a.agentId === agentId)) sendJson(other.ws, other, { t: 'agent-left', agentId, reason: 'moved' });
       }
     }
     for (const agent of [...v.followers]) {
@@ -433,8 +440,12 @@ export class SessionRouter {
     }
   }
 
-  /** Back to idle: out of any session, pending list or follower list. */
-  private reset(agent: AgentData): void {
+  /**
+   * Back to idle: out of any session, pending list or follower list. `ended` (End session, or
+   * watching someone else) also ends the visitor's agreement: coming back needs a new prompt.
+   * `disconnected` keeps it, so a viewer that reconnects resumes (the visitor is told either way).
+   */
+  private reset(agent: AgentData, why: 'ended' | 'disconnected' = 'ended'): void {
     const v = agent.target?.visitor;
     const wasIn = agent.state === 'watching' || agent.state === 'following';
     this.detach(agent);
@@ -446,7 +457,8 @@ export class SessionRouter {
         this.metadata.activity(v.account.id, 'session_ended', { agentId: agent.agentId, visitorId: v.visitorId, userId: v.userId });
         v.control.delete(agent.agentId);
         v.controlAsked.delete(agent.agentId);
-        for (const tab of v.tabs.values()) sendJson(tab.ws, tab, { t: 'agent-left', agentId: agent.agentId });
+        if (why === 'ended') v.consented.delete(agent.agentId);
+        for (const tab of v.tabs.values()) sendJson(tab.ws, tab, { t: 'agent-left', agentId: agent.agentId, reason: why });
       }
     }
     agent.state = 'idle';

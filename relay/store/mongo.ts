@@ -241,6 +241,11 @@ export class MongoStore implements Store {
     return accountFromDoc(await this.accounts().findOne({ name: String(name) }));
   }
 
+  async listAccounts(): Promise<AccountRecord[]> {
+    const docs = await this.accounts().find({}).sort({ createdAt: 1, _id: 1 }).toArray();
+    return docs.map((d) => accountFromDoc(d)!);
+  }
+
   async setAccountSecretHash(id: string, secretHash: string): Promise<boolean> {
     const { filter, update } = accountSecretUpdate(id, secretHash);
     return (await this.accounts().updateOne(filter, update)).matchedCount === 1;

@@ -207,6 +207,10 @@ export class SqliteStore implements Store {
     return fromRow(this.db.prepare('SELECT * FROM accounts WHERE name = ?').get(name) as AccountRow | undefined);
   }
 
+  async listAccounts(): Promise<AccountRecord[]> {
+    return (this.db.prepare('SELECT * FROM accounts ORDER BY created_at, id').all() as AccountRow[]).map((r) => fromRow(r)!);
+  }
+
   async setAccountSecretHash(id: string, secretHash: string): Promise<boolean> {
     while (this.vac.busy) await this.vac.idle(); // never block the event loop on the vacuum's lock
     return this.db.prepare('UPDATE accounts SET secret_hash = ? WHERE id = ?').run(secretHash, id).changes === 1;

@@ -156,6 +156,8 @@ export interface Store {
   getAccountById(id: string): Promise<AccountRecord | null>;
   getAccountByPublicKey(publicKey: string): Promise<AccountRecord | null>;
   getAccountByName(name: string): Promise<AccountRecord | null>;
+  /** Every account, oldest first (the account CLI's `list`; an operator's view, never over the API). */
+  listAccounts(): Promise<AccountRecord[]>;
   /** Replaces the account's secret hash (rotation); false if there is no such account. */
   setAccountSecretHash(id: string, secretHash: string): Promise<boolean>;
   /** Applies a batch of coalesced updates (upserts). */

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HttpRequest, HttpResponse, us_listen_socket } from 'uWebSockets.js';
+import { AGENT_SOCKET_PATH, VISITOR_SOCKET_PATH } from '../protocol/index.ts';
 import { AccountService } from './accounts.ts';
 import { loadRelaySecret } from './auth/relaySecret.ts';
 import type { RelayConfig } from './config.ts';
@@ -12,6 +13,7 @@ import { agentTokensHandler } from './http/agentTokens.ts';
 import { admitApiRequest, apiLimits } from './http/apiLimits.ts';
 import { ApiRoutes } from './http/apiRoutes.ts';
 import { registerMetrics } from './http/metricsRoute.ts';
+import { registerOpenApi } from './http/openapi.ts';
 import { registerVisitorCheck } from './http/visitorCheck.ts';
 import { registerVisitorsApi } from './http/visitorsApi.ts';
 import { pending, sendError, sendJson } from './http/respond.ts';
@@ -34,6 +36,8 @@ export const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.ur
 export interface Relay {
   ctx: RelayContext;
   port: number;
+  /** The REST routes registered (`METHOD /pattern`). */
+  apiRoutes: string[];
   /** Stop accepting, close every socket with 1012, close the store. */
   shutdown(): Promise<void>;
 }
@@ -78,8 +82,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   };
   const statics = new StaticFiles(PUBLIC_DIR, { publicUrl: config.publicUrl, ...opts.templateVars });
 
-  app.ws('/v1/visitor', visitorBehavior(ctx));
-  app.ws('/v1/agent', agentBehavior(ctx));
+  app.ws(VISITOR_SOCKET_PATH, visitorBehavior(ctx));
+  app.ws(AGENT_SOCKET_PATH, agentBehavior(ctx));
   // Every HTTP route is counted, not just the fallback; `/api/` calls are also rate-limited per address.
   type Handler = (res: HttpResponse, req: HttpRequest) => void;
   const counted = <H,>(h: H): H =>
@@ -104,6 +108,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   registerVisitorsApi(api, ctx);
   registerActivityApi(api, ctx);
   registerAccountApi(api, ctx);
+  registerOpenApi(api, config.publicUrl);
   app.any('/*', counted((res, req) => {
     if (req.getMethod() === 'get' && statics.serve(res, req)) return;
     const p = pending(res);
@@ -137,5 +142,5 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       await store.close();
     })());
 
-  return { ctx, port, shutdown };
+  return { ctx, port, apiRoutes: api.registered(), shutdown };
 }

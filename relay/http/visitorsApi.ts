@@ -2,17 +2,15 @@
  * `/api/v1/visitors`: search and read (admin or agent), delete (admin). An account only
  * ever sees its own visitors; another account's visitor is a plain 404.
  */
-import { ID_PATTERN } from '../../protocol/index.ts';
+import { ID_PATTERN, MAX_ERASURE_IDS, type VisitorView } from '../../protocol/index.ts';
 import { validate } from '../../protocol/schema.ts';
 import type { RelayContext } from '../context.ts';
 import type { ApiRoutes } from './apiRoutes.ts';
 import type { VisitorQuery, VisitorRecord } from '../store/types.ts';
 import { ApiError, apiRoute, type Caller } from './apiRoute.ts';
 
-const MAX_IDS = 1000;
-
-function view(v: VisitorRecord, online: boolean, caller: Caller, now: number) {
-  const out: Record<string, unknown> = {
+function view(v: VisitorRecord, online: boolean, caller: Caller, now: number): VisitorView {
+  const out: VisitorView = {
     visitorId: v.visitorId,
     lastUrl: v.lastUrl,
     firstSeen: v.firstSeen.toISOString(),
@@ -104,9 +102,9 @@ export function registerVisitorsApi(routes: ApiRoutes, ctx: RelayContext): void 
 
   routes.post('/api/v1/visitors/delete', apiRoute(ctx, { auth: 'admin', bodyLimit: 256 * 1024 }, async ({ caller, body }) => {
     const ok = validate(body, {
-      visitorIds: { type: 'array', max: MAX_IDS, items: { type: 'string', max: 64, pattern: ID_PATTERN }, optional: true },
-      userIds: { type: 'array', max: MAX_IDS, items: { type: 'string', min: 1, max: 256 }, optional: true },
-      emails: { type: 'array', max: MAX_IDS, items: { type: 'string', min: 3, max: 254 }, optional: true },
+      visitorIds: { type: 'array', max: MAX_ERASURE_IDS, items: { type: 'string', max: 64, pattern: ID_PATTERN }, optional: true },
+      userIds: { type: 'array', max: MAX_ERASURE_IDS, items: { type: 'string', min: 1, max: 256 }, optional: true },
+      emails: { type: 'array', max: MAX_ERASURE_IDS, items: { type: 'string', min: 3, max: 254 }, optional: true },
       allOffline: { type: 'boolean', optional: true },
     });
     if (!ok.ok) throw new ApiError('badRequest', ok.message);

@@ -9,7 +9,7 @@ import type { RelayConfig } from './config.ts';
 import type { RelayContext } from './context.ts';
 import { registerAccountApi } from './http/accountApi.ts';
 import { registerActivityApi } from './http/activityApi.ts';
-import { agentTokensHandler } from './http/agentTokens.ts';
+import { registerAgentTokens } from './http/agentTokens.ts';
 import { admitApiRequest, apiLimits } from './http/apiLimits.ts';
 import { ApiRoutes } from './http/apiRoutes.ts';
 import { registerMetrics } from './http/metricsRoute.ts';
@@ -23,10 +23,14 @@ import { IpConnections } from './limits/ipConnections.ts';
 import type { Logger } from './log.ts';
 import { MetadataService } from './metadata/service.ts';
 import { Metrics } from './metrics.ts';
+import { AccountAdmin } from './services/accountAdmin.ts';
+import { ErasureService } from './services/erasure.ts';
+import { VisitorDirectory } from './services/visitorDirectory.ts';
 import { SessionRouter } from './sessions/router.ts';
 import { closeWith } from './sessions/send.ts';
 import { agentBehavior } from './sockets/agentSocket.ts';
 import { guarded } from './sockets/controlText.ts';
+import { closeRevokedAgents } from './sockets/revokeAgents.ts';
 import { visitorBehavior } from './sockets/visitorSocket.ts';
 import type { Store } from './store/types.ts';
 import { uws, uwsIsNative } from './uwsLoader.ts';
@@ -60,19 +64,27 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const app = uws.App();
   const metrics = new Metrics();
   const relaySecret = loadRelaySecret(config.dataDir, config.relaySecret);
+  // Wired once, here: an erasure ends the deleted visitors' live sessions through the router.
   const metadata = new MetadataService({
     store, metrics, log, secret: relaySecret, now: opts.now,
     retentionDays: config.retentionDays, activityRetentionDays: config.activityRetentionDays, maxPendingVisitors: config.maxPendingVisitorWrites,
+    endVisitors: (accountId, ids) => router.endVisitors(accountId, ids),
   });
   const limits = clientLimits(config, metrics, log, metadata);
+  const router = new SessionRouter(app, config, metrics, log, metadata, limits);
+  const accounts = new AccountService(store, { onScryptRun: () => metrics.counters.scrypt_runs_total++ });
+  const directory = new VisitorDirectory(router);
   const ctx: RelayContext = {
     app,
     config,
     store,
-    accounts: new AccountService(store, { onScryptRun: () => metrics.counters.scrypt_runs_total++ }),
-    router: new SessionRouter(app, config, metrics, log, metadata, limits),
+    accounts,
+    router,
     metrics,
     metadata,
+    directory,
+    erasure: new ErasureService(directory, metadata),
+    accountAdmin: new AccountAdmin(accounts, (a, type, f) => metadata.activity(a, type, f), log, (account) => closeRevokedAgents(router.agents, account.id, account.secretHash)),
     log,
     relaySecret,
     ipConnections: new IpConnections(config.maxConnectionsPerIp),
@@ -104,7 +116,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   }));
   registerMetrics(app, ctx, counted);
   const api = new ApiRoutes(app, counted);
-  api.post('/api/v1/agent-tokens', agentTokensHandler(ctx));
+  registerAgentTokens(api, ctx);
   registerVisitorsApi(api, ctx);
   registerActivityApi(api, ctx);
   registerAccountApi(api, ctx);

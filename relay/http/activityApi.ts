@@ -39,8 +39,7 @@ export function registerActivityApi(routes: ApiRoutes, ctx: RelayContext): void 
       limit,
       cursor,
     };
-    await ctx.metadata.writer.flush();
-    const page = await ctx.store.listActivity(caller.account.id, q);
+    const page = await ctx.metadata.listActivity(caller.account.id, q);
     return {
       status: 200,
       body: {
@@ -54,8 +53,7 @@ export function registerActivityApi(routes: ApiRoutes, ctx: RelayContext): void 
     const ok = validate(body, { userId: { type: 'string', min: 1, max: 256 } });
     if (!ok.ok) throw new ApiError('badRequest', ok.message);
     const { userId } = body as { userId: string };
-    await ctx.metadata.writer.flush(Date.now(), true);
-    const purged = await ctx.store.purgeActivity(caller.account.id, ctx.metadata.userKeyOf(caller.account.id, userId));
+    const purged = await ctx.metadata.purgeActivity(caller.account.id, userId);
     return { status: 200, body: { purged } };
   }));
 }

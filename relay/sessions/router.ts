@@ -3,7 +3,6 @@
  * follow-across-navigation rules. Frames themselves never pass through here as
  * data: they are published to the tab's uWS topic (fan-out in C++).
  */
-import crypto from 'node:crypto';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { AGENT_TOOL_TYPES, Close, CONTROL_ONLY_TYPES, type AgentToRelay, type VisitorToRelay } from '../../protocol/index.ts';
 import type { RelayConfig } from '../config.ts';
@@ -15,7 +14,6 @@ import { closeWith, sendJson } from './send.ts';
 import type { AgentData, TabData, Visitor } from './types.ts';
 
 const SNAPSHOT_REQUEST_MIN_INTERVAL_MS = 100;
-const LOOKUP_CODE_TTL_MS = 10 * 60_000;
 
 export class SessionRouter {
   readonly visitors = new Map<string, Visitor>();
@@ -29,9 +27,7 @@ export class SessionRouter {
     private metadata: MetadataService,
     /** Budgets for the activity entries and log lines clients cause. */
     private limits: ClientLimits,
-  ) {
-    metadata.endVisitors = (accountId, ids) => this.endVisitors(accountId, ids);
-  }
+  ) {}
 
   static visitorKey(accountId: string, visitorId: string): string {
     return `${accountId}/${visitorId}`;
@@ -116,17 +112,8 @@ export class SessionRouter {
     }
   }
 
-  /** Online visitor ids of an account matching ids, user ids or emails (for deletion and search). */
-  onlineVisitorIds(accountId: string, match?: { visitorIds?: string[]; userIds?: string[]; emails?: string[] }): string[] {
-    const out: string[] = [];
-    const emails = new Set((match?.emails ?? []).map((e) => e.toLowerCase()));
-    for (const v of this.visitors.values()) {
-      if (v.account.id !== accountId || v.tabs.size === 0) continue;
-      if (!match || match.visitorIds?.includes(v.visitorId) || (v.userId !== undefined && match.userIds?.includes(v.userId)) || (v.email !== undefined && emails.has(v.email.toLowerCase()))) {
-        out.push(v.visitorId);
-      }
-    }
-    return out;
+  visitorOf(accountId: string, visitorId: string): Visitor | undefined {
+    return this.visitors.get(SessionRouter.visitorKey(accountId, visitorId));
   }
 
   /** At most once a minute while a tab is active: keep last-seen fresh. */
@@ -196,33 +183,11 @@ export class SessionRouter {
         }
         return;
       }
-      case 'identify': {
-        if (msg.userId !== undefined) v.userId = msg.userId;
-        if (msg.email !== undefined) v.email = msg.email;
-        this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, userId: msg.userId, name: msg.name, email: msg.email });
-        return;
-      }
-      case 'code-request': {
-        const code = String(crypto.randomInt(0, 1_000_000)).padStart(6, '0');
-        const expiresAt = new Date(Date.now() + LOOKUP_CODE_TTL_MS);
-        this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, lookupCode: code, lookupCodeExpiresAt: expiresAt });
-        sendJson(tab.ws, tab, { t: 'code', code, expiresAt: expiresAt.toISOString() });
-        return;
-      }
       case 'tab-active':
         this.followActiveTab(tab);
         return;
-      case 'forget': {
-        const accountId = v.account.id;
-        const visitorId = v.visitorId;
-        // An erasure writes `data_deleted`: budgeted, since a script can connect and forget in a loop.
-        const refusal = this.limits.activity.take(tab.ip, accountId);
-        if (refusal) return closeWith(tab.ws, tab, refusal.name, refusal.message);
-        this.metadata.deleteVisitors(accountId, { visitorIds: [visitorId] }, [visitorId], 'the visitor').catch((err) => {
-          this.limits.log.error(tab.ip, { err: (err as Error).message }, 'visitor erasure failed');
-        });
-        return;
-      }
+      default:
+        return; // identify, code-request and forget concern the visitor's record: sockets/visitorRecord.ts
     }
   }
 

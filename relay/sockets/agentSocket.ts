@@ -14,6 +14,7 @@ import { TokenBucket } from '../limits/tokenBucket.ts';
 import { closeWith, sendJson } from '../sessions/send.ts';
 import type { AgentData } from '../sessions/types.ts';
 import { guarded, readControl } from './controlText.ts';
+import { releaseIpSlot, upgradeWithIpSlot } from './ipSlot.ts';
 import { refuseUpgrade } from './refuse.ts';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -62,8 +63,6 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
           return refuseUpgrade(u, metrics, verified.code === 'token_expired' ? 'tokenExpired' : 'invalidToken', verified.message);
         }
         const account = await ctx.accounts.byId(verified.claims.accountId); // cached: verification just read it
-        if (u.aborted) return;
-        if (!ctx.ipConnections.tryAcquire(ip)) return refuseUpgrade(u, metrics, 'tooManyConnections', 'too many connections from this address');
         const c = verified.claims;
         const data: AgentData = {
           kind: 'agent',
@@ -81,7 +80,7 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
           laggingSince: 0,
           resyncTimes: [],
         };
-        u.res.cork(() => u.res.upgrade(data, u.wsKey, AGENT_SUBPROTOCOL, u.wsExtensions, u.context));
+        upgradeWithIpSlot(ctx, u, data, AGENT_SUBPROTOCOL);
       } catch (err) {
         log.error({ err: (err as Error).message }, 'agent upgrade failed');
         refuseUpgrade(u, metrics, 'internal', 'internal error');
@@ -122,9 +121,8 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
 
     close: (ws) => {
       const agent = ws.getUserData();
-      agent.closed = true;
+      releaseIpSlot(ctx, agent);
       guarded(log, 'agent close handler', () => {
-        ctx.ipConnections.release(agent.ip);
         router.removeAgent(agent);
       });
     },

@@ -12,6 +12,8 @@ import { closeWith, sendJson } from '../sessions/send.ts';
 import type { TabData } from '../sessions/types.ts';
 import { admitVisitor } from './admitVisitor.ts';
 import { guarded, readControl } from './controlText.ts';
+import { releaseIpSlot, upgradeWithIpSlot } from './ipSlot.ts';
+import { handleVisitorRecordMessage } from './visitorRecord.ts';
 import { refuseUpgrade } from './refuse.ts';
 
 export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
@@ -39,7 +41,6 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           metrics.counters.rate_limited_total++;
           return refuseUpgrade(u, metrics, 'rateLimited', 'too many new visitors from this address');
         }
-        if (!ctx.ipConnections.tryAcquire(ip)) return refuseUpgrade(u, metrics, 'tooManyConnections', 'too many connections from this address');
         const data: TabData = {
           kind: 'visitor',
           ip,
@@ -57,7 +58,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           lastSnapshotRequest: 0,
           lastTouch: performance.now(),
         };
-        u.res.cork(() => u.res.upgrade(data, u.wsKey, u.wsProtocol, u.wsExtensions, u.context));
+        upgradeWithIpSlot(ctx, u, data);
       } catch (err) {
         log.error({ err: (err as Error).message }, 'visitor upgrade failed');
         refuseUpgrade(u, metrics, 'internal', 'internal error');
@@ -103,7 +104,9 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           return;
         }
         const msg = readControl(ws, tab, message, metrics, parseVisitorMessage);
-        if (msg) router.onVisitorMessage(tab, msg);
+        if (!msg || !tab.visitor) return;
+        router.onVisitorMessage(tab, msg); // sessions: consent, control, page, tabs
+        handleVisitorRecordMessage(ctx, tab, tab.visitor, msg); // the stored record: identify, code, forget
       } catch (err) {
         log.error({ err: (err as Error).message }, 'visitor message handler failed');
         closeWith(ws, tab, 'badMessage', 'internal error handling the message');
@@ -112,9 +115,8 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
 
     close: (ws) => {
       const tab = ws.getUserData();
-      tab.closed = true;
+      releaseIpSlot(ctx, tab);
       guarded(log, 'visitor close handler', () => {
-        ctx.ipConnections.release(tab.ip);
         router.removeTab(tab);
       });
     },

@@ -134,7 +134,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   });
   const port = uws.us_socket_local_port(listenSocket);
 
-  const sweeper = setInterval(() => guarded(log, 'sweep', () => ctx.router.sweep()), 250);
+  const sweeper = setInterval(() => guarded(log, 'sweep', () => ctx.router.backpressure.sweep()), 250);
   sweeper.unref();
   metadata.start();
   limits.log.start();

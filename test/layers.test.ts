@@ -1,7 +1,8 @@
 /**
  * The layers of docs/architecture.md, checked on the source: protocol/ imports nothing outside
  * itself; client/ and agent-viewer/ import protocol/ and nothing of each other or of relay/; the
- * relay's transports (http/, sockets/) call services and never touch the store or the write-behind.
+ * relay's transports (http/, sockets/) call services and never touch the store or the write-behind;
+ * sessions/publish.ts is the only writer of a tab's topic.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,6 +27,8 @@ function imports(file: string): Array<[string, boolean]> {
 const resolved = (file: string, spec: string) => (spec.startsWith('.') ? path.join(path.dirname(file), spec) : spec);
 const top = (p: string) => p.split(path.sep)[0];
 
+const stripComments = (src: string) => src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|\s)\/\/.*$/gm, '$1');
+
 export function layerViolations(file: string, specs: Array<[string, boolean]>, source = ''): string[] {
   const out: string[] = [];
   const layer = top(file);
@@ -37,8 +40,9 @@ export function layerViolations(file: string, specs: Array<[string, boolean]>, s
     const transport = /^relay[\\/](http|sockets)[\\/]/.test(file);
     if (transport && /^relay[\\/]store[\\/]/.test(target) && !typeOnly && !target.endsWith('cursor.ts')) out.push(`${file} imports ${spec}`);
   }
+  if (/^relay[\\/]/.test(file) && !/publish\.ts$/.test(file) && /\bapp\.publish\(/.test(stripComments(source))) out.push(`${file} writes a topic outside sessions/publish.ts`);
   if (/^relay[\\/](http|sockets)[\\/]/.test(file)) {
-    const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|\s)\/\/.*$/gm, '$1').replace(/^\s*import\s.*$/gm, '');
+    const code = stripComments(source).replace(/^\s*import\s.*$/gm, '');
     if (/\bctx\.store\b|\{[^}]*\bstore\b[^}]*\}\s*=\s*ctx|\bstore\.\w+\(/.test(code)) out.push(`${file} touches the store`);
     if (/\.writer\b/.test(code)) out.push(`${file} touches the metadata write-behind`);
   }
@@ -56,6 +60,8 @@ t.test('the checker catches each kind', async (t) => {
   t.same(layerViolations('relay/http/x.ts', [], 'const { store } = ctx; await store.getVisitor(a, b);').length, 1);
   t.same(layerViolations('relay/http/x.ts', [], 'await ctx.metadata.writer.flush();'), ['relay/http/x.ts touches the metadata write-behind']);
   t.same(layerViolations('relay/http/x.ts', [], "header('cache-control', 'no-store')"), []);
+  t.same(layerViolations('relay/sockets/x.ts', [], 'ctx.app.publish(tab.topic, message, true, false);'), ['relay/sockets/x.ts writes a topic outside sessions/publish.ts']);
+  t.same(layerViolations('relay/sessions/publish.ts', [], 'this.app.publish(tab.topic, m, b, false);'), []);
 });
 
 t.test('every source file keeps to its layer', async (t) => {

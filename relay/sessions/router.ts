@@ -1,33 +1,42 @@
 /**
  * Session routing: which agents watch which tab, consent, control and the
- * follow-across-navigation rules. Frames themselves never pass through here as
+ * follow-across-navigation rules. Backpressure is backpressure.ts; the visitor's record
+ * (identify, code, forget) is sockets/visitorRecord.ts. Frames themselves never pass through here as
  * data: they are published to the tab's uWS topic (fan-out in C++).
  */
-import type { TemplatedApp } from 'uWebSockets.js';
-import { AGENT_TOOL_TYPES, Close, CONTROL_ONLY_TYPES, type AgentToRelay, type VisitorToRelay } from '../../protocol/index.ts';
+import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import { AGENT_TOOL_TYPES, CONTROL_ONLY_TYPES, type AgentToRelay, type ConsentMsg, type ControlMsg, type EndMsg, type PageMsg, type VisitorToRelay } from '../../protocol/index.ts';
 import type { RelayConfig } from '../config.ts';
 import type { ClientLimits } from '../limits/clientLimits.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { MetadataService } from '../metadata/service.ts';
+import { Backpressure } from './backpressure.ts';
+import { TabPublisher } from './publish.ts';
 import { closeWith, sendJson } from './send.ts';
-import type { AgentData, TabData, Visitor } from './types.ts';
+import { requestSnapshot } from './snapshots.ts';
+import type { AgentData, AgentInit, TabData, TabInit, Visitor } from './types.ts';
 
-const SNAPSHOT_REQUEST_MIN_INTERVAL_MS = 100;
 
 export class SessionRouter {
   readonly visitors = new Map<string, Visitor>();
   readonly agents = new Set<AgentData>();
+  readonly backpressure: Backpressure;
+  /** The only writer of tab topics (frames go through it from sockets/visitorSocket.ts). */
+  readonly publisher: TabPublisher;
 
   constructor(
-    private app: TemplatedApp,
+    app: TemplatedApp,
     private config: RelayConfig,
     private metrics: Metrics,
     private log: Logger,
     private metadata: MetadataService,
     /** Budgets for the activity entries and log lines clients cause. */
     private limits: ClientLimits,
-  ) {}
+  ) {
+    this.backpressure = new Backpressure(this.agents, config, metrics, limits);
+    this.publisher = new TabPublisher(app, this.backpressure);
+  }
 
   static visitorKey(accountId: string, visitorId: string): string {
     return `${accountId}/${visitorId}`;
@@ -39,20 +48,27 @@ export class SessionRouter {
 
   // ---------------------------------------------------------------- visitor side
 
-  addTab(tab: TabData): void {
-    const key = SessionRouter.visitorKey(tab.account.id, tab.visitorId);
+  /** The socket opened: completes the upgrade's data with its socket and visitor, and routes the tab. */
+  openTab(init: TabInit, ws: WebSocket<TabData>): TabData {
+    const key = SessionRouter.visitorKey(init.account.id, init.visitorId);
     let v = this.visitors.get(key);
     if (!v) {
-      v = { key, account: tab.account, visitorId: tab.visitorId, tabs: new Map(), consented: new Set(), control: new Set(), pending: new Set(), controlAsked: new Set(), followers: new Set() };
+      v = { key, account: init.account, visitorId: init.visitorId, tabs: new Map(), consented: new Set(), control: new Set(), pending: new Set(), controlAsked: new Set(), followers: new Set() };
       this.visitors.set(key, v);
     }
+    // The same object uWS holds as the socket's user data, now whole.
+    const tab: TabData = Object.assign(init, { ws, visitor: v });
+    this.addTab(tab, v);
+    return tab;
+  }
+
+  private addTab(tab: TabData, v: Visitor): void {
     clearTimeout(v.graceTimer);
     v.graceTimer = undefined;
     // A second socket claiming a live tab id (e.g. a duplicated tab) gets a fresh tab.
     const old = v.tabs.get(tab.tabId);
     if (old && !old.closed) closeWith(old.ws, old, 'normal', 'replaced by a newer connection of the same tab');
     v.tabs.set(tab.tabId, tab);
-    tab.visitor = v;
     this.log.debug({ accountId: v.account.id, visitorId: v.visitorId, tabId: tab.tabId, ip: tab.ip }, 'visitor tab connected');
     this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, ip: tab.ip });
     this.metrics.gauges.visitor_sockets++;
@@ -73,7 +89,7 @@ export class SessionRouter {
     const v = tab.visitor;
     clearTimeout(tab.snapshotTimer);
     this.metrics.gauges.visitor_sockets--;
-    if (!v || v.tabs.get(tab.tabId) !== tab) return;
+    if (v.tabs.get(tab.tabId) !== tab) return;
     v.tabs.delete(tab.tabId);
     for (const agent of [...tab.agents]) {
       this.detach(agent);
@@ -124,99 +140,92 @@ export class SessionRouter {
   }
 
   onVisitorMessage(tab: TabData, msg: VisitorToRelay): void {
-    const v = tab.visitor;
-    if (!v) return;
     tab.lastActive = Date.now();
     switch (msg.t) {
-      case 'page':
-        if (msg.url !== tab.url) this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, lastUrl: msg.url });
-        tab.url = msg.url;
-        tab.title = msg.title;
-        // Published on the tab's topic so it stays in order with the frames.
-        if (tab.agents.size > 0) {
-          this.app.publish(tab.topic, JSON.stringify({ t: 'page', visitorId: v.visitorId, tabId: tab.tabId, url: msg.url, title: msg.title }), false);
-        }
-        return;
-      case 'consent': {
-        // Only an answer to a request the relay passed on is recorded: anything else (forged, or
-        // late after the agent gave up) is ignored and counted, and writes nothing.
-        const asking = [...v.pending].filter((a) => a.agentId === msg.agentId);
-        if (asking.length === 0) return this.ignoreAnswer();
-        this.limits.log.info(tab.ip, { accountId: v.account.id, visitorId: v.visitorId, agentId: msg.agentId, allow: msg.allow }, 'consent answered');
-        this.metadata.activity(v.account.id, msg.allow ? 'consent_given' : 'consent_refused', { agentId: msg.agentId, visitorId: v.visitorId, userId: v.userId });
-        if (msg.allow) v.consented.add(msg.agentId);
-        else v.consented.delete(msg.agentId);
-        for (const agent of asking) {
-          v.pending.delete(agent);
-          if (msg.allow) {
-            const wanted = agent.target ? v.tabs.get(agent.target.tabId) : undefined;
-            this.attach(agent, wanted ?? tab, tab.ip);
-          } else {
-            this.reset(agent);
-            sendJson(agent.ws, agent, { t: 'refused', visitorId: v.visitorId, reason: 'denied' });
-          }
-        }
-        return;
+      case 'page': return this.onPage(tab, msg);
+      case 'consent': return this.onConsent(tab, msg);
+      case 'control': return this.onControl(tab.visitor, msg);
+      case 'end': return this.onEnd(tab.visitor, msg);
+      case 'tab-active': return this.followActiveTab(tab);
+      default: return; // identify, code-request and forget concern the visitor's record: sockets/visitorRecord.ts
+    }
+  }
+
+  private onPage(tab: TabData, msg: PageMsg): void {
+    const v = tab.visitor;
+    if (msg.url !== tab.url) this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, lastUrl: msg.url });
+    tab.url = msg.url;
+    tab.title = msg.title;
+    // Published on the tab's topic so it stays in order with the frames.
+    if (tab.agents.size > 0) {
+      this.publisher.publish(tab, JSON.stringify({ t: 'page', visitorId: v.visitorId, tabId: tab.tabId, url: msg.url, title: msg.title }), false);
+    }
+  }
+
+  private onConsent(tab: TabData, msg: ConsentMsg): void {
+    const v = tab.visitor;
+    // Only an answer to a request the relay passed on is recorded: anything else (forged, or
+    // late after the agent gave up) is ignored and counted, and writes nothing.
+    const asking = [...v.pending].filter((a) => a.agentId === msg.agentId);
+    if (asking.length === 0) return this.ignoreAnswer();
+    this.limits.log.info(tab.ip, { accountId: v.account.id, visitorId: v.visitorId, agentId: msg.agentId, allow: msg.allow }, 'consent answered');
+    this.metadata.activity(v.account.id, msg.allow ? 'consent_given' : 'consent_refused', { agentId: msg.agentId, visitorId: v.visitorId, userId: v.userId });
+    if (msg.allow) v.consented.add(msg.agentId);
+    else v.consented.delete(msg.agentId);
+    for (const agent of asking) {
+      v.pending.delete(agent);
+      if (msg.allow) {
+        const wanted = agent.target ? v.tabs.get(agent.target.tabId) : undefined;
+        this.attach(agent, wanted ?? tab, tab.ip);
+      } else {
+        this.reset(agent);
+        sendJson(agent.ws, agent, { t: 'refused', visitorId: v.visitorId, reason: 'denied' });
       }
-      case 'control': {
-        // A grant answers a control request the relay passed on; a revoke ends control held (or
-        // denies a request). Only an agent in the session can hold control. Anything else is ignored.
-        const asked = v.controlAsked.delete(msg.agentId);
-        const holds = v.control.has(msg.agentId);
-        const inSession = this.agentsOf(v).some((a) => a.agentId === msg.agentId);
-        if (!inSession || !(asked || (holds && !msg.allow))) return this.ignoreAnswer();
-        if (msg.allow !== holds) {
-          this.metadata.activity(v.account.id, msg.allow ? 'control_granted' : 'control_revoked', { agentId: msg.agentId, visitorId: v.visitorId, userId: v.userId });
-        }
-        if (msg.allow) v.control.add(msg.agentId);
-        else v.control.delete(msg.agentId);
-        this.tellControl(v, msg.agentId, msg.allow);
-        return;
-      }
-      case 'end': {
-        for (const agent of this.agentsOf(v)) {
-          if (msg.agentId !== undefined && agent.agentId !== msg.agentId) continue;
-          v.consented.delete(agent.agentId);
-          v.control.delete(agent.agentId);
-          this.reset(agent);
-          sendJson(agent.ws, agent, { t: 'ended', visitorId: v.visitorId, reason: 'visitor_stopped' });
-        }
-        return;
-      }
-      case 'tab-active':
-        this.followActiveTab(tab);
-        return;
-      default:
-        return; // identify, code-request and forget concern the visitor's record: sockets/visitorRecord.ts
     }
   }
 
   /**
-   * Called after a binary frame was published to the tab: keeps slow agents from piling up,
-   * and returns how many agents the frame went to (lagging agents are unsubscribed).
+   * A grant answers a control request the relay passed on; a revoke ends control held (or denies a
+   * request). Only an agent in the session can hold control. Anything else is ignored.
    */
-  afterPublish(tab: TabData): number {
-    const soft = this.config.agentSoftBackpressure;
-    let delivered = 0;
-    for (const agent of tab.agents) {
-      if (agent.lagging) continue;
-      delivered++;
-      if (agent.ws && agent.ws.getBufferedAmount() > soft) this.markLagging(agent);
+  private onControl(v: Visitor, msg: ControlMsg): void {
+    const asked = v.controlAsked.delete(msg.agentId);
+    const holds = v.control.has(msg.agentId);
+    const inSession = this.agentsOf(v).some((a) => a.agentId === msg.agentId);
+    if (!inSession || !(asked || (holds && !msg.allow))) return this.ignoreAnswer();
+    if (msg.allow !== holds) {
+      this.metadata.activity(v.account.id, msg.allow ? 'control_granted' : 'control_revoked', { agentId: msg.agentId, visitorId: v.visitorId, userId: v.userId });
     }
-    return delivered;
+    if (msg.allow) v.control.add(msg.agentId);
+    else v.control.delete(msg.agentId);
+    this.tellControl(v, msg.agentId, msg.allow);
+  }
+
+  /** The visitor stops sharing with one agent, or with all. */
+  private onEnd(v: Visitor, msg: EndMsg): void {
+    for (const agent of this.agentsOf(v)) {
+      if (msg.agentId !== undefined && agent.agentId !== msg.agentId) continue;
+      v.consented.delete(agent.agentId);
+      v.control.delete(agent.agentId);
+      this.reset(agent);
+      sendJson(agent.ws, agent, { t: 'ended', visitorId: v.visitorId, reason: 'visitor_stopped' });
+    }
   }
 
   // ---------------------------------------------------------------- agent side
 
-  addAgent(agent: AgentData): void {
+  /** The socket opened: completes the upgrade's data with its socket. */
+  openAgent(init: AgentInit, ws: WebSocket<AgentData>): AgentData {
+    const agent: AgentData = Object.assign(init, { ws });
     this.log.debug({ accountId: agent.accountId, agentId: agent.agentId, ip: agent.ip }, 'agent connected');
     this.agents.add(agent);
     this.metrics.gauges.agent_sockets++;
+    return agent;
   }
 
   removeAgent(agent: AgentData): void {
     this.reset(agent);
-    if (agent.lagging) this.metrics.gauges.agents_lagging--;
+    this.backpressure.forget(agent);
     this.agents.delete(agent);
     clearTimeout(agent.expiryTimer);
     this.metrics.gauges.agent_sockets--;
@@ -229,12 +238,12 @@ export class SessionRouter {
       case 'leave':
         return this.reset(agent);
       case 'resync':
-        if (agent.state === 'watching' && agent.tab) this.requestSnapshot(agent.tab);
+        if (agent.state === 'watching' && agent.tab) requestSnapshot(agent.tab, this.metrics);
         return;
     }
     if (!AGENT_TOOL_TYPES.has(msg.t)) return;
     const tab = agent.tab;
-    if (agent.state !== 'watching' || !tab?.visitor) {
+    if (agent.state !== 'watching' || !tab) {
       sendJson(agent.ws, agent, { t: 'error', code: 'not_in_session', message: `${msg.t} needs a joined session` });
       return;
     }
@@ -249,41 +258,6 @@ export class SessionRouter {
       tab.visitor.controlAsked.add(agent.agentId);
     }
     sendJson(tab.ws, tab, { ...msg, agentId: agent.agentId });
-  }
-
-  /** Drain: a lagging agent that caught up is resubscribed and gets a fresh snapshot. */
-  onAgentDrain(agent: AgentData): void {
-    if (!agent.lagging || !agent.ws) return;
-    if (agent.ws.getBufferedAmount() > this.config.agentSoftBackpressure / 4) return;
-    agent.lagging = false;
-    this.metrics.gauges.agents_lagging--;
-    if (agent.state === 'watching' && agent.tab) {
-      agent.ws.subscribe(agent.tab.topic);
-      this.requestSnapshot(agent.tab);
-    }
-  }
-
-  /** Periodic: close agents stuck behind for too long, and enforce the global buffer cap. */
-  sweep(now = Date.now()): void {
-    let total = 0;
-    const buffered: Array<[AgentData, number]> = [];
-    for (const agent of this.agents) {
-      if (agent.closed || !agent.ws) continue;
-      const b = agent.ws.getBufferedAmount();
-      total += b;
-      if (b > 0) buffered.push([agent, b]);
-      if (agent.lagging && now - agent.laggingSince > this.config.slowAgentTimeoutMs) {
-        this.closeSlow(agent, 'agent did not read its stream in time');
-      }
-    }
-    this.metrics.gauges.agent_buffered_bytes = total;
-    if (total <= this.config.globalBufferedCap) return;
-    buffered.sort((a, b) => b[1] - a[1]);
-    for (const [agent, b] of buffered) {
-      if (total <= this.config.globalBufferedCap) break;
-      this.closeSlow(agent, 'relay buffer cap reached', 'overloaded');
-      total -= b;
-    }
   }
 
   // ---------------------------------------------------------------- internals
@@ -324,7 +298,7 @@ export class SessionRouter {
    */
   private followActiveTab(tab: TabData): void {
     const v = tab.visitor;
-    if (!v || tab.closed) return;
+    if (tab.closed) return;
     const mayWatch = (agent: AgentData) => !v.account.requireConsent || v.consented.has(agent.agentId);
     for (const other of v.tabs.values()) {
       if (other === tab) continue;
@@ -370,7 +344,7 @@ export class SessionRouter {
 
   /** `causeIp`: the address of the client whose action this is, for the log budget. */
   private attach(agent: AgentData, tab: TabData, causeIp: string): void {
-    if (agent.closed || !agent.ws || !tab.visitor) return;
+    if (agent.closed) return;
     this.limits.log.info(causeIp, { accountId: tab.account.id, visitorId: tab.visitorId, tabId: tab.tabId, agentId: agent.agentId }, 'agent joined');
     agent.state = 'watching';
     agent.tab = tab;
@@ -380,7 +354,7 @@ export class SessionRouter {
     sendJson(agent.ws, agent, { t: 'joined', visitorId: tab.visitorId, tabId: tab.tabId, url: tab.url, title: tab.title });
     // The visitor always learns who is watching (the sharing bar), with or without a consent prompt.
     sendJson(tab.ws, tab, { t: 'agent-joined', agent: { id: agent.agentId, name: agent.name } });
-    this.requestSnapshot(tab);
+    requestSnapshot(tab, this.metrics);
   }
 
   /** Unsubscribes from the current tab, keeping the target. */
@@ -389,7 +363,7 @@ export class SessionRouter {
     if (!tab) return;
     tab.agents.delete(agent);
     agent.tab = undefined;
-    if (!agent.closed && agent.ws) {
+    if (!agent.closed) {
       try {
         agent.ws.unsubscribe(tab.topic);
       } catch {
@@ -433,51 +407,5 @@ export class SessionRouter {
     let best: TabData | undefined;
     for (const tab of v.tabs.values()) if (!best || tab.lastActive >= best.lastActive) best = tab;
     return best;
-  }
-
-  private markLagging(agent: AgentData): void {
-    const now = Date.now();
-    agent.lagging = true;
-    agent.laggingSince = now;
-    this.metrics.gauges.agents_lagging++;
-    this.metrics.counters.agent_resyncs_total++;
-    agent.resyncTimes = agent.resyncTimes.filter((t) => now - t < 60_000);
-    agent.resyncTimes.push(now);
-    if (agent.resyncTimes.length > this.config.maxResyncsPerMinute) {
-      this.closeSlow(agent, 'too many resyncs: the agent cannot keep up');
-      return;
-    }
-    if (agent.tab) agent.ws?.unsubscribe(agent.tab.topic);
-    // Queued behind what is already buffered, so the agent learns of the gap in order.
-    sendJson(agent.ws, agent, { t: 'resync' });
-  }
-
-  private closeSlow(agent: AgentData, message: string, name: 'slowConsumer' | 'overloaded' = 'slowConsumer'): void {
-    if (agent.closed) return;
-    this.metrics.counters.slow_agents_closed_total++;
-    this.limits.log.info(agent.ip, { agentId: agent.agentId, reason: Close[name].reason, detail: message }, 'closing slow agent');
-    // No error message first: the agent is not reading, and the close code says it all.
-    agent.closed = true;
-    try {
-      agent.ws?.end(Close[name].code, Close[name].reason);
-    } catch {
-      /* gone */
-    }
-  }
-
-  requestSnapshot(tab: TabData): void {
-    if (tab.closed || tab.snapshotTimer) return;
-    const wait = tab.lastSnapshotRequest + SNAPSHOT_REQUEST_MIN_INTERVAL_MS - Date.now();
-    const send = () => {
-      tab.snapshotTimer = undefined;
-      tab.lastSnapshotRequest = Date.now();
-      this.metrics.counters.snapshot_requests_total++;
-      sendJson(tab.ws, tab, { t: 'snapshot-request' });
-    };
-    if (wait <= 0) send();
-    else {
-      tab.snapshotTimer = setTimeout(send, wait);
-      tab.snapshotTimer.unref();
-    }
   }
 }

@@ -12,7 +12,7 @@ import { clientIp } from '../http/clientIp.ts';
 import { readUpgrade, TOKEN_QUERY_PARAMS } from '../http/upgradeRequest.ts';
 import { TokenBucket } from '../limits/tokenBucket.ts';
 import { closeWith, sendJson } from '../sessions/send.ts';
-import type { AgentData } from '../sessions/types.ts';
+import type { AgentData, AgentInit } from '../sessions/types.ts';
 import { guarded, readControl } from './controlText.ts';
 import { releaseIpSlot, upgradeWithIpSlot } from './ipSlot.ts';
 import { refuseUpgrade } from './refuse.ts';
@@ -64,7 +64,7 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
         }
         const account = await ctx.accounts.byId(verified.claims.accountId); // cached: verification just read it
         const c = verified.claims;
-        const data: AgentData = {
+        const data: AgentInit = {
           kind: 'agent',
           ip,
           closed: false,
@@ -88,9 +88,8 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
     },
 
     open: (ws) => {
-      const agent = ws.getUserData();
-      agent.ws = ws;
-      router.addAgent(agent);
+      // Until now the user data was the upgrade's AgentInit; the router completes it.
+      const agent = router.openAgent(ws.getUserData() as AgentInit, ws);
       const ms = Math.max(0, agent.exp * 1000 - Date.now());
       agent.expiryTimer = setTimeout(() => closeWith(ws, agent, 'tokenExpired', 'agent token expired'), Math.min(ms, MAX_TIMER_MS));
       agent.expiryTimer.unref();
@@ -117,7 +116,7 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
       }
     },
 
-    drain: (ws) => guarded(log, 'agent drain handler', () => router.onAgentDrain(ws.getUserData())),
+    drain: (ws) => guarded(log, 'agent drain handler', () => router.backpressure.onDrain(ws.getUserData())),
 
     close: (ws) => {
       const agent = ws.getUserData();

@@ -9,7 +9,7 @@ import { readUpgrade } from '../http/upgradeRequest.ts';
 import { TokenBucket } from '../limits/tokenBucket.ts';
 import { SessionRouter } from '../sessions/router.ts';
 import { closeWith, sendJson } from '../sessions/send.ts';
-import type { TabData } from '../sessions/types.ts';
+import type { TabData, TabInit } from '../sessions/types.ts';
 import { admitVisitor } from './admitVisitor.ts';
 import { guarded, readControl } from './controlText.ts';
 import { releaseIpSlot, upgradeWithIpSlot } from './ipSlot.ts';
@@ -18,6 +18,7 @@ import { refuseUpgrade } from './refuse.ts';
 
 export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
   const { config, metrics, router, log } = ctx;
+  const publisher = router.publisher;
   return {
     // uWS drops a frame over its limit with a bare TCP close (1006, no reason). A margin above our own
     // limit lets a moderately oversized frame get a proper 4009 close; a wildly oversized one is cut off.
@@ -41,7 +42,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           metrics.counters.rate_limited_total++;
           return refuseUpgrade(u, metrics, 'rateLimited', 'too many new visitors from this address');
         }
-        const data: TabData = {
+        const data: TabInit = {
           kind: 'visitor',
           ip,
           closed: false,
@@ -66,9 +67,8 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
     },
 
     open: (ws) => {
-      const tab = ws.getUserData();
-      tab.ws = ws;
-      router.addTab(tab);
+      // Until now the user data was the upgrade's TabInit; the router completes it.
+      const tab = router.openTab(ws.getUserData() as TabInit, ws);
       sendJson(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId), tabId: tab.tabId });
     },
 
@@ -96,15 +96,13 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           }
           metrics.counters.frames_in_total++;
           metrics.counters.frame_bytes_in_total += size;
-          if (tab.agents.size === 0) return;
-          ctx.app.publish(tab.topic, message, true, false);
-          const n = router.afterPublish(tab);
+          const n = publisher.publish(tab, message, true);
           metrics.counters.frames_delivered_total += n;
           metrics.counters.frame_bytes_delivered_total += n * size;
           return;
         }
         const msg = readControl(ws, tab, message, metrics, parseVisitorMessage);
-        if (!msg || !tab.visitor) return;
+        if (!msg) return;
         router.onVisitorMessage(tab, msg); // sessions: consent, control, page, tabs
         handleVisitorRecordMessage(ctx, tab, tab.visitor, msg); // the stored record: identify, code, forget
       } catch (err) {

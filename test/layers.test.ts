@@ -1,6 +1,6 @@
 /**
  * The layers of docs/architecture.md, checked on the source: protocol/ imports nothing outside
- * itself; client/ and agent-viewer/ import protocol/ and nothing of each other or of relay/; the
+ * itself; client/, agent-viewer/ and delete-page/ import protocol/ and nothing of each other or of relay/; the
  * relay's transports (http/, sockets/) call services and never touch the store or the write-behind;
  * sessions/publish.ts is the only writer of a tab's topic.
  */
@@ -36,7 +36,7 @@ export function layerViolations(file: string, specs: Array<[string, boolean]>, s
     const target = resolved(file, spec);
     const targetTop = spec.startsWith('.') ? top(target) : undefined;
     if (layer === 'protocol' && targetTop !== 'protocol') out.push(`${file} imports ${spec}`);
-    if ((layer === 'client' || layer === 'agent-viewer') && targetTop && !['protocol', layer].includes(targetTop)) out.push(`${file} imports ${spec}`);
+    if (['client', 'agent-viewer', 'delete-page'].includes(layer) && targetTop && !['protocol', layer].includes(targetTop)) out.push(`${file} imports ${spec}`);
     const transport = /^relay[\\/](http|sockets)[\\/]/.test(file);
     if (transport && /^relay[\\/]store[\\/]/.test(target) && !typeOnly && !target.endsWith('cursor.ts')) out.push(`${file} imports ${spec}`);
   }
@@ -65,7 +65,7 @@ t.test('the checker catches each kind', async (t) => {
 });
 
 t.test('every source file keeps to its layer', async (t) => {
-  const all = ['protocol', 'client', 'agent-viewer', 'relay'].flatMap(files);
+  const all = ['protocol', 'client', 'agent-viewer', 'delete-page', 'relay'].flatMap(files);
   t.ok(all.length > 80, `${all.length} files checked`);
   const found = all.flatMap((f) => layerViolations(f, imports(f), fs.readFileSync(path.join(ROOT, f), 'utf8')));
   t.same(found, []);

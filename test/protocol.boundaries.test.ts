@@ -8,7 +8,7 @@ import path from 'node:path';
 import t from 'tap';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const SOURCE_DIRS = ['relay', 'client', 'agent-viewer', 'scripts'];
+const SOURCE_DIRS = ['relay', 'client', 'agent-viewer', 'delete-page', 'scripts'];
 
 function sourceFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

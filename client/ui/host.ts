@@ -7,7 +7,6 @@ import { UI_CSS } from './styles.ts';
 
 export class UiHost {
   private host?: HTMLElement;
-  private root?: ShadowRoot;
   private layer?: HTMLElement;
 
   /** The full-viewport, click-through layer that UI parts are added to. */
@@ -35,12 +34,11 @@ export class UiHost {
     layer.className = 'layer';
     root.appendChild(layer);
     this.host = host;
-    this.root = root;
     this.layer = layer;
   }
 
   destroy(): void {
     this.host?.remove();
-    this.host = this.root = this.layer = undefined;
+    this.host = this.layer = undefined;
   }
 }

@@ -8,7 +8,7 @@ import { Close } from '../../protocol/index.ts';
 import type { RelayConfig } from '../config.ts';
 import type { ClientLimits } from '../limits/clientLimits.ts';
 import type { Metrics } from '../metrics.ts';
-import { sendJson } from './send.ts';
+import { sendMessage } from './send.ts';
 import { requestSnapshot } from './snapshots.ts';
 import type { AgentData, TabData } from './types.ts';
 
@@ -89,7 +89,7 @@ export class Backpressure {
     }
     if (agent.tab) agent.ws.unsubscribe(agent.tab.topic);
     // Queued behind what is already buffered, so the agent learns of the gap in order.
-    sendJson(agent.ws, agent, { t: 'resync' });
+    sendMessage(agent.ws, agent, { t: 'resync' });
   }
 
   private closeSlow(agent: AgentData, message: string, name: 'slowConsumer' | 'overloaded' = 'slowConsumer'): void {

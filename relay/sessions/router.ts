@@ -13,7 +13,7 @@ import type { Metrics } from '../metrics.ts';
 import type { MetadataService } from '../metadata/service.ts';
 import { Backpressure } from './backpressure.ts';
 import { TabPublisher } from './publish.ts';
-import { closeWith, sendJson } from './send.ts';
+import { closeWith, sendMessage } from './send.ts';
 import { requestSnapshot } from './snapshots.ts';
 import type { AgentData, AgentInit, TabData, TabInit, Visitor } from './types.ts';
 
@@ -81,7 +81,7 @@ export class SessionRouter {
       }
     }
     for (const agent of v.pending) {
-      sendJson(tab.ws, tab, { t: 'consent-request', agent: { id: agent.agentId, name: agent.name } });
+      sendMessage(tab.ws, tab, { t: 'consent-request', agent: { id: agent.agentId, name: agent.name } });
     }
   }
 
@@ -95,7 +95,7 @@ export class SessionRouter {
       this.detach(agent);
       agent.state = 'following';
       v.followers.add(agent);
-      sendJson(agent.ws, agent, { t: 'visitor-left', visitorId: v.visitorId, tabId: tab.tabId });
+      sendMessage(agent.ws, agent, { t: 'visitor-left', visitorId: v.visitorId, tabId: tab.tabId });
     }
     if (v.tabs.size === 0) {
       v.graceTimer = setTimeout(() => this.expireVisitor(v), this.config.visitorGraceMs);
@@ -109,11 +109,11 @@ export class SessionRouter {
     clearTimeout(v.graceTimer);
     for (const agent of [...v.followers]) {
       this.reset(agent);
-      sendJson(agent.ws, agent, { t: 'ended', visitorId: v.visitorId, reason });
+      sendMessage(agent.ws, agent, { t: 'ended', visitorId: v.visitorId, reason });
     }
     for (const agent of [...v.pending]) {
       this.reset(agent);
-      sendJson(agent.ws, agent, { t: 'refused', visitorId: v.visitorId, reason: 'not_found' });
+      sendMessage(agent.ws, agent, { t: 'refused', visitorId: v.visitorId, reason: 'not_found' });
     }
     this.visitors.delete(v.key);
   }
@@ -179,7 +179,7 @@ export class SessionRouter {
         this.attach(agent, wanted ?? tab, tab.ip);
       } else {
         this.reset(agent);
-        sendJson(agent.ws, agent, { t: 'refused', visitorId: v.visitorId, reason: 'denied' });
+        sendMessage(agent.ws, agent, { t: 'refused', visitorId: v.visitorId, reason: 'denied' });
       }
     }
   }
@@ -208,7 +208,7 @@ export class SessionRouter {
       v.consented.delete(agent.agentId);
       v.control.delete(agent.agentId);
       this.reset(agent);
-      sendJson(agent.ws, agent, { t: 'ended', visitorId: v.visitorId, reason: 'visitor_stopped' });
+      sendMessage(agent.ws, agent, { t: 'ended', visitorId: v.visitorId, reason: 'visitor_stopped' });
     }
   }
 
@@ -244,11 +244,11 @@ export class SessionRouter {
     if (!AGENT_TOOL_TYPES.has(msg.t)) return;
     const tab = agent.tab;
     if (agent.state !== 'watching' || !tab) {
-      sendJson(agent.ws, agent, { t: 'error', code: 'not_in_session', message: `${msg.t} needs a joined session` });
+      sendMessage(agent.ws, agent, { t: 'error', code: 'not_in_session', message: `${msg.t} needs a joined session` });
       return;
     }
     if (CONTROL_ONLY_TYPES.has(msg.t) && !tab.visitor.control.has(agent.agentId)) {
-      sendJson(agent.ws, agent, { t: 'error', code: 'control_not_granted', message: `${msg.t} needs control granted by the visitor` });
+      sendMessage(agent.ws, agent, { t: 'error', code: 'control_not_granted', message: `${msg.t} needs control granted by the visitor` });
       return;
     }
     if (msg.t === 'control-request' && !tab.visitor.controlAsked.has(agent.agentId)) {
@@ -257,7 +257,7 @@ export class SessionRouter {
       if (refusal) return closeWith(agent.ws, agent, refusal.name, refusal.message);
       tab.visitor.controlAsked.add(agent.agentId);
     }
-    sendJson(tab.ws, tab, { ...msg, agentId: agent.agentId });
+    sendMessage(tab.ws, tab, { ...msg, agentId: agent.agentId });
   }
 
   // ---------------------------------------------------------------- internals
@@ -271,7 +271,7 @@ export class SessionRouter {
     const tab = v && ((tabId !== undefined && v.tabs.get(tabId)) || this.mostRecentTab(v));
     if (!v || !tab) {
       // Same answer for "no such visitor" and "another account's visitor": nothing leaks.
-      sendJson(agent.ws, agent, { t: 'refused', visitorId, reason: 'not_found' });
+      sendMessage(agent.ws, agent, { t: 'refused', visitorId, reason: 'not_found' });
       return;
     }
     // A session writes activity (requested, answered, ended) and log lines: budgeted per address and account.
@@ -286,8 +286,8 @@ export class SessionRouter {
     agent.state = 'pending';
     v.pending.add(agent);
     // The agent's view must not keep saying "not connected" (a rejoin after not_found) while the visitor is asked.
-    sendJson(agent.ws, agent, { t: 'consent-pending', visitorId: v.visitorId });
-    sendJson(tab.ws, tab, { t: 'consent-request', agent: { id: agent.agentId, name: agent.name } });
+    sendMessage(agent.ws, agent, { t: 'consent-pending', visitorId: v.visitorId });
+    sendMessage(tab.ws, tab, { t: 'consent-request', agent: { id: agent.agentId, name: agent.name } });
   }
 
   /**
@@ -311,7 +311,7 @@ export class SessionRouter {
         this.attach(agent, tab, tab.ip);
       }
       for (const agentId of moved) {
-        if (![...other.agents].some((a) => a.agentId === agentId)) sendJson(other.ws, other, { t: 'agent-left', agentId });
+        if (![...other.agents].some((a) => a.agentId === agentId)) sendMessage(other.ws, other, { t: 'agent-left', agentId });
       }
     }
     for (const agent of [...v.followers]) {
@@ -323,7 +323,7 @@ export class SessionRouter {
     for (const agent of v.pending) {
       if (agent.target?.tabId === tab.tabId) continue;
       agent.target = { visitor: v, tabId: tab.tabId };
-      sendJson(tab.ws, tab, { t: 'consent-request', agent: { id: agent.agentId, name: agent.name } });
+      sendMessage(tab.ws, tab, { t: 'consent-request', agent: { id: agent.agentId, name: agent.name } });
     }
   }
 
@@ -339,7 +339,7 @@ export class SessionRouter {
   private tellControl(v: Visitor, agentId: string, allow: boolean, also?: AgentData): void {
     const sockets = new Set(this.agentsOf(v).filter((a) => a.agentId === agentId));
     if (also) sockets.add(also);
-    for (const a of sockets) sendJson(a.ws, a, { t: 'control', visitorId: v.visitorId, allow });
+    for (const a of sockets) sendMessage(a.ws, a, { t: 'control', visitorId: v.visitorId, allow });
   }
 
   /** `causeIp`: the address of the client whose action this is, for the log budget. */
@@ -351,9 +351,9 @@ export class SessionRouter {
     agent.target = { visitor: tab.visitor, tabId: tab.tabId };
     tab.agents.add(agent);
     if (!agent.lagging) agent.ws.subscribe(tab.topic);
-    sendJson(agent.ws, agent, { t: 'joined', visitorId: tab.visitorId, tabId: tab.tabId, url: tab.url, title: tab.title });
+    sendMessage(agent.ws, agent, { t: 'joined', visitorId: tab.visitorId, tabId: tab.tabId, url: tab.url, title: tab.title });
     // The visitor always learns who is watching (the sharing bar), with or without a consent prompt.
-    sendJson(tab.ws, tab, { t: 'agent-joined', agent: { id: agent.agentId, name: agent.name } });
+    sendMessage(tab.ws, tab, { t: 'agent-joined', agent: { id: agent.agentId, name: agent.name } });
     requestSnapshot(tab, this.metrics);
   }
 
@@ -385,7 +385,7 @@ export class SessionRouter {
         this.metadata.activity(v.account.id, 'session_ended', { agentId: agent.agentId, visitorId: v.visitorId, userId: v.userId });
         v.control.delete(agent.agentId);
         v.controlAsked.delete(agent.agentId);
-        for (const tab of v.tabs.values()) sendJson(tab.ws, tab, { t: 'agent-left', agentId: agent.agentId });
+        for (const tab of v.tabs.values()) sendMessage(tab.ws, tab, { t: 'agent-left', agentId: agent.agentId });
       }
     }
     agent.state = 'idle';

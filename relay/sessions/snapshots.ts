@@ -1,6 +1,6 @@
 /** Asking a tab for a fresh full snapshot (join, late joiner, resync, drained agent), at most every 100 ms. */
 import type { Metrics } from '../metrics.ts';
-import { sendJson } from './send.ts';
+import { sendMessage } from './send.ts';
 import type { TabData } from './types.ts';
 
 const SNAPSHOT_REQUEST_MIN_INTERVAL_MS = 100;
@@ -12,7 +12,7 @@ export function requestSnapshot(tab: TabData, metrics: Metrics): void {
     tab.snapshotTimer = undefined;
     tab.lastSnapshotRequest = Date.now();
     metrics.counters.snapshot_requests_total++;
-    sendJson(tab.ws, tab, { t: 'snapshot-request' });
+    sendMessage(tab.ws, tab, { t: 'snapshot-request' });
   };
   if (wait <= 0) send();
   else {

@@ -11,7 +11,7 @@ import type { RelayContext } from '../context.ts';
 import { clientIp } from '../http/clientIp.ts';
 import { readUpgrade, TOKEN_QUERY_PARAMS } from '../http/upgradeRequest.ts';
 import { TokenBucket } from '../limits/tokenBucket.ts';
-import { closeWith, sendJson } from '../sessions/send.ts';
+import { closeWith, sendMessage } from '../sessions/send.ts';
 import type { AgentData, AgentInit } from '../sessions/types.ts';
 import { guarded, readControl } from './controlText.ts';
 import { releaseIpSlot, upgradeWithIpSlot } from './ipSlot.ts';
@@ -93,7 +93,7 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
       const ms = Math.max(0, agent.exp * 1000 - Date.now());
       agent.expiryTimer = setTimeout(() => closeWith(ws, agent, 'tokenExpired', 'agent token expired'), Math.min(ms, MAX_TIMER_MS));
       agent.expiryTimer.unref();
-      sendJson(ws, agent, { t: 'ready', agentId: agent.agentId, accountId: agent.accountId, pageOrigins: [...(agent.pageOrigins ?? [])] });
+      sendMessage(ws, agent, { t: 'ready', agentId: agent.agentId, accountId: agent.accountId, pageOrigins: [...(agent.pageOrigins ?? [])] });
     },
 
     message: (ws, message, isBinary) => {

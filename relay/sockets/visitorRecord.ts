@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import type { VisitorToRelay } from '../../protocol/index.ts';
 import type { RelayContext } from '../context.ts';
-import { closeWith, sendJson } from '../sessions/send.ts';
+import { closeWith, sendMessage } from '../sessions/send.ts';
 import type { TabData, Visitor } from '../sessions/types.ts';
 
 const LOOKUP_CODE_TTL_MS = 10 * 60_000;
@@ -24,7 +24,7 @@ export function handleVisitorRecordMessage(ctx: RelayContext, tab: TabData, v: V
       const code = String(crypto.randomInt(0, 1_000_000)).padStart(6, '0');
       const expiresAt = new Date(Date.now() + LOOKUP_CODE_TTL_MS);
       ctx.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, lookupCode: code, lookupCodeExpiresAt: expiresAt });
-      sendJson(tab.ws, tab, { t: 'code', code, expiresAt: expiresAt.toISOString() });
+      sendMessage(tab.ws, tab, { t: 'code', code, expiresAt: expiresAt.toISOString() });
       return true;
     }
     case 'forget': {

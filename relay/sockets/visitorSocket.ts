@@ -1,14 +1,13 @@
 /** `GET /v1/visitor?key=<publicKey>[&vid=<visitorId>&vt=<visitorToken>][&tab=<tabId>]` */
 import type { WebSocketBehavior } from 'uWebSockets.js';
 import { ID_PATTERN, isKnownFrameKind, parseVisitorMessage } from '../../protocol/index.ts';
-import { originAllowed } from '../auth/origin.ts';
-import { newTabId, newVisitorId, verifyVisitorToken, visitorToken } from '../auth/visitorToken.ts';
+import { newTabId, visitorToken } from '../auth/visitorToken.ts';
 import type { RelayContext } from '../context.ts';
 import { clientIp } from '../http/clientIp.ts';
 import { readUpgrade } from '../http/upgradeRequest.ts';
 import { TokenBucket } from '../limits/tokenBucket.ts';
 import { SessionRouter } from '../sessions/router.ts';
-import { closeWith, sendJson } from '../sessions/send.ts';
+import { closeWith, sendMessage } from '../sessions/send.ts';
 import type { TabData, TabInit } from '../sessions/types.ts';
 import { admitVisitor } from './admitVisitor.ts';
 import { guarded, readControl } from './controlText.ts';
@@ -69,7 +68,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
     open: (ws) => {
       // Until now the user data was the upgrade's TabInit; the router completes it.
       const tab = router.openTab(ws.getUserData() as TabInit, ws);
-      sendJson(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId), tabId: tab.tabId });
+      sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId), tabId: tab.tabId });
     },
 
     message: (ws, message, isBinary) => {

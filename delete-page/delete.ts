@@ -9,7 +9,7 @@
  * Data from the API is only ever written with textContent.
  */
 
-import type { ErasureView, VisitorView as Visitor } from '../../protocol/rest.ts';
+import type { ErasureView, VisitorView as Visitor } from '../protocol/rest.ts';
 
 type Kind = 'email' | 'userId' | 'visitorId' | 'q';
 

@@ -1,9 +1,8 @@
 /**
- * Who is online, on which tab, matching what: the one place handlers ask about presence. Today it
- * reads this relay's session router; in cluster mode it is where NATS presence plugs in.
+ * Who is online, matching what: the one place handlers ask about presence. Today it reads this
+ * relay's session router (tabs and all); in cluster mode it is where NATS presence plugs in.
  */
 import type { SessionRouter } from '../sessions/router.ts';
-import type { TabData } from '../sessions/types.ts';
 
 export interface VisitorMatch {
   visitorIds?: string[];
@@ -31,11 +30,5 @@ export class VisitorDirectory {
 
   isOnline(accountId: string, visitorId: string): boolean {
     return (this.router.visitorOf(accountId, visitorId)?.tabs.size ?? 0) > 0;
-  }
-
-  /** The visitor's tabs, most recently active first. */
-  tabs(accountId: string, visitorId: string): TabData[] {
-    const v = this.router.visitorOf(accountId, visitorId);
-    return v ? [...v.tabs.values()].sort((a, b) => b.lastActive - a.lastActive) : [];
   }
 }

@@ -7,6 +7,8 @@
  * carries every message, awaiting each frame's result in turn.
  */
 import type { AgentToRelay, RelayToAgent } from '../protocol/control.ts';
+import { AGENT_SOCKET_PATH, agentProtocols, socketUrl } from '../protocol/endpoints.ts';
+import { AGENT_FINAL_CLOSE_CODES, Close } from '../protocol/errors.ts';
 import { FrameDecoder } from './frameDecoder.ts';
 import { FrameError, type DecodedFrame } from './frames.ts';
 
@@ -19,9 +21,6 @@ export interface ConnectionHandlers {
   /** The socket closed; `retryInMs` is undefined when it will not reconnect. */
   onClose(code: number, reason: string, retryInMs: number | undefined): void;
 }
-
-/** Close codes after which reconnecting with the same token cannot help. */
-const FINAL_CODES = new Set([4001, 4004]);
 
 export class AgentConnection {
   private ws?: WebSocket;
@@ -42,7 +41,7 @@ export class AgentConnection {
   connect(): void {
     if (this.stopped) return;
     clearTimeout(this.timer);
-    const ws = new WebSocket(this.url, ['cobrowse.v1', `bearer.${this.token}`]);
+    const ws = new WebSocket(this.url, agentProtocols(this.token));
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     this.latest = ws;
@@ -83,7 +82,7 @@ export class AgentConnection {
       if (this.ws !== ws) return;
       this.ws = undefined;
       let retry: number | undefined;
-      if (!this.stopped && !FINAL_CODES.has(ev.code)) {
+      if (!this.stopped && !AGENT_FINAL_CLOSE_CODES.has(ev.code)) {
         // 0.5 s, 1 s, 2 s … capped at 15 s, with jitter so a relay restart is not a thundering herd.
         const cap = Math.min(15_000, 500 * 2 ** this.attempt++);
         retry = Math.round(cap / 2 + (Math.random() * cap) / 2);
@@ -112,12 +111,12 @@ export class AgentConnection {
     clearTimeout(this.timer);
     const ws = this.ws;
     this.ws = undefined;
-    ws?.close(1000);
+    ws?.close(Close.normal.code);
     this.decoder.close();
   }
 }
 
 /** The agent socket URL for the relay that served this page. */
 export function agentSocketUrl(loc: Location = location): string {
-  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/v1/agent`;
+  return socketUrl(loc, AGENT_SOCKET_PATH);
 }

@@ -8,6 +8,7 @@
  * tools.ts (pointer, highlight, control). See docs/agent-viewer.md.
  */
 import type { RelayToAgent } from '../protocol/control.ts';
+import { Close } from '../protocol/errors.ts';
 import { MAX_INFLATED_FRAME_BYTES } from '../protocol/frames.ts';
 import { clearToken, getToken, setTokenFromInput, takeTokenFromFragment, tokenInfo } from './auth.ts';
 import { AgentConnection, agentSocketUrl } from './connection.ts';
@@ -261,12 +262,12 @@ function connect(token: string): void {
       ui.conn.dataset.state = retry === undefined ? 'closed' : 'reconnecting';
       if (session) session.joined = false;
       player.gap();
-      if (code === 4001 || code === 4004) {
-        signOut(code === 4001 ? 'Your agent token has expired. Sign in again.' : `Disconnected (${reason || code}).`);
+      if (code === Close.tokenExpired.code || code === Close.visitorDeleted.code) {
+        signOut(code === Close.tokenExpired.code ? 'Your agent token has expired. Sign in again.' : `Disconnected (${reason || code}).`);
         return;
       }
       if (retry === undefined) return;
-      const why = code === 1012 ? 'The relay is restarting' : 'Connection to the relay lost';
+      const why = code === Close.serviceRestart.code ? 'The relay is restarting' : 'Connection to the relay lost';
       setState(session ? 'reconnecting' : 'connecting', `${why} — reconnecting in ${Math.ceil(retry / 1000)} s…`);
       // The visitor list tells us if the token itself was refused (401) at the upgrade.
       void visitors.refresh();

@@ -14,18 +14,8 @@
  * written with textContent.
  */
 import { normalizeLookupCode } from '../protocol/lookupCode.ts';
-
-export interface VisitorItem {
-  visitorId: string;
-  lastUrl?: string;
-  firstSeen: string;
-  lastSeen: string;
-  online: boolean;
-  userId?: string;
-  name?: string;
-  email?: string;
-  lookupCode?: string;
-}
+import type { VisitorView as VisitorItem } from '../protocol/rest.ts';
+export type { VisitorItem };
 
 export const POLL_MS = 3000;
 const RECENT_DAYS = 7;

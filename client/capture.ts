@@ -4,6 +4,7 @@
  * them scrubbed by `privacy.ts` first.
  */
 import { record } from '@rrweb/record';
+import { EventType } from '../protocol/rrweb.ts';
 import { recordOptions, scrubEvent } from './privacy.ts';
 
 export type RrwebEvent = { type: number; data?: any; timestamp: number };
@@ -12,8 +13,8 @@ export interface CaptureSink {
   incremental(events: RrwebEvent[]): void;
 }
 
-const EVENT_FULL_SNAPSHOT = 2;
-const EVENT_META = 4;
+const EVENT_FULL_SNAPSHOT = EventType.FullSnapshot;
+const EVENT_META = EventType.Meta;
 /** Incremental events are batched for this long (a frame or so): fewer frames, no visible lag. */
 export const BATCH_MS = 50;
 

@@ -4,14 +4,14 @@
  * failed connect the relay's `/v1/visitor/check` says whether it was a refusal.
  */
 import type { RelayToVisitor } from '../protocol/control.ts';
+import { socketUrl, VISITOR_CHECK_PATH, VISITOR_SOCKET_PATH } from '../protocol/endpoints.ts';
+import { Close, VISITOR_FINAL_CLOSE_CODES } from '../protocol/errors.ts';
 import { KEYS, load, remove, save } from './storage.ts';
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 30_000;
 /** Refusals that will not change by retrying. */
 const PERMANENT = new Set(['missing_key', 'unknown_key', 'forbidden_origin']);
-/** Close codes after which the page must not reconnect on its own. */
-const FINAL_CLOSE_CODES = new Set([4000, 4004, 4009]);
 
 export interface ConnectionEvents {
   open(): void;
@@ -54,7 +54,7 @@ export class Connection {
     clearTimeout(this.timer);
     const ws = this.ws;
     this.ws = undefined;
-    if (ws && ws.readyState < WebSocket.CLOSING) ws.close(1000);
+    if (ws && ws.readyState < WebSocket.CLOSING) ws.close(Close.normal.code);
   }
 
   private query(): URLSearchParams {
@@ -72,7 +72,7 @@ export class Connection {
 
   private connect(): void {
     if (this.stopped) return;
-    const base = `${this.relay.protocol === 'https:' ? 'wss' : 'ws'}://${this.relay.host}/v1/visitor`;
+    const base = socketUrl(this.relay, VISITOR_SOCKET_PATH);
     const query = this.query();
     let opened = false;
     let ws: WebSocket;
@@ -110,8 +110,8 @@ export class Connection {
     ws.onclose = (ev) => {
       if (this.ws === ws) this.ws = undefined;
       if (this.stopped) return;
-      if (ev.code === 4004) this.forgetIds();
-      if (FINAL_CLOSE_CODES.has(ev.code)) {
+      if (ev.code === Close.visitorDeleted.code) this.forgetIds();
+      if (VISITOR_FINAL_CLOSE_CODES.has(ev.code)) {
         this.stopped = true;
         this.on.closed(ev.code, true);
         return;
@@ -126,7 +126,7 @@ export class Connection {
   private async diagnose(query: URLSearchParams): Promise<void> {
     let code: string | undefined;
     try {
-      const res = await fetch(`${this.relay.origin}/v1/visitor/check?${query}`, { credentials: 'omit', cache: 'no-store' });
+      const res = await fetch(`${this.relay.origin}${VISITOR_CHECK_PATH}?${query}`, { credentials: 'omit', cache: 'no-store' });
       if (res.status !== 204) code = ((await res.json()) as { error?: { code?: string } }).error?.code;
     } catch {
       code = undefined; // the relay is unreachable: a network problem, retry later

@@ -10,6 +10,7 @@
  *    `aria-label`, option labels) and forces the fixed mask on every input event. It does not
  *    trust layer 1, so a change in rrweb cannot quietly widen what leaves the page.
  */
+import { EventType, IncrementalSource, NodeType } from '../protocol/rrweb.ts';
 
 import { isSensitiveInput } from '../protocol/sensitiveField.ts';
 
@@ -40,12 +41,12 @@ const CAPTION_TYPES = new Set(['submit', 'button', 'reset', 'image']);
 /** Text under these parents is masked wherever rrweb reports it. */
 const MASKED_TEXT_PARENTS = new Set(['textarea', 'option', 'optgroup', 'select']);
 
-const EVENT_FULL_SNAPSHOT = 2;
-const EVENT_INCREMENTAL = 3;
-const SOURCE_MUTATION = 0;
-const SOURCE_INPUT = 5;
-const NODE_ELEMENT = 2;
-const NODE_TEXT = 3;
+const EVENT_FULL_SNAPSHOT = EventType.FullSnapshot;
+const EVENT_INCREMENTAL = EventType.IncrementalSnapshot;
+const SOURCE_MUTATION = IncrementalSource.Mutation;
+const SOURCE_INPUT = IncrementalSource.Input;
+const NODE_ELEMENT = NodeType.Element;
+const NODE_TEXT = NodeType.Text;
 
 export function maskInput(value: string): string {
   // Empty stays empty so the agent can tell a filled field from an empty one; nothing else leaks.

@@ -3,14 +3,15 @@
  * browser has CompressionStream) and sends them in order. The outbound queue is bounded: past the
  * limit, incremental batches are dropped and a fresh full snapshot is asked for instead of growing.
  */
-import { FrameKind } from '../protocol/frames.ts';
+import { encodeFrame, FrameKind } from '../protocol/frames.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../protocol/limits.ts';
 
 /** Bytes queued (ours plus the socket's buffer) above which incremental batches are dropped. */
 export const OUTBOUND_LIMIT_BYTES = 4 * 1024 * 1024;
 /** Below this, compressing costs more than it saves. */
 const COMPRESS_MIN_BYTES = 512;
 /** The relay's frame limit (MAX_PAYLOAD_BYTES default); a bigger snapshot cannot be delivered. */
-export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+export const MAX_FRAME_BYTES = DEFAULT_MAX_PAYLOAD_BYTES;
 
 const encoder = new TextEncoder();
 
@@ -93,10 +94,7 @@ export class FrameSender {
         const kind = full
           ? compressed ? FrameKind.FullSnapshotDeflate : FrameKind.FullSnapshot
           : compressed ? FrameKind.IncrementalDeflate : FrameKind.Incremental;
-        const frame = new Uint8Array(payload.byteLength + 1);
-        frame[0] = kind;
-        frame.set(payload, 1);
-        ws.send(frame);
+        ws.send(encodeFrame(kind, payload));
       })
       .catch((err) => this.target.error(err));
   }

@@ -4,11 +4,9 @@
  */
 export const Close = {
   normal: { code: 1000, reason: 'normal' },
-  tooBigNative: { code: 1009, reason: 'too_big' },
   serviceRestart: { code: 1012, reason: 'service_restart' },
   badMessage: { code: 4000, reason: 'bad_message' },
   tokenExpired: { code: 4001, reason: 'token_expired' },
-  forbidden: { code: 4003, reason: 'forbidden' },
   visitorDeleted: { code: 4004, reason: 'visitor_deleted' },
   slowConsumer: { code: 4008, reason: 'slow_consumer' },
   tooBig: { code: 4009, reason: 'too_big' },
@@ -16,6 +14,13 @@ export const Close = {
   rateLimited: { code: 4029, reason: 'rate_limited' },
 } as const;
 export type CloseName = keyof typeof Close;
+
+/**
+ * Close codes after which each client must not reconnect on its own: retrying cannot help (a bad
+ * or too big message would be sent again; a deleted visitor's id is refused; an agent's token expired).
+ */
+export const VISITOR_FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([Close.badMessage.code, Close.visitorDeleted.code, Close.tooBig.code]);
+export const AGENT_FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([Close.tokenExpired.code, Close.visitorDeleted.code]);
 
 export const HttpError = {
   badRequest: { status: 400, code: 'bad_request' },

@@ -25,7 +25,7 @@ export function isFullSnapshotKind(kind: number): boolean {
   return kind === FrameKind.FullSnapshot || kind === FrameKind.FullSnapshotDeflate;
 }
 
-/** Builds a frame: kind byte followed by the payload. Used by clients and tests, never by the relay. */
+/** Builds a frame: kind byte followed by the payload. The embed's sender, the benchmark and tests use it; never the relay. */
 export function encodeFrame(kind: FrameKind, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(payload.byteLength + 1);
   out[0] = kind;

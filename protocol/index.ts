@@ -3,10 +3,10 @@ export * from './errors.ts';
 export * from './control.ts';
 export * from './lookupCode.ts';
 export * from './sensitiveField.ts';
-
-/** Sub-protocol negotiated on the agent socket; the token rides beside it as `bearer.<jwt>`. */
-export const AGENT_SUBPROTOCOL = 'cobrowse.v1';
-export const BEARER_PREFIX = 'bearer.';
+export * from './endpoints.ts';
+export * from './limits.ts';
+export * from './rest.ts';
+export { MAX_ERASURE_IDS } from './restApi.ts';
 /** JWT audience for agent tokens. */
 export const AGENT_AUDIENCE = 'cobrowse-agent';
 /** Issuer of the tokens the relay mints itself. */

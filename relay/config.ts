@@ -1,4 +1,5 @@
 /** Relay configuration from the environment, validated once at start-up. */
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../protocol/limits.ts';
 import path from 'node:path';
 import { MAX_AGENT_TOKEN_LIFETIME_SEC } from './auth/agentToken.ts';
 import { normaliseOriginPattern } from './auth/origin.ts';
@@ -99,7 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   } catch {
     throw new ConfigError(`PUBLIC_URL is not a URL: ${JSON.stringify(publicUrl)}`);
   }
-  const maxPayloadBytes = int(env, 'MAX_PAYLOAD_BYTES', 16 * MiB, 64 * 1024, 256 * MiB);
+  const maxPayloadBytes = int(env, 'MAX_PAYLOAD_BYTES', DEFAULT_MAX_PAYLOAD_BYTES, 64 * 1024, 256 * MiB);
   return {
     port,
     host,

@@ -9,8 +9,14 @@ import type { SessionRouter } from './sessions/router.ts';
 import type { Store } from './store/types.ts';
 import type { ApiLimits } from './http/apiLimits.ts';
 import type { ClientLimits } from './limits/clientLimits.ts';
+import type { AccountAdmin } from './services/accountAdmin.ts';
+import type { ErasureService } from './services/erasure.ts';
+import type { VisitorDirectory } from './services/visitorDirectory.ts';
 
-/** What the socket and HTTP handlers share. */
+/**
+ * What the socket and HTTP handlers share. Handlers call the services (metadata, directory,
+ * erasure, accountAdmin, accounts); `store` is here for start-up, readiness and tests, never for handlers.
+ */
 export interface RelayContext {
   app: TemplatedApp;
   config: RelayConfig;
@@ -19,6 +25,12 @@ export interface RelayContext {
   router: SessionRouter;
   metrics: Metrics;
   metadata: MetadataService;
+  /** Who is online, on which tab. */
+  directory: VisitorDirectory;
+  /** The one way visitor data is deleted. */
+  erasure: ErasureService;
+  /** Account actions that are recorded wherever they come from (secret rotation). */
+  accountAdmin: AccountAdmin;
   log: Logger;
   relaySecret: Buffer;
   ipConnections: IpConnections;

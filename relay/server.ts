@@ -2,16 +2,18 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HttpRequest, HttpResponse, us_listen_socket } from 'uWebSockets.js';
+import { AGENT_SOCKET_PATH, VISITOR_SOCKET_PATH } from '../protocol/index.ts';
 import { AccountService } from './accounts.ts';
 import { loadRelaySecret } from './auth/relaySecret.ts';
 import type { RelayConfig } from './config.ts';
 import type { RelayContext } from './context.ts';
 import { registerAccountApi } from './http/accountApi.ts';
 import { registerActivityApi } from './http/activityApi.ts';
-import { agentTokensHandler } from './http/agentTokens.ts';
+import { registerAgentTokens } from './http/agentTokens.ts';
 import { admitApiRequest, apiLimits } from './http/apiLimits.ts';
 import { ApiRoutes } from './http/apiRoutes.ts';
 import { registerMetrics } from './http/metricsRoute.ts';
+import { registerOpenApi } from './http/openapi.ts';
 import { registerVisitorCheck } from './http/visitorCheck.ts';
 import { registerVisitorsApi } from './http/visitorsApi.ts';
 import { pending, sendError, sendJson } from './http/respond.ts';
@@ -21,10 +23,14 @@ import { IpConnections } from './limits/ipConnections.ts';
 import type { Logger } from './log.ts';
 import { MetadataService } from './metadata/service.ts';
 import { Metrics } from './metrics.ts';
+import { AccountAdmin } from './services/accountAdmin.ts';
+import { ErasureService } from './services/erasure.ts';
+import { VisitorDirectory } from './services/visitorDirectory.ts';
 import { SessionRouter } from './sessions/router.ts';
 import { closeWith } from './sessions/send.ts';
 import { agentBehavior } from './sockets/agentSocket.ts';
 import { guarded } from './sockets/controlText.ts';
+import { closeRevokedAgents } from './sockets/revokeAgents.ts';
 import { visitorBehavior } from './sockets/visitorSocket.ts';
 import type { Store } from './store/types.ts';
 import { uws, uwsIsNative } from './uwsLoader.ts';
@@ -34,6 +40,8 @@ export const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.ur
 export interface Relay {
   ctx: RelayContext;
   port: number;
+  /** The REST routes registered (`METHOD /pattern`). */
+  apiRoutes: string[];
   /** Stop accepting, close every socket with 1012, close the store. */
   shutdown(): Promise<void>;
 }
@@ -56,19 +64,27 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const app = uws.App();
   const metrics = new Metrics();
   const relaySecret = loadRelaySecret(config.dataDir, config.relaySecret);
+  // Wired once, here: an erasure ends the deleted visitors' live sessions through the router.
   const metadata = new MetadataService({
     store, metrics, log, secret: relaySecret, now: opts.now,
     retentionDays: config.retentionDays, activityRetentionDays: config.activityRetentionDays, maxPendingVisitors: config.maxPendingVisitorWrites,
+    endVisitors: (accountId, ids) => router.endVisitors(accountId, ids),
   });
   const limits = clientLimits(config, metrics, log, metadata);
+  const router = new SessionRouter(app, config, metrics, log, metadata, limits);
+  const accounts = new AccountService(store, { onScryptRun: () => metrics.counters.scrypt_runs_total++ });
+  const directory = new VisitorDirectory(router);
   const ctx: RelayContext = {
     app,
     config,
     store,
-    accounts: new AccountService(store, { onScryptRun: () => metrics.counters.scrypt_runs_total++ }),
-    router: new SessionRouter(app, config, metrics, log, metadata, limits),
+    accounts,
+    router,
     metrics,
     metadata,
+    directory,
+    erasure: new ErasureService(directory, metadata),
+    accountAdmin: new AccountAdmin(accounts, (a, type, f) => metadata.activity(a, type, f), log, (account) => closeRevokedAgents(router.agents, account.id, account.secretHash)),
     log,
     relaySecret,
     ipConnections: new IpConnections(config.maxConnectionsPerIp),
@@ -78,8 +94,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   };
   const statics = new StaticFiles(PUBLIC_DIR, { publicUrl: config.publicUrl, ...opts.templateVars });
 
-  app.ws('/v1/visitor', visitorBehavior(ctx));
-  app.ws('/v1/agent', agentBehavior(ctx));
+  app.ws(VISITOR_SOCKET_PATH, visitorBehavior(ctx));
+  app.ws(AGENT_SOCKET_PATH, agentBehavior(ctx));
   // Every HTTP route is counted, not just the fallback; `/api/` calls are also rate-limited per address.
   type Handler = (res: HttpResponse, req: HttpRequest) => void;
   const counted = <H,>(h: H): H =>
@@ -100,10 +116,11 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   }));
   registerMetrics(app, ctx, counted);
   const api = new ApiRoutes(app, counted);
-  api.post('/api/v1/agent-tokens', agentTokensHandler(ctx));
+  registerAgentTokens(api, ctx);
   registerVisitorsApi(api, ctx);
   registerActivityApi(api, ctx);
   registerAccountApi(api, ctx);
+  registerOpenApi(api, config.publicUrl);
   app.any('/*', counted((res, req) => {
     if (req.getMethod() === 'get' && statics.serve(res, req)) return;
     const p = pending(res);
@@ -117,7 +134,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   });
   const port = uws.us_socket_local_port(listenSocket);
 
-  const sweeper = setInterval(() => guarded(log, 'sweep', () => ctx.router.sweep()), 250);
+  const sweeper = setInterval(() => guarded(log, 'sweep', () => ctx.router.backpressure.sweep()), 250);
   sweeper.unref();
   metadata.start();
   limits.log.start();
@@ -137,5 +154,5 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       await store.close();
     })());
 
-  return { ctx, port, shutdown };
+  return { ctx, port, apiRoutes: api.registered(), shutdown };
 }

@@ -10,7 +10,11 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AccountService } from '../relay/accounts.ts';
+import pino from 'pino';
 import { loadConfig } from '../relay/config.ts';
+import { createLogger } from '../relay/log.ts';
+import { newEventId } from '../relay/metadata/eventId.ts';
+import { AccountAdmin } from '../relay/services/accountAdmin.ts';
 import { openStore } from '../relay/store/open.ts';
 import { StoreConflictError } from '../relay/store/types.ts';
 
@@ -128,9 +132,17 @@ async function rotateSecret(args: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const store = await openStore(loadConfig());
+  const config = loadConfig();
+  const store = await openStore(config);
   try {
-    const secretKey = await new AccountService(store).rotateSecret(values.account);
+    // Recorded like a rotation over the REST API: a `secret_rotated` entry (written straight to the
+    // store: no relay runs here) and a log line, on stderr so stdout stays the key alone.
+    const admin = new AccountAdmin(
+      new AccountService(store),
+      (accountId, type, f) => store.appendActivity([{ accountId, at: new Date(), type, eventId: newEventId(), detail: f.detail }]),
+      createLogger(config.logLevel, pino.destination({ fd: 2, sync: true })),
+    );
+    const secretKey = await admin.rotateSecret(values.account, 'the account CLI');
     if (!secretKey) {
       console.error(`error: no account ${JSON.stringify(values.account)}`);
       return 1;

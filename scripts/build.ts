@@ -22,6 +22,6 @@ await build({ ...common, entryPoints: [path.join(root, 'agent-viewer/viewer.css'
 fs.copyFileSync(path.join(root, 'agent-viewer/index.html'), path.join(out, 'agent/index.html'));
 fs.copyFileSync(path.join(root, 'scripts/demo-site/index.html'), path.join(out, 'demo/index.html'));
 // The delete-visitor-data page (/delete/): no inline script or style, its CSP allows only 'self'.
-await build({ ...common, entryPoints: [path.join(root, 'agent-viewer/delete/delete.ts')], outfile: path.join(out, 'delete/delete.js') });
-fs.copyFileSync(path.join(root, 'agent-viewer/delete/index.html'), path.join(out, 'delete/index.html'));
-fs.copyFileSync(path.join(root, 'agent-viewer/delete/delete.css'), path.join(out, 'delete/delete.css'));
+await build({ ...common, entryPoints: [path.join(root, 'delete-page/delete.ts')], outfile: path.join(out, 'delete/delete.js') });
+fs.copyFileSync(path.join(root, 'delete-page/index.html'), path.join(out, 'delete/index.html'));
+fs.copyFileSync(path.join(root, 'delete-page/delete.css'), path.join(out, 'delete/delete.css'));

@@ -7,7 +7,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import t from 'tap';
 import { createLogger } from '../relay/log.ts';
 import { maskUserId } from '../relay/metadata/mask.ts';

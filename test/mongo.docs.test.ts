@@ -1,6 +1,6 @@
 /**
  * What the MongoDB store sends to the server for visitors and activity (relay/store/mongoDocs.ts),
- * unit-tested as data. No MongoDB server runs here (see DESIGN.md): these tests check the index
+ * unit-tested as data. No MongoDB server runs here (see README, "Running against MongoDB"): these tests check the index
  * specs, filters and update documents themselves, and put them through the driver's own BSON
  * serialiser; they do not claim that a server accepted them. The store itself runs against a
  * real server only in test/store.conformance.test.ts when MONGODB_URL is set.

@@ -107,7 +107,7 @@ t.test('bad input never disturbs another session', async (t) => {
     await closedWith(v, 4029, 'rate_limited');
   });
 
-  await t.test('agent messages', async (t) => {
+  await t.test('agent messages', async () => {
     let a = await connectAgent(r.port, r.token(r.acme, 'alice'));
     a.send({ t: 'join' });
     await closedWith(a, 4000, 'bad_message');

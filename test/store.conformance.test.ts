@@ -17,7 +17,7 @@ import { ACCOUNT_INDEXES, MongoStore, accountByPublicKeyFilter, accountFromDoc, 
 import { SqliteStore } from '../relay/store/sqlite.ts';
 import { newEventId } from '../relay/metadata/eventId.ts';
 import {
-  StoreConflictError, type AccountRecord, type ActivityEvent, type ActivityQuery, type Store, type VisitorQuery, type VisitorRecord, type VisitorUpdate,
+  StoreConflictError, type AccountRecord, type ActivityEvent, type ActivityQuery, type Store, type VisitorQuery, type VisitorUpdate,
 } from '../relay/store/types.ts';
 
 /** A tap (sub)test: the argument of the single-callback overload of t.test. */

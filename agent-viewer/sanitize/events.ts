@@ -9,17 +9,13 @@
  * so that later mutations are judged by what they change. Never throws: what it cannot make
  * sense of is dropped.
  */
+import { EventType, IncrementalSource as Source, NodeType } from '../../protocol/rrweb.ts';
 import { HTML_ELEMENTS, INERT_ELEMENTS, isCustomElementName, localName, PLACEHOLDER, SVG_ELEMENTS } from './allowList.ts';
 import { sanitizeAttribute } from './attributes.ts';
 import { sanitizeCss } from './css.ts';
 import type { UrlPolicy } from './urlPolicy.ts';
 
-export const EventType = { DomContentLoaded: 0, Load: 1, FullSnapshot: 2, IncrementalSnapshot: 3, Meta: 4, Custom: 5, Plugin: 6, Asset: 7, Annotation: 8 } as const;
-export const Source = {
-  Mutation: 0, MouseMove: 1, MouseInteraction: 2, Scroll: 3, ViewportResize: 4, Input: 5, TouchMove: 6, MediaInteraction: 7,
-  StyleSheetRule: 8, CanvasMutation: 9, Font: 10, Log: 11, Drag: 12, StyleDeclaration: 13, Selection: 14, AdoptedStyleSheet: 15, CustomElement: 16,
-} as const;
-const NodeType = { Document: 0, DocumentType: 1, Element: 2, Text: 3, CDATA: 4, Comment: 5 } as const;
+export { EventType, Source };
 
 /** Incremental sources the live view applies. Everything else is dropped. */
 const KEPT_SOURCES = new Set<number>([

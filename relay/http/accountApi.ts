@@ -5,7 +5,6 @@
  * closed). For a key that is lost rather than leaked: `npm run account -- rotate-secret`.
  */
 import type { RelayContext } from '../context.ts';
-import { closeRevokedAgents } from '../sockets/revokeAgents.ts';
 import type { ApiRoutes } from './apiRoutes.ts';
 import { ApiError, apiRoute } from './apiRoute.ts';
 
@@ -14,12 +13,9 @@ export function registerAccountApi(routes: ApiRoutes, ctx: RelayContext): void {
     // Each rotation writes `secret_rotated` and a log line: budgeted like every client-caused entry.
     const refusal = ctx.clientLimits.activity.take(ip, caller.account.id);
     if (refusal) throw new ApiError('rateLimited', refusal.message);
-    const secretKey = await ctx.accounts.rotateSecret(caller.account.id);
+    // The rotation is recorded (activity + log line) by the service, as it is from the CLI.
+    const secretKey = await ctx.accountAdmin.rotateSecret(caller.account.id, 'the REST API');
     if (!secretKey) throw new ApiError('notFound', 'no such account');
-    const rotated = await ctx.accounts.byId(caller.account.id); // rotateSecret dropped the cached record
-    if (rotated) closeRevokedAgents(ctx, rotated.id, rotated.secretHash);
-    ctx.metadata.activity(caller.account.id, 'secret_rotated', { detail: 'secret key rotated over the REST API' });
-    ctx.log.info({ accountId: caller.account.id }, 'account secret rotated');
     return { status: 200, body: { accountId: caller.account.id, secretKey } };
   }));
 }

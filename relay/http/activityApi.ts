@@ -1,12 +1,10 @@
 /** `/api/v1/activity`: the activity log (admin), and erasure of one user's entries. */
-import { ID_PATTERN } from '../../protocol/index.ts';
+import { ACTIVITY_TYPES, ID_PATTERN, isActivityType } from '../../protocol/index.ts';
 import { validate } from '../../protocol/schema.ts';
 import type { RelayContext } from '../context.ts';
 import type { ApiRoutes } from './apiRoutes.ts';
-import type { ActivityQuery, ActivityType } from '../store/types.ts';
+import type { ActivityQuery } from '../store/types.ts';
 import { ApiError, apiRoute } from './apiRoute.ts';
-
-const TYPES: ActivityType[] = ['session_requested', 'consent_given', 'consent_refused', 'session_ended', 'control_granted', 'control_revoked', 'data_deleted', 'secret_rotated'];
 
 function dateParam(q: URLSearchParams, name: string): Date | undefined {
   const raw = q.get(name);
@@ -26,7 +24,7 @@ function idParam(q: URLSearchParams, name: string): string | undefined {
 export function registerActivityApi(routes: ApiRoutes, ctx: RelayContext): void {
   routes.get('/api/v1/activity', apiRoute(ctx, { auth: 'admin' }, async ({ caller, query }) => {
     const type = query.get('type') || undefined;
-    if (type !== undefined && !TYPES.includes(type as ActivityType)) throw new ApiError('badRequest', `type must be one of ${TYPES.join(', ')}`);
+    if (type !== undefined && !isActivityType(type)) throw new ApiError('badRequest', `type must be one of ${ACTIVITY_TYPES.join(', ')}`);
     const limitRaw = query.get('limit');
     const limit = limitRaw ? Number(limitRaw) : 50;
     if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new ApiError('badRequest', 'limit must be an integer from 1 to 200');
@@ -35,14 +33,13 @@ export function registerActivityApi(routes: ApiRoutes, ctx: RelayContext): void 
     const q: ActivityQuery = {
       visitorId: idParam(query, 'visitorId'),
       agentId: idParam(query, 'agentId'),
-      type: type as ActivityType | undefined,
+      type,
       since: dateParam(query, 'since'),
       until: dateParam(query, 'until'),
       limit,
       cursor,
     };
-    await ctx.metadata.writer.flush();
-    const page = await ctx.store.listActivity(caller.account.id, q);
+    const page = await ctx.metadata.listActivity(caller.account.id, q);
     return {
       status: 200,
       body: {
@@ -56,8 +53,7 @@ export function registerActivityApi(routes: ApiRoutes, ctx: RelayContext): void 
     const ok = validate(body, { userId: { type: 'string', min: 1, max: 256 } });
     if (!ok.ok) throw new ApiError('badRequest', ok.message);
     const { userId } = body as { userId: string };
-    await ctx.metadata.writer.flush(Date.now(), true);
-    const purged = await ctx.store.purgeActivity(caller.account.id, ctx.metadata.userKeyOf(caller.account.id, userId));
+    const purged = await ctx.metadata.purgeActivity(caller.account.id, userId);
     return { status: 200, body: { purged } };
   }));
 }

@@ -1,9 +1,11 @@
 /**
  * The REST routes: each is registered on the uWS app through the relay's wrapper (counted,
  * rate-limited) and remembered, so a known path called with another method gets `405` with the
- * `Allow` header derived from what is really registered.
+ * `Allow` header derived from what is really registered. Only routes described in
+ * protocol/restApi.ts may be registered (the OpenAPI document is generated from that description).
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { routeSpec, type Method } from '../../protocol/restApi.ts';
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void;
 
@@ -17,7 +19,7 @@ function patternToRegExp(pattern: string): RegExp {
 }
 
 export class ApiRoutes {
-  private readonly table: Array<{ re: RegExp; method: string }> = [];
+  private readonly table: Array<{ re: RegExp; method: Method; pattern: string }> = [];
 
   constructor(
     private readonly app: TemplatedApp,
@@ -44,7 +46,13 @@ export class ApiRoutes {
     return [...new Set(this.table.filter((r) => r.re.test(path)).map((r) => r.method))];
   }
 
-  private remember(method: string, pattern: string): void {
-    this.table.push({ re: patternToRegExp(pattern), method });
+  /** What is registered, as `METHOD /pattern` (checked against the description in a test). */
+  registered(): string[] {
+    return this.table.map((r) => `${r.method} ${r.pattern}`);
+  }
+
+  private remember(method: Method, pattern: string): void {
+    routeSpec(method, pattern); // throws for a route nobody described
+    this.table.push({ re: patternToRegExp(pattern), method, pattern });
   }
 }

@@ -6,6 +6,7 @@
  * Limited per client address (VISITOR_CHECKS_PER_SEC): each check may cost a store read.
  */
 import type { TemplatedApp } from 'uWebSockets.js';
+import { VISITOR_CHECK_PATH } from '../../protocol/index.ts';
 import type { RelayContext } from '../context.ts';
 import { admitVisitor } from '../sockets/admitVisitor.ts';
 import { requestIp } from './apiLimits.ts';
@@ -15,7 +16,7 @@ import { pending, sendError, statusLine } from './respond.ts';
 const CORS = { 'access-control-allow-origin': '*' };
 
 export function registerVisitorCheck(app: TemplatedApp, ctx: RelayContext, counted: <H>(h: H) => H): void {
-  app.get('/v1/visitor/check', counted((res, req) => {
+  app.get(VISITOR_CHECK_PATH, counted((res, req) => {
     const p = pending(res);
     const ip = requestIp(ctx, res, req);
     if (!ctx.apiLimits.visitorChecks.take(ip)) {

@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { ActivityEvent, ActivityType, DeletedVisitor, DeleteVisitorsFilter, Store, VisitorRecord, VisitorUpdate } from '../store/types.ts';
+import type { ActivityEvent, ActivityQuery, ActivityType, DeletedVisitor, DeleteVisitorsFilter, Page, Store, VisitorQuery, VisitorRecord, VisitorUpdate } from '../store/types.ts';
 import { newEventId } from './eventId.ts';
 import { maskUserId, userKey } from './mask.ts';
 import { erasedPseudonym, tombstoneKey } from './tombstones.ts';
@@ -24,6 +24,8 @@ export interface MetadataOptions {
   now?: () => Date;
   /** How long a store write may take before it is given up on (tests shorten it). */
   writeTimeoutMs?: number;
+  /** Ends live sessions of deleted visitors (the relay wires the session router here). */
+  endVisitors?: EndVisitors;
 }
 
 /** A deletion remembered while a write that began before it may still land. */
@@ -47,7 +49,7 @@ export interface ErasureResult {
 /** How long admission waits for the store's tombstone look-up before letting the visitor in. */
 const TOMBSTONE_CHECK_TIMEOUT_MS = 2000;
 
-/** Ends live sessions of deleted visitors; wired to the session router. */
+/** Ends live sessions of deleted visitors (closes their tabs with 4004). */
 export type EndVisitors = (accountId: string, visitorIds: string[]) => void;
 
 const DAY_MS = 86_400_000;
@@ -64,7 +66,6 @@ export class MetadataService {
   private recentDeletions: RecentDeletion[] = [];
   /** An erasure's vacuum failed: the sweep runs it again. */
   private vacuumOwed = false;
-  endVisitors: EndVisitors = () => {};
   readonly now: () => Date;
 
   constructor(private o: MetadataOptions) {
@@ -132,6 +133,35 @@ export class MetadataService {
     return userKey(this.o.secret, accountId, userId);
   }
 
+  // Reads for the REST API. Each first writes what the relay saw a moment ago (not forced: a read
+  // never waits out a store backoff), so an answer includes it.
+
+  async getVisitor(accountId: string, visitorId: string): Promise<VisitorRecord | null> {
+    await this.writer.flush();
+    return this.o.store.getVisitor(accountId, visitorId);
+  }
+
+  async searchVisitors(accountId: string, q: VisitorQuery): Promise<Page<VisitorRecord>> {
+    await this.writer.flush();
+    return this.o.store.searchVisitors(accountId, q);
+  }
+
+  /** Waiting to be written, or stored. */
+  async hasVisitor(accountId: string, visitorId: string): Promise<boolean> {
+    return this.writer.hasPending(accountId, visitorId) || (await this.o.store.getVisitor(accountId, visitorId)) !== null;
+  }
+
+  async listActivity(accountId: string, q: ActivityQuery): Promise<Page<ActivityEvent>> {
+    await this.writer.flush();
+    return this.o.store.listActivity(accountId, q);
+  }
+
+  /** Erasure of one user's activity entries outright; pending entries are written first so none escapes. */
+  async purgeActivity(accountId: string, userId: string): Promise<number> {
+    await this.writer.flush(Date.now(), true);
+    return this.o.store.purgeActivity(accountId, this.userKeyOf(accountId, userId));
+  }
+
   /**
    * Admission: whether this visitor id was deleted, here or by any relay sharing the store. If the
    * store cannot answer in time the visitor is let in (relaying never waits on a slow database); its
@@ -184,7 +214,7 @@ export class MetadataService {
     const now = this.now().getTime();
     const named = [...new Set([...(filter.visitorIds ?? []), ...liveIds])];
     await this.tombstone(accountId, named, now);
-    if (liveIds.length) this.endVisitors(accountId, liveIds);
+    if (liveIds.length) this.o.endVisitors?.(accountId, liveIds);
     const match = deletionMatcher(filter);
     const pendingIds = this.writer.forgetWhere(accountId, match);
     pendingIds.push(...(await this.writer.forget(accountId, filter.visitorIds ?? [])));

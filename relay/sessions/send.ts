@@ -1,9 +1,12 @@
-/** Safe sends and closes: never throw into uWS, never touch a closed socket. */
+/**
+ * Socket messages (one JSON control message per text frame) and closes: never throw into uWS, never
+ * touch a closed socket. (An HTTP JSON response is http/respond.ts `sendJson`.)
+ */
 import type { WebSocket } from 'uWebSockets.js';
 import { Close, type CloseName } from '../../protocol/index.ts';
 import type { SocketBase } from './types.ts';
 
-export function sendJson<T extends SocketBase>(ws: WebSocket<T> | undefined, data: T, msg: object): void {
+export function sendMessage<T extends SocketBase>(ws: WebSocket<T> | undefined, data: T, msg: object): void {
   if (!ws || data.closed) return;
   try {
     ws.send(JSON.stringify(msg), false);
@@ -16,7 +19,7 @@ export function sendJson<T extends SocketBase>(ws: WebSocket<T> | undefined, dat
 export function closeWith<T extends SocketBase>(ws: WebSocket<T> | undefined, data: T, name: CloseName, message: string): void {
   if (!ws || data.closed) return;
   const { code, reason } = Close[name];
-  sendJson(ws, data, { t: 'error', code: reason, message });
+  sendMessage(ws, data, { t: 'error', code: reason, message });
   data.closed = true;
   try {
     ws.end(code, reason);

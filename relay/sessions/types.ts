@@ -9,8 +9,11 @@ export interface SocketBase {
   msgs: TokenBucket;
 }
 
-/** One visitor socket = one browser tab. */
-export interface TabData extends SocketBase {
+/**
+ * One visitor socket = one browser tab. The upgrade builds a `TabInit`; the socket's `open` completes
+ * that same object with its socket and visitor (router.openTab), so a `TabData` is always whole.
+ */
+export interface TabInit extends SocketBase {
   kind: 'visitor';
   account: AccountRecord;
   visitorId: string;
@@ -26,13 +29,17 @@ export interface TabData extends SocketBase {
   /** performance.now() of the last metadata heartbeat. */
   lastTouch: number;
   snapshotTimer?: NodeJS.Timeout;
-  ws?: WebSocket<TabData>;
-  visitor?: Visitor;
+}
+
+export interface TabData extends TabInit {
+  ws: WebSocket<TabData>;
+  visitor: Visitor;
 }
 
 export type AgentState = 'idle' | 'pending' | 'watching' | 'following';
 
-export interface AgentData extends SocketBase {
+/** What the agent upgrade builds; `open` completes it with the socket (router.openAgent). */
+export interface AgentInit extends SocketBase {
   kind: 'agent';
   accountId: string;
   agentId: string;
@@ -51,7 +58,10 @@ export interface AgentData extends SocketBase {
   laggingSince: number;
   resyncTimes: number[];
   expiryTimer?: NodeJS.Timeout;
-  ws?: WebSocket<AgentData>;
+}
+
+export interface AgentData extends AgentInit {
+  ws: WebSocket<AgentData>;
 }
 
 export interface Visitor {

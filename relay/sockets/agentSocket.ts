@@ -11,9 +11,10 @@ import type { RelayContext } from '../context.ts';
 import { clientIp } from '../http/clientIp.ts';
 import { readUpgrade, TOKEN_QUERY_PARAMS } from '../http/upgradeRequest.ts';
 import { TokenBucket } from '../limits/tokenBucket.ts';
-import { closeWith, sendJson } from '../sessions/send.ts';
-import type { AgentData } from '../sessions/types.ts';
+import { closeWith, sendMessage } from '../sessions/send.ts';
+import type { AgentData, AgentInit } from '../sessions/types.ts';
 import { guarded, readControl } from './controlText.ts';
+import { releaseIpSlot, upgradeWithIpSlot } from './ipSlot.ts';
 import { refuseUpgrade } from './refuse.ts';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -62,10 +63,8 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
           return refuseUpgrade(u, metrics, verified.code === 'token_expired' ? 'tokenExpired' : 'invalidToken', verified.message);
         }
         const account = await ctx.accounts.byId(verified.claims.accountId); // cached: verification just read it
-        if (u.aborted) return;
-        if (!ctx.ipConnections.tryAcquire(ip)) return refuseUpgrade(u, metrics, 'tooManyConnections', 'too many connections from this address');
         const c = verified.claims;
-        const data: AgentData = {
+        const data: AgentInit = {
           kind: 'agent',
           ip,
           closed: false,
@@ -81,7 +80,7 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
           laggingSince: 0,
           resyncTimes: [],
         };
-        u.res.cork(() => u.res.upgrade(data, u.wsKey, AGENT_SUBPROTOCOL, u.wsExtensions, u.context));
+        upgradeWithIpSlot(ctx, u, data, AGENT_SUBPROTOCOL);
       } catch (err) {
         log.error({ err: (err as Error).message }, 'agent upgrade failed');
         refuseUpgrade(u, metrics, 'internal', 'internal error');
@@ -89,13 +88,12 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
     },
 
     open: (ws) => {
-      const agent = ws.getUserData();
-      agent.ws = ws;
-      router.addAgent(agent);
+      // Until now the user data was the upgrade's AgentInit; the router completes it.
+      const agent = router.openAgent(ws.getUserData() as AgentInit, ws);
       const ms = Math.max(0, agent.exp * 1000 - Date.now());
       agent.expiryTimer = setTimeout(() => closeWith(ws, agent, 'tokenExpired', 'agent token expired'), Math.min(ms, MAX_TIMER_MS));
       agent.expiryTimer.unref();
-      sendJson(ws, agent, { t: 'ready', agentId: agent.agentId, accountId: agent.accountId, pageOrigins: [...(agent.pageOrigins ?? [])] });
+      sendMessage(ws, agent, { t: 'ready', agentId: agent.agentId, accountId: agent.accountId, pageOrigins: [...(agent.pageOrigins ?? [])] });
     },
 
     message: (ws, message, isBinary) => {
@@ -118,13 +116,12 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
       }
     },
 
-    drain: (ws) => guarded(log, 'agent drain handler', () => router.onAgentDrain(ws.getUserData())),
+    drain: (ws) => guarded(log, 'agent drain handler', () => router.backpressure.onDrain(ws.getUserData())),
 
     close: (ws) => {
       const agent = ws.getUserData();
-      agent.closed = true;
+      releaseIpSlot(ctx, agent);
       guarded(log, 'agent close handler', () => {
-        ctx.ipConnections.release(agent.ip);
         router.removeAgent(agent);
       });
     },

@@ -4,13 +4,13 @@
  * only at its next upgrade or REST call. Sockets on other relays close at their next reconnect.
  */
 import { secretGeneration } from '../auth/agentToken.ts';
-import type { RelayContext } from '../context.ts';
 import { closeWith } from '../sessions/send.ts';
+import type { AgentData } from '../sessions/types.ts';
 
-export function closeRevokedAgents(ctx: RelayContext, accountId: string, newSecretHash: string): number {
+export function closeRevokedAgents(agents: Iterable<AgentData>, accountId: string, newSecretHash: string): number {
   const current = secretGeneration(newSecretHash);
   let closed = 0;
-  for (const agent of [...ctx.router.agents]) {
+  for (const agent of [...agents]) {
     if (agent.accountId !== accountId || agent.secretGeneration === undefined || agent.secretGeneration === current) continue;
     closeWith(agent.ws, agent, 'tokenExpired', 'agent token revoked: the account secret key was rotated');
     closed++;

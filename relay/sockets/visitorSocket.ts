@@ -1,21 +1,23 @@
 /** `GET /v1/visitor?key=<publicKey>[&vid=<visitorId>&vt=<visitorToken>][&tab=<tabId>]` */
 import type { WebSocketBehavior } from 'uWebSockets.js';
 import { ID_PATTERN, isKnownFrameKind, parseVisitorMessage } from '../../protocol/index.ts';
-import { originAllowed } from '../auth/origin.ts';
-import { newTabId, newVisitorId, verifyVisitorToken, visitorToken } from '../auth/visitorToken.ts';
+import { newTabId, visitorToken } from '../auth/visitorToken.ts';
 import type { RelayContext } from '../context.ts';
 import { clientIp } from '../http/clientIp.ts';
 import { readUpgrade } from '../http/upgradeRequest.ts';
 import { TokenBucket } from '../limits/tokenBucket.ts';
 import { SessionRouter } from '../sessions/router.ts';
-import { closeWith, sendJson } from '../sessions/send.ts';
-import type { TabData } from '../sessions/types.ts';
+import { closeWith, sendMessage } from '../sessions/send.ts';
+import type { TabData, TabInit } from '../sessions/types.ts';
 import { admitVisitor } from './admitVisitor.ts';
 import { guarded, readControl } from './controlText.ts';
+import { releaseIpSlot, upgradeWithIpSlot } from './ipSlot.ts';
+import { handleVisitorRecordMessage } from './visitorRecord.ts';
 import { refuseUpgrade } from './refuse.ts';
 
 export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
   const { config, metrics, router, log } = ctx;
+  const publisher = router.publisher;
   return {
     // uWS drops a frame over its limit with a bare TCP close (1006, no reason). A margin above our own
     // limit lets a moderately oversized frame get a proper 4009 close; a wildly oversized one is cut off.
@@ -39,8 +41,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           metrics.counters.rate_limited_total++;
           return refuseUpgrade(u, metrics, 'rateLimited', 'too many new visitors from this address');
         }
-        if (!ctx.ipConnections.tryAcquire(ip)) return refuseUpgrade(u, metrics, 'tooManyConnections', 'too many connections from this address');
-        const data: TabData = {
+        const data: TabInit = {
           kind: 'visitor',
           ip,
           closed: false,
@@ -57,7 +58,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           lastSnapshotRequest: 0,
           lastTouch: performance.now(),
         };
-        u.res.cork(() => u.res.upgrade(data, u.wsKey, u.wsProtocol, u.wsExtensions, u.context));
+        upgradeWithIpSlot(ctx, u, data);
       } catch (err) {
         log.error({ err: (err as Error).message }, 'visitor upgrade failed');
         refuseUpgrade(u, metrics, 'internal', 'internal error');
@@ -65,10 +66,9 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
     },
 
     open: (ws) => {
-      const tab = ws.getUserData();
-      tab.ws = ws;
-      router.addTab(tab);
-      sendJson(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId), tabId: tab.tabId });
+      // Until now the user data was the upgrade's TabInit; the router completes it.
+      const tab = router.openTab(ws.getUserData() as TabInit, ws);
+      sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId), tabId: tab.tabId });
     },
 
     message: (ws, message, isBinary) => {
@@ -95,15 +95,15 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           }
           metrics.counters.frames_in_total++;
           metrics.counters.frame_bytes_in_total += size;
-          if (tab.agents.size === 0) return;
-          ctx.app.publish(tab.topic, message, true, false);
-          const n = router.afterPublish(tab);
+          const n = publisher.publish(tab, message, true);
           metrics.counters.frames_delivered_total += n;
           metrics.counters.frame_bytes_delivered_total += n * size;
           return;
         }
         const msg = readControl(ws, tab, message, metrics, parseVisitorMessage);
-        if (msg) router.onVisitorMessage(tab, msg);
+        if (!msg) return;
+        router.onVisitorMessage(tab, msg); // sessions: consent, control, page, tabs
+        handleVisitorRecordMessage(ctx, tab, tab.visitor, msg); // the stored record: identify, code, forget
       } catch (err) {
         log.error({ err: (err as Error).message }, 'visitor message handler failed');
         closeWith(ws, tab, 'badMessage', 'internal error handling the message');
@@ -112,9 +112,8 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
 
     close: (ws) => {
       const tab = ws.getUserData();
-      tab.closed = true;
+      releaseIpSlot(ctx, tab);
       guarded(log, 'visitor close handler', () => {
-        ctx.ipConnections.release(tab.ip);
         router.removeTab(tab);
       });
     },

@@ -2,7 +2,7 @@
  * The production store on MongoDB (official driver), used when MONGODB_URL is set.
  * No MongoDB server can run in this project's environment: the index specs and
  * filters below are unit-tested as data, and the conformance suite runs against a
- * real server only when MONGODB_URL is given (see DESIGN.md).
+ * real server only when MONGODB_URL is given (see README, "Running against MongoDB").
  */
 import { MongoClient, MongoServerError, ObjectId, type Collection, type Db, type IndexDescription } from 'mongodb';
 import { decodeCursor, encodeCursor } from './cursor.ts';

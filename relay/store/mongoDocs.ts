@@ -1,7 +1,7 @@
 /**
  * What the MongoDB store sends to the server for visitors and activity: index specs,
  * filters and update documents, as pure functions so they are unit-tested without a
- * server (none can run in this project's environment; see DESIGN.md).
+ * server (none can run in this project's environment; see README, "Running against MongoDB").
  */
 import { ObjectId, type AnyBulkWriteOperation, type Filter, type IndexDescription } from 'mongodb';
 import { EVENT_ID_PATTERN } from '../metadata/eventId.ts';

@@ -111,9 +111,9 @@ export interface DeleteVisitorsFilter {
   allExcept?: string[];
 }
 
-export type ActivityType =
-  | 'session_requested' | 'consent_given' | 'consent_refused' | 'session_ended'
-  | 'control_granted' | 'control_revoked' | 'data_deleted' | 'secret_rotated';
+/** The kinds of entry are part of the REST contract: one list, in protocol/rest.ts. */
+export type { ActivityType } from '../../protocol/rest.ts';
+import type { ActivityType } from '../../protocol/rest.ts';
 
 export interface ActivityEvent {
   accountId: string;

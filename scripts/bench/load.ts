@@ -11,7 +11,7 @@
 import type { Socket } from 'node:net';
 import * as hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
-import { AGENT_SUBPROTOCOL, BEARER_PREFIX } from '../../protocol/index.ts';
+import { AGENT_SOCKET_PATH, agentProtocols, Close, VISITOR_SOCKET_PATH } from '../../protocol/index.ts';
 import { BENCH_ORIGIN } from './ipc.ts';
 
 export const HEADER_BYTES = 21;
@@ -93,7 +93,7 @@ export class Visitor {
   }
 
   static async connect(port: number, publicKey: string): Promise<Visitor> {
-    const ws = new WebSocket(`ws://${HOST}:${port}/v1/visitor?key=${encodeURIComponent(publicKey)}`, {
+    const ws = new WebSocket(`ws://${HOST}:${port}${VISITOR_SOCKET_PATH}?key=${encodeURIComponent(publicKey)}`, {
       origin: BENCH_ORIGIN,
       perMessageDeflate: false,
       maxPayload: 1024 * 1024,
@@ -128,7 +128,7 @@ export class Visitor {
   }
 
   close(): void {
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(1000);
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(Close.normal.code);
   }
 }
 
@@ -175,7 +175,7 @@ export class Agent {
   }
 
   static async connect(port: number, token: string, index: number): Promise<Agent> {
-    const ws = new WebSocket(`ws://${HOST}:${port}/v1/agent`, [AGENT_SUBPROTOCOL, BEARER_PREFIX + token], {
+    const ws = new WebSocket(`ws://${HOST}:${port}${AGENT_SOCKET_PATH}`, agentProtocols(token), {
       perMessageDeflate: false,
       maxPayload: 64 * 1024 * 1024,
     });
@@ -224,7 +224,7 @@ export class Agent {
   }
 
   close(): void {
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(1000);
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(Close.normal.code);
   }
 
   terminate(): void {

@@ -11,13 +11,13 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { AGENT_SUBPROTOCOL, BEARER_PREFIX, isKnownFrameKind, MAX_CONTROL_BYTES, parseAgentMessage } from '../../protocol/index.ts';
+import { AGENT_SOCKET_PATH, AGENT_SUBPROTOCOL, BEARER_PREFIX, Close, DEFAULT_MAX_PAYLOAD_BYTES, isKnownFrameKind, VISITOR_SOCKET_PATH, MAX_CONTROL_BYTES, parseAgentMessage } from '../../protocol/index.ts';
 import { mintAgentToken, verifyAgentToken } from '../../relay/auth/agentToken.ts';
 import { newTabId, newVisitorId, visitorToken } from '../../relay/auth/visitorToken.ts';
 import { serveIpc, send } from './childCommon.ts';
 import { AGENT_SLOTS, BENCH_ORIGIN } from './ipc.ts';
 
-const MAX_PAYLOAD = 16 * 1024 * 1024; // the real relay's default MAX_PAYLOAD_BYTES
+const MAX_PAYLOAD = DEFAULT_MAX_PAYLOAD_BYTES; // the real relay's default
 const relaySecret = crypto.randomBytes(32);
 const accountId = 'acc_bench';
 const publicKey = 'pk_' + crypto.randomBytes(12).toString('base64url');
@@ -57,13 +57,13 @@ const server = http.createServer((_req, res) => {
 
 server.on('upgrade', (req, socket, head) => {
   const url = new URL(req.url ?? '/', 'http://relay');
-  if (url.pathname === '/v1/visitor') {
+  if (url.pathname === VISITOR_SOCKET_PATH) {
     if (url.searchParams.get('key') !== publicKey) return refuse(socket, 401, 'unknown_key');
     if (req.headers.origin !== BENCH_ORIGIN) return refuse(socket, 403, 'forbidden_origin');
     visitorWss.handleUpgrade(req, socket, head, (ws) => onVisitor(ws));
     return;
   }
-  if (url.pathname === '/v1/agent') {
+  if (url.pathname === AGENT_SOCKET_PATH) {
     const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
     const bearer = protocols.find((p) => p.startsWith(BEARER_PREFIX));
     if (!protocols.includes(AGENT_SUBPROTOCOL) || !bearer) return refuse(socket, 401, 'unauthorized');
@@ -89,7 +89,7 @@ function onVisitor(ws: WebSocket): void {
     const frame = data as Buffer;
     if (frame.length === 0 || !isKnownFrameKind(frame[0])) {
       counters.bad_messages_total++;
-      ws.close(4000, 'bad_message');
+      ws.close(Close.badMessage.code, Close.badMessage.reason);
       return;
     }
     counters.frames_in_total++;
@@ -116,11 +116,11 @@ function onAgent(ws: WebSocket, agentId: string): void {
   ws.send(JSON.stringify({ t: 'ready', agentId, accountId }));
   ws.on('message', (data: RawData, isBinary: boolean) => {
     const buf = data as Buffer;
-    if (isBinary || buf.length > MAX_CONTROL_BYTES) return ws.close(4000, 'bad_message');
+    if (isBinary || buf.length > MAX_CONTROL_BYTES) return ws.close(Close.badMessage.code, Close.badMessage.reason);
     const parsed = parseAgentMessage(buf.toString('utf8'));
     if (!parsed.ok) {
       counters.bad_messages_total++;
-      return ws.close(4000, 'bad_message');
+      return ws.close(Close.badMessage.code, Close.badMessage.reason);
     }
     const msg = parsed.msg;
     if (msg.t === 'join') {

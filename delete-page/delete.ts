@@ -9,21 +9,7 @@
  * Data from the API is only ever written with textContent.
  */
 
-export {}; // a module: its names stay out of the global scope
-
-interface Visitor {
-  visitorId: string;
-  ip?: string;
-  lastUrl: string;
-  firstSeen: string;
-  lastSeen: string;
-  userId?: string;
-  name?: string;
-  email?: string;
-  /** Only while a lookup code is active. */
-  lookupCode?: string;
-  online: boolean;
-}
+import type { ErasureView, VisitorView as Visitor } from '../protocol/rest.ts';
 
 type Kind = 'email' | 'userId' | 'visitorId' | 'q';
 
@@ -346,7 +332,7 @@ confirmDelete.addEventListener('click', async () => {
   setBusy(true);
   announce('Deleting…');
   try {
-    const out = await api<{ deleted: number; activityScrubbed?: number }>('POST', `${API}/delete`, p.body);
+    const out = await api<Partial<ErasureView>>('POST', `${API}/delete`, p.body);
     const n = typeof out.deleted === 'number' ? out.deleted : 0;
     const scrubbed = typeof out.activityScrubbed === 'number' ? out.activityScrubbed : 0;
     dialog.close('delete');

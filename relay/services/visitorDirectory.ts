@@ -1,0 +1,34 @@
+/**
+ * Who is online, matching what: the one place handlers ask about presence. Today it reads this
+ * relay's session router (tabs and all); in cluster mode it is where NATS presence plugs in.
+ */
+import type { SessionRouter } from '../sessions/router.ts';
+
+export interface VisitorMatch {
+  visitorIds?: string[];
+  userIds?: string[];
+  emails?: string[];
+}
+
+export class VisitorDirectory {
+  constructor(private readonly router: SessionRouter) {}
+
+  /** Online visitor ids of an account, all of them or those matching ids, user ids or emails. */
+  online(accountId: string, match?: VisitorMatch): string[] {
+    const out: string[] = [];
+    const ids = new Set(match?.visitorIds ?? []);
+    const users = new Set(match?.userIds ?? []);
+    const emails = new Set((match?.emails ?? []).map((e) => e.toLowerCase()));
+    for (const v of this.router.visitors.values()) {
+      if (v.account.id !== accountId || v.tabs.size === 0) continue;
+      if (!match || ids.has(v.visitorId) || (v.userId !== undefined && users.has(v.userId)) || (v.email !== undefined && emails.has(v.email.toLowerCase()))) {
+        out.push(v.visitorId);
+      }
+    }
+    return out;
+  }
+
+  isOnline(accountId: string, visitorId: string): boolean {
+    return (this.router.visitorOf(accountId, visitorId)?.tabs.size ?? 0) > 0;
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * The admission shape both socket kinds share: a socket holds one of its client address's
+ * MAX_CONNECTIONS_PER_IP slots from its upgrade to its close. Taken last, just before the upgrade
+ * (so a refusal earlier never holds one), given back in the close handler.
+ */
+import type { RelayContext } from '../context.ts';
+import type { UpgradeRequest } from '../http/upgradeRequest.ts';
+import type { SocketBase } from '../sessions/types.ts';
+import { refuseUpgrade } from './refuse.ts';
+
+/** Takes the address's slot and upgrades, or refuses `429 too_many_connections`. */
+export function upgradeWithIpSlot<T extends SocketBase>(ctx: RelayContext, u: UpgradeRequest, data: T, protocol = u.wsProtocol): void {
+  if (u.aborted) return;
+  if (!ctx.ipConnections.tryAcquire(data.ip)) return refuseUpgrade(u, ctx.metrics, 'tooManyConnections', 'too many connections from this address');
+  u.res.cork(() => u.res.upgrade(data, u.wsKey, protocol, u.wsExtensions, u.context));
+}
+
+/** The close handler's first step: the socket is gone, its slot is free. */
+export function releaseIpSlot(ctx: RelayContext, data: SocketBase): void {
+  data.closed = true;
+  ctx.ipConnections.release(data.ip);
+}

@@ -8,10 +8,12 @@ import { socketUrl, VISITOR_CHECK_PATH, VISITOR_SOCKET_PATH } from '../protocol/
 import { Close, VISITOR_FINAL_CLOSE_CODES } from '../protocol/errors.ts';
 import { KEYS, load, remove, save } from './storage.ts';
 
+const FORGET = JSON.stringify({ t: 'forget' });
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 30_000;
 /** Refusals that will not change by retrying. */
 const PERMANENT = new Set(['missing_key', 'unknown_key', 'forbidden_origin']);
+const PUSHBACK = new Set<number>([Close.rateLimited.code, Close.overloaded.code]);
 
 export interface ConnectionEvents {
   open(): void;
@@ -25,6 +27,8 @@ export interface ConnectionEvents {
 export class Connection {
   private ws?: WebSocket;
   private attempt = 0;
+  /** Consecutive closes by which the relay pushed back (see onclose). */
+  private pushbacks = 0;
   private timer?: ReturnType<typeof setTimeout>;
   private stopped = false;
 
@@ -46,6 +50,15 @@ export class Connection {
   /** Sends an already validated control message (see Session.send). */
   sendText(text: string): void {
     this.socket?.send(text);
+  }
+
+  /**
+   * The visitor's erasure request. Kept until the relay confirms it (4004), and sent again after
+   * every reconnect: a relay that pushes back (4029, 4013) or restarts must not lose it.
+   */
+  requestErasure(): void {
+    save('local', KEYS.forgetPending, '1');
+    this.sendText(FORGET);
   }
 
   /** Closes for good (until `start()`); nothing is sent after this. */
@@ -101,6 +114,7 @@ export class Connection {
         save('local', KEYS.visitorId, msg.visitorId);
         save('local', KEYS.visitorToken, msg.visitorToken);
         save('session', KEYS.tabId, msg.tabId);
+        if (load('local', KEYS.forgetPending)) ws.send(FORGET);
       }
       this.on.message(msg);
     };
@@ -117,6 +131,10 @@ export class Connection {
         return;
       }
       this.on.closed(ev.code, false);
+      // Pushed back (rate limited, overloaded): back off as if the connect had failed, growing each
+      // time, rather than reconnecting at once because the socket had opened.
+      if (PUSHBACK.has(ev.code)) this.attempt = Math.min(++this.pushbacks + 2, 16);
+      else if (opened) this.pushbacks = 0;
       if (opened) this.retryLater();
       else void this.diagnose(query);
     };
@@ -148,6 +166,7 @@ export class Connection {
   private forgetIds(): void {
     remove('local', KEYS.visitorId);
     remove('local', KEYS.visitorToken);
+    remove('local', KEYS.forgetPending); // the ids it was about are gone: a new id has nothing to erase
     this.on.idsForgotten();
   }
 

@@ -137,10 +137,11 @@ export class Session {
     this.events.emit('stopped', {});
   }
 
-  /** `Cobrowse.forget()`: the relay erases this visitor's record and closes with 4004. */
+  /** `Cobrowse.forget()`: the relay erases this visitor's record and closes with 4004 (retried until it does). */
   forget(): void {
     this.endCapture();
-    this.send({ t: 'forget' });
+    if (this.stopped) return;
+    this.connection.requestErasure();
   }
 
   // ------------------------------------------------------------------ relay messages

@@ -37,6 +37,8 @@ export const KEYS = {
   visitorId: 'cobrowse.vid',
   visitorToken: 'cobrowse.vt',
   tabId: 'cobrowse.tab',
+  /** `forget()` was called and not yet confirmed (4004): sent again on every reconnect until it is. */
+  forgetPending: 'cobrowse.forget',
   /** Agents this tab agreed to share with: a relay restart does not ask the visitor again. */
   consented: 'cobrowse.consented',
 } as const;

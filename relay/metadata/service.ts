@@ -53,6 +53,10 @@ const TOMBSTONE_CHECK_TIMEOUT_MS = 2000;
 export type EndVisitors = (accountId: string, visitorIds: string[]) => void;
 
 const DAY_MS = 86_400_000;
+/** A vacuum of t ms is followed by at least this many times t without one. */
+const VACUUM_SPACING = 4;
+const MAX_CACHED_TOMBSTONES = 100_000;
+const WARN_INTERVAL_MS = 10_000;
 
 export class MetadataService {
   readonly writer: WriteBehind;
@@ -66,6 +70,10 @@ export class MetadataService {
   private recentDeletions: RecentDeletion[] = [];
   /** An erasure's vacuum failed: the sweep runs it again. */
   private vacuumOwed = false;
+  private nextVacuum?: Promise<number>;
+  /** Date.now() before which no vacuum starts (see vacuum()). */
+  private vacuumFreeAt = 0;
+  private warned = new Map<string, { at: number; suppressed: number }>();
   readonly now: () => Date;
 
   constructor(private o: MetadataOptions) {
@@ -175,10 +183,10 @@ export class MetadataService {
       timer.unref();
     });
     const check = this.o.store.hasTombstone(accountId, this.tombstoneKeyOf(accountId, visitorId), this.now()).then((hit) => {
-      if (hit) this.tombstones.set(`${accountId}/${visitorId}`, this.now().getTime());
+      if (hit) this.cacheTombstone(`${accountId}/${visitorId}`, this.now().getTime());
       return hit;
     }, (err: unknown) => {
-      this.o.log.warn({ err: (err as Error).message }, 'tombstone check failed; visitor admitted, its writes are still checked');
+      this.warnOnce('tombstone', { err: (err as Error).message }, 'tombstone check failed; visitor admitted, its writes are still checked');
       return false;
     });
     try {
@@ -235,26 +243,66 @@ export class MetadataService {
     if (ids.length) this.activity(accountId, 'data_deleted', { detail: `${ids.length} visitor(s) deleted by ${by}` });
     this.rememberDeletion({ accountId, matches: match, at: Date.now() });
     await breathe();
-    return { visitorIds: ids, activityScrubbed, vacuumMs: await this.vacuum() };
+    // Nothing removed, nothing to scrub from the files: no vacuum (a `forget` loop must not buy one).
+    const vacuumMs = ids.length || activityScrubbed ? await this.vacuum() : 0;
+    return { visitorIds: ids, activityScrubbed, vacuumMs };
   }
 
-  /** Vacuums the store; a failure (another process reading, say) is retried by the next sweep, not reported as a failed erasure. */
-  private async vacuum(): Promise<number> {
-    try {
-      const { ms } = await this.o.store.vacuum();
-      this.vacuumOwed = false;
-      return ms;
-    } catch (err) {
-      this.vacuumOwed = true;
-      this.o.log.warn({ err: (err as Error).message }, 'vacuum after an erasure failed; the next sweep retries it');
-      return 0;
+  /**
+   * Vacuums the store. A vacuum rewrites the whole file, so runs are spaced: after a run of t ms
+   * the next starts no sooner than VACUUM_SPACING × t later (vacuuming takes at most ~1/(1+spacing)
+   * of the time, however many erasures come in), and every erasure that finished before a run
+   * starts shares that run. A failure (another process reading, say) is retried by the next sweep,
+   * not reported as a failed erasure.
+   */
+  private vacuum(): Promise<number> {
+    this.nextVacuum ??= (async () => {
+      // Always yields first: `nextVacuum` is assigned before it is cleared below.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, this.vacuumFreeAt - Date.now())));
+      this.nextVacuum = undefined; // an erasure finishing from now on needs the run after this one
+      const started = Date.now();
+      try {
+        const { ms } = await this.o.store.vacuum();
+        this.vacuumOwed = false;
+        return ms;
+      } catch (err) {
+        this.vacuumOwed = true;
+        this.warnOnce('vacuum', { err: (err as Error).message }, 'vacuum after an erasure failed; the next sweep retries it');
+        return 0;
+      } finally {
+        this.vacuumFreeAt = Date.now() + (Date.now() - started) * VACUUM_SPACING;
+      }
+    })();
+    return this.nextVacuum;
+  }
+
+  /** A warning that store trouble would repeat for every client: at most one line per interval, with a count. */
+  private warnOnce(kind: string, obj: object, msg: string): void {
+    const now = Date.now();
+    const last = this.warned.get(kind);
+    if (last && now - last.at < WARN_INTERVAL_MS) {
+      last.suppressed++;
+      return;
+    }
+    this.warned.set(kind, { at: now, suppressed: 0 });
+    this.o.log.warn({ ...obj, suppressedSinceLast: last?.suppressed ?? 0 }, msg);
+  }
+
+  /** The in-memory tombstone cache: bounded (the store is the truth), oldest first out. */
+  private cacheTombstone(key: string, at: number): void {
+    this.tombstones.delete(key);
+    this.tombstones.set(key, at);
+    if (this.tombstones.size <= MAX_CACHED_TOMBSTONES) return;
+    for (const k of this.tombstones.keys()) {
+      this.tombstones.delete(k);
+      if (this.tombstones.size <= MAX_CACHED_TOMBSTONES) break;
     }
   }
 
   /** Remembers deleted ids here and in the store, until RETENTION_DAYS after the deletion. */
   private async tombstone(accountId: string, ids: string[], now: number): Promise<void> {
     if (!ids.length) return;
-    for (const id of ids) this.tombstones.set(`${accountId}/${id}`, now);
+    for (const id of ids) this.cacheTombstone(`${accountId}/${id}`, now);
     const expiresAt = new Date(now + this.retentionMs);
     await this.o.store.addTombstones(ids.map((id) => ({ accountId, key: this.tombstoneKeyOf(accountId, id), expiresAt })));
   }
@@ -335,6 +383,8 @@ export class MetadataService {
     const n = await this.o.store.sweepExpiredVisitors(this.now(), this.retentionMs);
     this.o.metrics.counters.visitors_expired_total += n;
     await this.o.store.sweepTombstones(this.now());
+    const cutoff = this.now().getTime() - this.retentionMs;
+    for (const [k, at] of this.tombstones) if (at <= cutoff) this.tombstones.delete(k);
     if (this.vacuumOwed) await this.vacuum();
     if (this.o.activityRetentionDays) {
       await this.o.store.sweepActivity(new Date(this.now().getTime() - this.o.activityRetentionDays * DAY_MS));

@@ -9,6 +9,7 @@
  * a minute. Scrypt runs (secret keys not in the verified cache) also need a slot: at most
  * `maxScryptInFlightPerIp` per address and `maxScryptInFlight` in all, refused (not queued) past it.
  */
+import { budgetKey } from '../limits/budgetKey.ts';
 import { IpRateLimiter } from '../limits/ipRateLimiter.ts';
 
 export interface AuthGateOptions {
@@ -51,7 +52,8 @@ export class AuthGate {
   }
 
   /** Reserves one verification for this address; `scrypt` also takes an in-flight slot. */
-  reserve(ip: string, scrypt: boolean): AuthTicket | AuthRefusal {
+  reserve(address: string, scrypt: boolean): AuthTicket | AuthRefusal {
+    const ip = budgetKey(address); // an IPv6 /64 is one client
     if (scrypt) {
       if (this.scryptTotal >= this.opts.maxScryptInFlight) {
         return { refused: 'overloaded', message: 'too many key verifications in progress; retry shortly', retryAfterSec: 1 };

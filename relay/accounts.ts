@@ -95,6 +95,14 @@ export class AccountService {
     return this.cached(this.byIdCache, id, () => this.store.getAccountById(id));
   }
 
+  /** The account as stored now, past the cache (which it refreshes): for checks that must see another process's rotation. */
+  async byIdUncached(id: string): Promise<AccountRecord | null> {
+    const account = await this.store.getAccountById(id);
+    if (this.byIdCache.size > 10_000) this.byIdCache.clear();
+    this.byIdCache.set(id, { at: Date.now(), account });
+    return account;
+  }
+
   /**
    * The account a secret key belongs to, or null; or the refusal `admit` gave. A key verified in
    * the last CACHE_TTL_MS costs no scrypt run and is not submitted to `admit`; neither is a key

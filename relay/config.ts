@@ -23,6 +23,8 @@ export interface RelayConfig extends SecurityConfig {
   globalBufferedCap: number;
   /** How long an agent may stay behind without draining before it is closed. */
   slowAgentTimeoutMs: number;
+  /** How often open agent sockets' key generation is re-checked against the stored secret (≤ 30 s). */
+  agentRevocationCheckMs: number;
   /** More resyncs than this within a minute closes the agent. */
   maxResyncsPerMinute: number;
   maxConnectionsPerIp: number;
@@ -113,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     agentSoftBackpressure: int(env, 'AGENT_SOFT_BACKPRESSURE_BYTES', 8 * MiB, 64 * 1024),
     globalBufferedCap: int(env, 'GLOBAL_BUFFERED_CAP_BYTES', 1024 * MiB, MiB),
     slowAgentTimeoutMs: int(env, 'SLOW_AGENT_TIMEOUT_MS', 10_000, 100),
+    agentRevocationCheckMs: int(env, 'AGENT_REVOCATION_CHECK_MS', 30_000, 100, 30_000),
     maxResyncsPerMinute: int(env, 'MAX_RESYNCS_PER_MINUTE', 6, 1),
     maxConnectionsPerIp: int(env, 'MAX_CONNECTIONS_PER_IP', 200, 1),
     visitorMsgsPerSec: int(env, 'VISITOR_MSGS_PER_SEC', 200, 1),

@@ -31,6 +31,7 @@ import { closeWith } from './sessions/send.ts';
 import { agentBehavior } from './sockets/agentSocket.ts';
 import { guarded } from './sockets/controlText.ts';
 import { closeRevokedAgents } from './sockets/revokeAgents.ts';
+import { startRevocationSweep } from './sockets/revocationSweep.ts';
 import { visitorBehavior } from './sockets/visitorSocket.ts';
 import type { Store } from './store/types.ts';
 import { uws, uwsIsNative } from './uwsLoader.ts';
@@ -136,6 +137,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
 
   const sweeper = setInterval(() => guarded(log, 'sweep', () => ctx.router.backpressure.sweep()), 250);
   sweeper.unref();
+  const stopRevocationSweep = startRevocationSweep(ctx.router.agents, accounts, config.agentRevocationCheckMs, log);
   metadata.start();
   limits.log.start();
 
@@ -144,6 +146,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     (shut ??= (async () => {
       ctx.state.shuttingDown = true;
       clearInterval(sweeper);
+      stopRevocationSweep();
       uws.us_listen_socket_close(listenSocket);
       for (const agent of [...ctx.router.agents]) closeWith(agent.ws, agent, 'serviceRestart', 'relay is restarting');
       for (const v of [...ctx.router.visitors.values()]) {

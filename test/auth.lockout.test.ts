@@ -1,6 +1,8 @@
 /**
  * The failed-authentication budget holds under concurrency: scrypt runs per address never exceed it,
  * scrypt runs in flight are capped per address and in total, and agent socket upgrades share it.
+ * Cheap credentials (agent tokens) are checked first and only failures are charged: a valid token
+ * is served from a locked-out address (an attacker behind a team's NAT cannot lock the team out).
  * Real relay, real HTTP and WebSocket upgrades on loopback, fired together with Promise.all; client
  * addresses simulated with X-Forwarded-For from the trusted loopback proxy. Figures are read from
  * cobrowse_scrypt_runs_total in /metrics.
@@ -101,7 +103,10 @@ t.test('after a lockout: a key verified in the last 30 s is served without scryp
   t.equal((await restCall(r.port, '/api/v1/visitors', team, `Bearer ${r.acme.secretKey}`)).status, 200, 'the admin, verified recently, is still served');
   t.equal(await scryptRuns(r), runs, 'without a scrypt run');
   t.equal((await restCall(r.port, '/api/v1/visitors', team, `Bearer ${r.other.secretKey}`)).status, 429, 'a key not verified recently waits');
-  t.equal((await restCall(r.port, '/api/v1/visitors', team, `Bearer ${r.token(r.acme, 'alice')}`)).status, 429, 'an agent token is refused before verification');
+  t.equal((await restCall(r.port, '/api/v1/visitors', team, `Bearer ${r.token(r.acme, 'alice')}`)).status, 200, 'a valid agent token is served (checked first, cheap; only failures are charged)');
+  const forged = `${r.token(r.acme, 'alice').slice(0, -6)}AAAAAA`;
+  t.equal((await restCall(r.port, '/api/v1/visitors', team, `Bearer ${forged}`)).status, 429, 'a bad agent token is refused 429 (after the cheap check)');
+  t.equal(await scryptRuns(r), runs, 'no scrypt run for agent tokens');
 });
 
 t.test('concurrent requests with one uncached key share one scrypt run', async (t) => {
@@ -112,7 +117,7 @@ t.test('concurrent requests with one uncached key share one scrypt run', async (
   t.equal(await scryptRuns(r), 1, 'one scrypt run');
 });
 
-t.test('agent socket upgrades share the budget: concurrent bad tokens, then 429 before verification', async (t) => {
+t.test('agent socket upgrades share the budget: concurrent bad tokens, then 429 for bad ones; valid ones always open', async (t) => {
   const r = await startTestRelay({ ...BASE, API_AUTH_FAILURES_PER_MIN: '20' });
   t.teardown(r.stop);
   const good = r.token(r.acme, 'alice');
@@ -122,14 +127,17 @@ t.test('agent socket upgrades share the budget: concurrent bad tokens, then 429 
   t.same(tally(goods), { 101: 30 }, 'valid tokens do not spend the budget');
 
   const out = await Promise.all(Array.from({ length: 150 }, () => agentUpgrade(r.port, forged, '198.51.100.8')));
-  t.same(tally(out), { 401: 20, 429: 130 }, `20 verified and refused, 130 refused before verification: ${JSON.stringify(tally(out))}`);
+  t.same(tally(out), { 401: 20, 429: 130 }, `20 failures charged (401), 130 past the budget (429): ${JSON.stringify(tally(out))}`);
   t.ok(out.filter((o) => o.status === 429).every((o) => o.code === 'rate_limited' && Number(o.retryAfter) >= 1), '429 rate_limited with Retry-After');
-  t.equal((await agentUpgrade(r.port, good, '198.51.100.8')).status, 429, 'a valid token from the locked-out address waits too');
+  t.equal((await agentUpgrade(r.port, good, '198.51.100.8')).status, 101, 'a valid token from the locked-out address still opens (never refused once it verifies)');
+  t.equal((await restCall(r.port, '/api/v1/visitors', '198.51.100.8', `Bearer ${good}`)).status, 200, 'and a valid agent REST call from there is served');
+  t.equal((await restCall(r.port, '/api/v1/visitors', '198.51.100.8', `Bearer ${forged}`)).status, 429, 'a bad agent token over REST from there: 429');
   t.equal((await restCall(r.port, '/api/v1/visitors', '198.51.100.8', `Bearer ${wrongKey(r, 1)}`)).status, 429, 'and REST from there: one budget');
   t.equal(await scryptRuns(r), 0, 'no scrypt run for any of it');
 
   // REST failures spend the budget that upgrades then find empty.
   t.equal(await lockOut(t, r, '198.51.100.9'), 20, 'REST: 20 failures, then locked out');
-  t.equal((await agentUpgrade(r.port, good, '198.51.100.9')).status, 429, 'after REST failures an upgrade from that address is refused');
+  t.equal((await agentUpgrade(r.port, forged, '198.51.100.9')).status, 429, 'after REST failures a bad upgrade from that address is refused 429');
+  t.equal((await agentUpgrade(r.port, good, '198.51.100.9')).status, 101, 'a valid one still opens');
   t.equal((await agentUpgrade(r.port, good, '203.0.113.10')).status, 101, 'another address opens');
 });

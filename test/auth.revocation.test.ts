@@ -61,3 +61,37 @@ t.test('rotation by another process (the CLI): key-minted tokens are refused onc
   const after = await restCall(r.port, '/api/v1/visitors', '127.0.0.1', `Bearer ${leaked}`);
   t.equal(after.status, 401, 'the token minted with the old key is refused');
 });
+
+t.test('rotation by another process closes this relay\'s open agent sockets (4001) within AGENT_REVOCATION_CHECK_MS', async (t) => {
+  const r = await startTestRelay({ AGENT_REVOCATION_CHECK_MS: '300' });
+  t.teardown(r.stop);
+  const leaked = await connectAgent(r.port, await mint(r, r.acme.secretKey, 'mallory'));
+  const operator = await connectAgent(r.port, r.token(r.acme, 'ops')); // relay-minted: not tied to the key
+  const otherAccount = await connectAgent(r.port, await mint(r, r.other.secretKey, 'olga'));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => leaked.ws.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
+
+  // Another relay, or `npm run account -- rotate-secret`: a second AccountService on the same SQLite file.
+  const { AccountService } = await import('../relay/accounts.ts');
+  const { SqliteStore } = await import('../relay/store/sqlite.ts');
+  const elsewhere = new SqliteStore(r.dataDir);
+  const rotatedAt = performance.now();
+  t.ok(await new AccountService(elsewhere).rotateSecret(r.acme.accountId), 'rotated elsewhere');
+  await elsewhere.close();
+
+  const notClosed = new Promise((resolve) => setTimeout(() => resolve('still open after 10 s'), 10_000).unref());
+  t.same(await Promise.race([closed, notClosed]), { code: 4001, reason: 'token_expired' }, 'the open agent socket is closed (4001)');
+  const tookMs = performance.now() - rotatedAt;
+  t.ok(tookMs < 300 + 1000, `within the check interval (300 ms) plus a pass: ${Math.round(tookMs)} ms`);
+  t.match(leaked.texts.at(-1), { t: 'error', message: /revoked/ }, 'telling why: revoked');
+  t.equal(operator.ws.readyState, operator.ws.OPEN, 'the operator-minted socket of that account stays open');
+  t.equal(otherAccount.ws.readyState, otherAccount.ws.OPEN, "another account's socket stays open");
+  operator.ws.close();
+  otherAccount.ws.close();
+});
+
+t.test('AGENT_REVOCATION_CHECK_MS is bounded (at most 30 s)', async (t) => {
+  const { loadConfig, ConfigError } = await import('../relay/config.ts');
+  t.equal(loadConfig({}).agentRevocationCheckMs, 30_000, 'default 30 s');
+  t.throws(() => loadConfig({ AGENT_REVOCATION_CHECK_MS: '60000' }), ConfigError, 'longer than 30 s is refused at start-up');
+  t.throws(() => loadConfig({ AGENT_REVOCATION_CHECK_MS: '10' }), ConfigError, 'too short is refused');
+});

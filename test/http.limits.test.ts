@@ -110,5 +110,7 @@ t.test('IpRateLimiter: per address, refills, and its memory is bounded', async (
   t.ok(l.take('b', 0), 'another address has its own bucket');
   for (let i = 0; i < 1000; i++) l.take(`ip${i}`, 0);
   t.ok(l.size <= 100, `at most maxIps buckets are held (${l.size})`);
-  t.ok(l.allows('brand-new', 0), 'an address never seen is allowed');
+  // Every held bucket is in deficit: a new address is refused rather than an old debt forgotten (it used to clear them all).
+  t.notOk(l.allows('brand-new', 0), 'an address never seen waits while every held bucket is in deficit');
+  t.ok(l.allows('brand-new', 2000), 'and is allowed once buckets have refilled');
 });

@@ -25,3 +25,18 @@ t.test('new visitors per address are budgeted: 429 rate_limited; reconnects and 
   const { items } = await r.relay.ctx.store.searchVisitors(r.acme.accountId, { limit: 100 });
   t.equal(items.length, 4, 'only the admitted visitors have a record');
 });
+
+t.test('connections refused by MAX_CONNECTIONS_PER_IP do not spend the new-visitor budget', async (t) => {
+  const r = await startTestRelay({ TRUST_PROXY: '127.0.0.1', NEW_VISITORS_PER_MIN_PER_IP: '3', MAX_CONNECTIONS_PER_IP: '2' });
+  t.teardown(() => r.stop());
+  const from = { headers: { 'x-forwarded-for': '203.0.113.9' } };
+  const open = [await connectVisitor(r.port, r.acme.publicKey, from), await connectVisitor(r.port, r.acme.publicKey, from)];
+  const codes = [];
+  for (let i = 0; i < 5; i++) codes.push((await refused(connectVisitor(r.port, r.acme.publicKey, from))).body?.error?.code);
+  t.same(codes, Array(5).fill('too_many_connections'), 'five over the connection cap: each refused for the cap, none for the budget');
+  open[0].sock.ws.close();
+  await open[0].sock.closed;
+  const third = await connectVisitor(r.port, r.acme.publicKey, from);
+  t.ok(third.welcome.visitorId, 'once a slot is free, a new visitor is admitted: the refusals left the budget (1 of 3) untouched');
+  t.same(await refused(connectVisitor(r.port, r.acme.publicKey, from)).then((x) => x.body?.error?.code), 'rate_limited', 'and that was the last of the budget (3 of 3)');
+});

@@ -2,13 +2,18 @@
  * The failed-authentication budget per client address, shared by every way in (REST secret keys
  * and agent tokens, agent socket upgrades, the /metrics token), and the cap on scrypt runs in flight.
  *
- * A unit of the address's budget is reserved BEFORE a credential is verified and given back only
- * when it verifies. Checking a counter first and recording the failure after the (slow) check let
+ * Secret keys (scrypt, slow): a unit of the address's budget is reserved BEFORE the key is verified
+ * and given back only when it verifies. Checking a counter first and recording the failure after the (slow) check let
  * any number of concurrent bad keys through; reserving first means that, whatever the concurrency,
  * an address gets at most `failuresPerMin` failed verifications at once and then `failuresPerMin`
  * a minute. Scrypt runs (secret keys not in the verified cache) also need a slot: at most
  * `maxScryptInFlightPerIp` per address and `maxScryptInFlight` in all, refused (not queued) past it.
+ *
+ * Agent tokens and the /metrics token (cheap to check): verified first, and only a failure is charged
+ * (`chargeFailure`). Reserving first let an attacker behind a support team's NAT lock the whole team
+ * out with bad tokens; a credential that verifies is never refused by this budget.
  */
+import { budgetKey } from '../limits/budgetKey.ts';
 import { IpRateLimiter } from '../limits/ipRateLimiter.ts';
 
 export interface AuthGateOptions {
@@ -51,7 +56,8 @@ export class AuthGate {
   }
 
   /** Reserves one verification for this address; `scrypt` also takes an in-flight slot. */
-  reserve(ip: string, scrypt: boolean): AuthTicket | AuthRefusal {
+  reserve(address: string, scrypt: boolean): AuthTicket | AuthRefusal {
+    const ip = budgetKey(address); // an IPv6 /64 is one client
     if (scrypt) {
       if (this.scryptTotal >= this.opts.maxScryptInFlight) {
         return { refused: 'overloaded', message: 'too many key verifications in progress; retry shortly', retryAfterSec: 1 };
@@ -77,6 +83,15 @@ export class AuthGate {
         if (scrypt) this.leave(ip);
       },
     };
+  }
+
+  /**
+   * Charges one failed cheap verification (an agent token, the /metrics token) to the address.
+   * Past the budget, the refusal to answer with (429) instead of 401.
+   */
+  chargeFailure(address: string): AuthRefusal | undefined {
+    if (this.budget.take(address)) return undefined;
+    return { refused: 'rateLimited', message: 'too many failed authentications from this address; retry later', retryAfterSec: this.budget.retryAfterSec(address) };
   }
 
   private enter(ip: string): void {

@@ -1,9 +1,10 @@
 /**
  * Who a REST call is from, under the address's failed-authentication budget (auth/authGate.ts).
  * A secret key verified in the last 30 s is served at once (no scrypt, no budget), so a support team
- * behind the same NAT as an attacker keeps working while the attacker is locked out. Anything else
- * reserves a unit of the budget before it is verified (a secret key also a scrypt slot), given back
- * only if it verifies: past the budget, 429 before the credential is looked at.
+ * behind the same NAT as an attacker keeps working while the attacker is locked out. Any other secret
+ * key reserves a unit of the budget and a scrypt slot before it is verified, given back only if it
+ * verifies: past the budget, 429 before scrypt runs. An agent token (cheap) is verified first and
+ * only a failure is charged: a valid token is always served; past the budget a bad one gets 429.
  */
 import type { AgentClaims } from '../auth/agentToken.ts';
 import { verifyAgentToken } from '../auth/agentToken.ts';
@@ -24,19 +25,13 @@ export async function authenticateCaller(ctx: RelayContext, ip: string, header: 
     if (account && isRefusal(account)) return { ok: false, refusal: account };
     return account ? { ok: true, caller: { kind: 'admin', account } } : { ok: false };
   }
-  const ticket = gate.reserve(ip, false);
-  if (isRefusal(ticket)) return { ok: false, refusal: ticket };
-  let caller: Caller | null = null;
-  try {
-    if (credential && allowAgent) {
-      const v = await verifyAgentToken(credential, ctx.relaySecret, (id) => ctx.accounts.byId(id));
-      const account = v.ok ? await ctx.accounts.byId(v.claims.accountId) : null;
-      if (v.ok && account) caller = { kind: 'agent', account, agent: v.claims };
-    }
-  } finally {
-    ticket.settle(caller !== null);
+  if (credential && allowAgent) {
+    const v = await verifyAgentToken(credential, ctx.relaySecret, (id) => ctx.accounts.byId(id));
+    const account = v.ok ? await ctx.accounts.byId(v.claims.accountId) : null;
+    if (v.ok && account) return { ok: true, caller: { kind: 'agent', account, agent: v.claims } };
   }
-  return caller ? { ok: true, caller } : { ok: false };
+  const refusal = gate.chargeFailure(ip);
+  return refusal ? { ok: false, refusal } : { ok: false };
 }
 
 /** Answers a failed authentication: 429/503 with Retry-After when refused, else 401. */

@@ -1,12 +1,12 @@
 /**
  * `GET /metrics` (Prometheus text), only with `Authorization: Bearer <METRICS_TOKEN>`: the counters
  * describe traffic and load, which is nobody's business but the operator's. Without METRICS_TOKEN
- * the route is off (404). The token is compared in constant time (digests of equal length), and
- * wrong tokens spend the address's failed-authentication budget like any other credential.
+ * the route is off (404). The token is compared in constant time (digests of equal length) first;
+ * only a wrong one spends the address's failed-authentication budget (past it, 429 not 401), so
+ * the right token always works.
  */
 import crypto from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { isRefusal } from '../auth/authGate.ts';
 import type { RelayContext } from '../context.ts';
 import { uwsIsNative } from '../uwsLoader.ts';
 import { requestIp } from './apiLimits.ts';
@@ -25,14 +25,12 @@ export function registerMetrics(app: TemplatedApp, ctx: RelayContext, counted: <
     const p = pending(res);
     if (!expected) return sendError(p, 'notFound', '/metrics is off: set METRICS_TOKEN to turn it on');
     const ip = requestIp(ctx, res, req);
-    const ticket = ctx.apiLimits.auth.reserve(ip, false);
-    if (isRefusal(ticket)) {
-      ctx.metrics.counters.rate_limited_total++;
-      return sendError(p, ticket.refused, ticket.message, { 'retry-after': String(ticket.retryAfterSec) });
-    }
-    const ok = metricsTokenMatches(req.getHeader('authorization'), expected);
-    ticket.settle(ok);
-    if (!ok) {
+    if (!metricsTokenMatches(req.getHeader('authorization'), expected)) {
+      const refusal = ctx.apiLimits.auth.chargeFailure(ip);
+      if (refusal) {
+        ctx.metrics.counters.rate_limited_total++;
+        return sendError(p, refusal.refused, refusal.message, { 'retry-after': String(refusal.retryAfterSec) });
+      }
       ctx.metrics.counters.http_auth_failures_total++;
       return sendError(p, 'unauthorized', 'Authorization: Bearer <METRICS_TOKEN> is required', { 'www-authenticate': 'Bearer' });
     }

@@ -5,7 +5,6 @@
 import type { WebSocketBehavior } from 'uWebSockets.js';
 import { AGENT_SUBPROTOCOL, BEARER_PREFIX, MAX_CONTROL_BYTES, parseAgentMessage } from '../../protocol/index.ts';
 import { verifyAgentToken } from '../auth/agentToken.ts';
-import { isRefusal } from '../auth/authGate.ts';
 import { originAllowed } from '../auth/origin.ts';
 import type { RelayContext } from '../context.ts';
 import { clientIp } from '../http/clientIp.ts';
@@ -40,27 +39,24 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
         if (u.origin && !agentOrigins.includes(u.origin) && !originAllowed(u.origin, config.agentOrigins)) {
           return refuseUpgrade(u, metrics, 'forbiddenOrigin', 'this origin may not open agent sockets');
         }
-        // The failed-authentication budget of REST calls, reserved before the token is looked at.
+        // The token is cheap to check: checked first, and only a failure spends the address's
+        // failed-authentication budget (shared with REST); past it, 429 instead of 401. A valid token
+        // is never refused by it, so an attacker behind a team's NAT cannot lock the team out.
         const ip = clientIp(u.ip, u.forwardedFor, config.trustProxy);
-        const ticket = ctx.apiLimits.auth.reserve(ip, false);
-        if (isRefusal(ticket)) {
+        const refuseFailure = (name: 'unauthorized' | 'tokenExpired' | 'invalidToken', message: string) => {
+          const refusal = ctx.apiLimits.auth.chargeFailure(ip);
+          if (!refusal) return refuseUpgrade(u, metrics, name, message);
           metrics.counters.rate_limited_total++;
-          return refuseUpgrade(u, metrics, ticket.refused, ticket.message, { 'retry-after': String(ticket.retryAfterSec) });
-        }
+          refuseUpgrade(u, metrics, refusal.refused, refusal.message, { 'retry-after': String(refusal.retryAfterSec) });
+        };
         const protocols = u.wsProtocol.split(',').map((s) => s.trim());
         const bearer = protocols.find((p) => p.startsWith(BEARER_PREFIX));
         if (!protocols.includes(AGENT_SUBPROTOCOL) || !bearer) {
-          ticket.settle(false);
-          return refuseUpgrade(u, metrics, 'unauthorized', `send Sec-WebSocket-Protocol: ${AGENT_SUBPROTOCOL}, ${BEARER_PREFIX}<token>`);
+          return refuseFailure('unauthorized', `send Sec-WebSocket-Protocol: ${AGENT_SUBPROTOCOL}, ${BEARER_PREFIX}<token>`);
         }
-        let verified;
-        try {
-          verified = await verifyAgentToken(bearer.slice(BEARER_PREFIX.length), ctx.relaySecret, (id) => ctx.accounts.byId(id));
-        } finally {
-          ticket.settle(verified?.ok === true);
-        }
+        const verified = await verifyAgentToken(bearer.slice(BEARER_PREFIX.length), ctx.relaySecret, (id) => ctx.accounts.byId(id));
         if (!verified.ok) {
-          return refuseUpgrade(u, metrics, verified.code === 'token_expired' ? 'tokenExpired' : 'invalidToken', verified.message);
+          return refuseFailure(verified.code === 'token_expired' ? 'tokenExpired' : 'invalidToken', verified.message);
         }
         const account = await ctx.accounts.byId(verified.claims.accountId); // cached: verification just read it
         const c = verified.claims;

@@ -8,11 +8,18 @@ import type { UpgradeRequest } from '../http/upgradeRequest.ts';
 import type { SocketBase } from '../sessions/types.ts';
 import { refuseUpgrade } from './refuse.ts';
 
-/** Takes the address's slot and upgrades, or refuses `429 too_many_connections`. */
-export function upgradeWithIpSlot<T extends SocketBase>(ctx: RelayContext, u: UpgradeRequest, data: T, protocol = u.wsProtocol): void {
-  if (u.aborted) return;
-  if (!ctx.ipConnections.tryAcquire(data.ip)) return refuseUpgrade(u, ctx.metrics, 'tooManyConnections', 'too many connections from this address');
+/**
+ * Takes the address's slot and upgrades, or refuses `429 too_many_connections`. False when the
+ * socket was not opened, so the caller gives back whatever it had taken for it (a new-visitor token).
+ */
+export function upgradeWithIpSlot<T extends SocketBase>(ctx: RelayContext, u: UpgradeRequest, data: T, protocol = u.wsProtocol): boolean {
+  if (u.aborted) return false;
+  if (!ctx.ipConnections.tryAcquire(data.ip)) {
+    refuseUpgrade(u, ctx.metrics, 'tooManyConnections', 'too many connections from this address');
+    return false;
+  }
   u.res.cork(() => u.res.upgrade(data, u.wsKey, protocol, u.wsExtensions, u.context));
+  return true;
 }
 
 /** The close handler's first step: the socket is gone, its slot is free. */

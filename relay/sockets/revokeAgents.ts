@@ -1,7 +1,8 @@
 /**
  * After a secret key rotation, agent sockets opened with tokens minted under the old key are closed
  * (4001, "revoked"), so a token minted with a leaked key stops working on this relay at once, not
- * only at its next upgrade or REST call. Sockets on other relays close at their next reconnect.
+ * only at its next upgrade or REST call. Sockets on other relays (or after a CLI rotation) are closed
+ * by their relay's periodic check (revocationSweep.ts) within AGENT_REVOCATION_CHECK_MS.
  */
 import { secretGeneration } from '../auth/agentToken.ts';
 import { closeWith } from '../sessions/send.ts';

@@ -37,7 +37,8 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
         const tabId = askedTab && ID_PATTERN.test(askedTab) ? askedTab : newTabId();
         if (u.aborted) return;
         const ip = clientIp(u.ip, u.forwardedFor, config.trustProxy);
-        if (!u.query.get('vid') && !ctx.clientLimits.newVisitors.take(ip)) {
+        const isNew = !u.query.get('vid');
+        if (isNew && !ctx.clientLimits.newVisitors.take(ip)) {
           metrics.counters.rate_limited_total++;
           return refuseUpgrade(u, metrics, 'rateLimited', 'too many new visitors from this address');
         }
@@ -58,7 +59,8 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           lastSnapshotRequest: 0,
           lastTouch: performance.now(),
         };
-        upgradeWithIpSlot(ctx, u, data);
+        // Refused (connection cap) or gone: no visitor was created, so the new-visitor token goes back.
+        if (!upgradeWithIpSlot(ctx, u, data) && isNew) ctx.clientLimits.newVisitors.refund(ip);
       } catch (err) {
         log.error({ err: (err as Error).message }, 'visitor upgrade failed');
         refuseUpgrade(u, metrics, 'internal', 'internal error');

@@ -19,6 +19,7 @@
  */
 import { Replayer } from 'rrweb';
 import type { DecodedFrame } from './frames.ts';
+import { makeScrollsInstant } from './instantScroll.ts';
 import { EventSanitizer, EventType, type SanitizeOptions } from './sanitize.ts';
 
 type Json = Record<string, unknown>;
@@ -174,6 +175,7 @@ export class LivePlayer {
       host.remove();
       throw new Error('the replay iframe is not sandboxed without scripts; refusing to play');
     }
+    makeScrollsInstant(replayer);
     iframe.setAttribute('title', 'The visitor\'s page (live)');
     iframe.setAttribute('referrerpolicy', 'no-referrer');
     iframe.tabIndex = -1;

@@ -4,6 +4,7 @@
  * them scrubbed by `privacy.ts` first.
  */
 import { record } from '@rrweb/record';
+import { repairAdoptedStyles, repairSerializedCss } from './cssRepair.ts';
 import { recordOptions, scrubEvent } from './privacy.ts';
 
 export type RrwebEvent = { type: number; data?: any; timestamp: number };
@@ -14,6 +15,9 @@ export interface CaptureSink {
 
 const EVENT_FULL_SNAPSHOT = 2;
 const EVENT_META = 4;
+const EVENT_INCREMENTAL = 3;
+const SOURCE_MUTATION = 0;
+const SOURCE_ADOPTED_STYLE_SHEET = 15;
 /** Incremental events are batched for this long (a frame or so): fewer frames, no visible lag. */
 export const BATCH_MS = 50;
 
@@ -84,6 +88,7 @@ export class Capture {
 
   private onEvent(event: RrwebEvent): void {
     if (!this.active) return;
+    this.repairCss(event);
     scrubEvent(event, (id) => record.mirror.getNode(id));
     if (event.type === EVENT_META) {
       // A new full snapshot starts: events batched before it are superseded by it.
@@ -103,6 +108,18 @@ export class Capture {
     }
     this.batch.push(event);
     this.batchTimer ??= setTimeout(() => this.flush(), BATCH_MS);
+  }
+
+  /** Declarations Chromium's CSSOM loses in serialisation (cssRepair.ts); never allowed to break capture. */
+  private repairCss(event: RrwebEvent): void {
+    const lookup = (id: number) => record.mirror.getNode(id);
+    try {
+      if (event.type === EVENT_FULL_SNAPSHOT) repairSerializedCss(event.data.node, lookup);
+      else if (event.type === EVENT_INCREMENTAL && event.data?.source === SOURCE_MUTATION) for (const add of event.data.adds ?? []) repairSerializedCss(add.node, lookup);
+      else if (event.type === EVENT_INCREMENTAL && event.data?.source === SOURCE_ADOPTED_STYLE_SHEET) repairAdoptedStyles(event.data, lookup(event.data.id));
+    } catch (err) {
+      this.onError(err);
+    }
   }
 
   private flush(): void {

@@ -19,6 +19,7 @@
  */
 import { Replayer } from 'rrweb';
 import type { DecodedFrame } from './frames.ts';
+import { CanvasPainter, canvasEvent, canvasPicture } from './canvasReplay.ts';
 import { makeScrollsInstant } from './instantScroll.ts';
 import { EventSanitizer, EventType, type SanitizeOptions } from './sanitize.ts';
 
@@ -46,13 +47,14 @@ export class LivePlayer {
   private retiring?: Live;
   private synced = false;
   private readonly sanitizer: EventSanitizer;
+  private readonly painter = new CanvasPainter();
   private resizeObserver: ResizeObserver;
   /** The visitor's viewport, in its CSS pixels. */
   viewport = { width: 0, height: 0 };
   /** Current scale and offset of the view inside the stage. */
   layout = { scale: 1, left: 0, top: 0 };
   /** Counters, exposed on the stage's dataset for tests and support. */
-  readonly stats = { fullSnapshots: 0, framesDropped: 0, eventsApplied: 0 };
+  readonly stats = { fullSnapshots: 0, framesDropped: 0, eventsApplied: 0, canvasPictures: 0 };
 
   constructor(
     /** The element the view is fitted into. */
@@ -166,7 +168,15 @@ export class LivePlayer {
       triggerFocus: false, // never move the agent's focus into the view
       showWarning: false,
       loadTimeout: 500,
-      insertStyleRules: [],
+      // A live view jumps with the visitor (instantScroll.ts); also against a page's own smooth scrolling.
+      insertStyleRules: ['html, body { scroll-behavior: auto !important; }'],
+      // Canvas pictures are drawn by the viewer, in play order (canvasReplay.ts).
+      plugins: [{ handler: (event: unknown) => {
+        const p = canvasPicture(event);
+        if (!p) return;
+        this.stats.canvasPictures++;
+        void this.painter.paint(p, replayer.getMirror().getNode(p.id));
+      } }],
     });
     const iframe = host.querySelector('iframe');
     if (!iframe || !isScriptlessSandbox(iframe)) {
@@ -214,7 +224,9 @@ export class LivePlayer {
   }
 
   private add(live: Live, raw: unknown, clean = false): void {
-    const e = clean ? (raw as Json) : this.sanitizer.event(raw);
+    const picture = canvasPicture(raw);
+    // Canvas pictures bypass the sanitiser (which drops canvas events): they are checked and rebuilt by canvasReplay.ts.
+    const e = picture ? canvasEvent(picture, Number((raw as Json).timestamp) || live.lastTs) : clean ? (raw as Json) : this.sanitizer.event(raw);
     if (!e) return;
     if (e.type === EventType.FullSnapshot && !clean) {
       // A full snapshot inside an incremental frame: the recorder restarted (e.g. checkout). Rebuild.
@@ -265,6 +277,7 @@ export class LivePlayer {
   private publishStats(): void {
     this.stage.dataset.fullSnapshots = String(this.stats.fullSnapshots);
     this.stage.dataset.framesDropped = String(this.stats.framesDropped);
+    this.stage.dataset.canvasPictures = String(this.stats.canvasPictures);
   }
 }
 
@@ -273,3 +286,4 @@ export function isScriptlessSandbox(iframe: HTMLIFrameElement): boolean {
   const tokens = Array.from(iframe.sandbox);
   return iframe.hasAttribute('sandbox') && tokens.length === 1 && tokens[0] === 'allow-same-origin';
 }
+

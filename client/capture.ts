@@ -4,8 +4,9 @@
  * them scrubbed by `privacy.ts` first.
  */
 import { record } from '@rrweb/record';
+import { CanvasSampler } from './canvas.ts';
 import { repairAdoptedStyles, repairSerializedCss } from './cssRepair.ts';
-import { recordOptions, scrubEvent } from './privacy.ts';
+import { BLOCK_CLASS, BLOCK_SELECTOR, recordOptions, scrubEvent } from './privacy.ts';
 
 export type RrwebEvent = { type: number; data?: any; timestamp: number };
 export interface CaptureSink {
@@ -30,11 +31,27 @@ export class Capture {
   /** Inputs that were ever `type=password`: they stay sensitive after a "show password" toggle. */
   readonly everPassword = new WeakSet<Element>();
 
+  private readonly canvases: CanvasSampler;
+
   constructor(
     private readonly sink: CaptureSink,
     private readonly rules: { mask: string; block: string },
     private readonly onError: (err: unknown) => void,
-  ) {}
+  ) {
+    const blocked = [BLOCK_SELECTOR, `.${BLOCK_CLASS}`, rules.block].filter(Boolean).join(', ');
+    this.canvases = new CanvasSampler(
+      (e) => this.onEvent(e),
+      (n) => record.mirror.getId(n),
+      (el) => {
+        try {
+          return !!el.closest(blocked);
+        } catch {
+          return true; // a bad customer selector: never read the canvas
+        }
+      },
+      onError,
+    );
+  }
 
   /** True from the moment recording starts (rrweb emits the first snapshot before `record()` returns). */
   private active = false;
@@ -61,6 +78,7 @@ export class Capture {
         return true; // handled: never let a recorder error reach the host page
       },
     }) as (() => void) | undefined;
+    this.canvases.start();
   }
 
   /** The rrweb id of a live node, and back: used to apply an agent's typing to the right field. */
@@ -76,6 +94,7 @@ export class Capture {
     this.snapshot = undefined;
     this.typeWatcher?.disconnect();
     this.typeWatcher = undefined;
+    this.canvases.stop();
     const stop = this.stopRecording;
     this.stopRecording = undefined;
     stop?.();
@@ -104,6 +123,7 @@ export class Capture {
       this.snapshot = undefined;
       mark('cobrowse:full-snapshot', 'cobrowse:snapshot-start');
       this.sink.full(events);
+      this.canvases.resend(); // the rebuilt view's canvases are blank
       return;
     }
     this.batch.push(event);

@@ -5,7 +5,8 @@
  *   hidden host; when it has rebuilt the page it replaces the old one (no flash, no reload).
  * - Until a full snapshot has been applied, and after any gap (`resync`, a decoding error, a
  *   visitor who left), incremental frames are dropped: they would apply to a DOM we do not have.
- * - Every event passes the sanitiser first (sanitize.ts).
+ * - Every event passes the sanitiser first (sanitize/).
+ * - The replay document gets the account's CSP (replayCsp.ts) before any event is applied.
  * - The Replayer's iframe must be sandboxed with exactly `allow-same-origin` (no scripts); the
  *   player checks it and refuses to play into anything else.
  * - Timing: the Replayer plays an event when `event.timestamp - baseline` has elapsed since
@@ -21,7 +22,8 @@ import { Replayer } from 'rrweb';
 import type { DecodedFrame } from './frames.ts';
 import { CanvasPainter, canvasEvent, canvasPicture } from './canvasReplay.ts';
 import { makeScrollsInstant } from './instantScroll.ts';
-import { EventSanitizer, EventType, type SanitizeOptions } from './sanitize.ts';
+import { installReplayCsp, replayCsp } from './replayCsp.ts';
+import { EventSanitizer, EventType, parseOriginPatterns, type UrlPolicy } from './sanitize/index.ts';
 
 type Json = Record<string, unknown>;
 
@@ -48,6 +50,8 @@ export class LivePlayer {
   private synced = false;
   private readonly sanitizer: EventSanitizer;
   private readonly painter = new CanvasPainter();
+  /** Shared with the sanitiser; the page origins arrive with the relay's `ready`. */
+  private readonly policy: UrlPolicy;
   private resizeObserver: ResizeObserver;
   /** The visitor's viewport, in its CSS pixels. */
   viewport = { width: 0, height: 0 };
@@ -61,12 +65,21 @@ export class LivePlayer {
     readonly stage: HTMLElement,
     /** Tools draw into this layer; it gets the same transform as the replayed page. */
     readonly toolLayer: HTMLElement,
-    sanitize: SanitizeOptions,
+    /** Base for relative URLs (the viewer page's URL, which the replay iframe inherits). */
+    baseUrl: string,
     private readonly events: PlayerEvents = {},
   ) {
-    this.sanitizer = new EventSanitizer(sanitize);
+    // No page origin is known until the relay says: until then only data: and blob: are allowed.
+    this.policy = { baseUrl, pageOrigins: [] };
+    this.sanitizer = new EventSanitizer(this.policy);
     this.resizeObserver = new ResizeObserver(() => this.fit());
     this.resizeObserver.observe(stage);
+  }
+
+  /** The account's page origins (from the relay's `ready`): what the replayed page may load from. Applies from the next rebuild. */
+  setPageOrigins(origins: unknown): void {
+    this.policy.pageOrigins = parseOriginPatterns(origins);
+    this.gap(); // a view built under another policy is not extended
   }
 
   /** In sync with the visitor and showing their page. */
@@ -186,6 +199,13 @@ export class LivePlayer {
       throw new Error('the replay iframe is not sandboxed without scripts; refusing to play');
     }
     makeScrollsInstant(replayer);
+    try {
+      installReplayCsp(iframe, replayCsp(this.policy.pageOrigins));
+    } catch (err) {
+      replayer.destroy();
+      host.remove();
+      throw err;
+    }
     iframe.setAttribute('title', 'The visitor\'s page (live)');
     iframe.setAttribute('referrerpolicy', 'no-referrer');
     iframe.tabIndex = -1;

@@ -3,7 +3,7 @@
  * (with the visitor's permission) control. This file wires the pieces together and owns the
  * session state shown to the agent; each concern lives in its own module:
  * auth.ts (token), connection.ts (socket, ordering, reconnect), frames.ts (decoding),
- * sanitize.ts (untrusted events), player.ts (rrweb Replayer, scaling), visitors.ts (list),
+ * sanitize/ (untrusted events), replayCsp.ts (the replay document's CSP), player.ts (rrweb Replayer, scaling), visitors.ts (list),
  * tools.ts (pointer, highlight, control). See docs/agent-viewer.md.
  */
 import type { RelayToAgent } from '../protocol/control.ts';
@@ -55,7 +55,7 @@ let session: { visitorId: string; label: string; tabId?: string; joined: boolean
 const REJOIN_WINDOW_MS = 60_000;
 const REJOIN_EVERY_MS = 1500;
 
-const player = new LivePlayer(ui.stage, ui.layer, { baseUrl: location.href, selfOrigin: location.origin }, {
+const player = new LivePlayer(ui.stage, ui.layer, location.href, {
   onRebuilt: () => {
     if (session?.joined && (state === 'joined' || state === 'live' || state === 'reconnecting' || state === 'visitor-left')) setState('live');
   },
@@ -141,6 +141,7 @@ function leaveSession(send = true): void {
 function onMessage(m: RelayToAgent): void {
   switch (m.t) {
     case 'ready':
+      player.setPageOrigins(m.pageOrigins);
       ui.conn.textContent = 'connected';
       ui.conn.dataset.state = 'connected';
       if (session) {

@@ -63,7 +63,8 @@ export type RelayToVisitor =
   | WelcomeMsg | ConsentRequestMsg | SnapshotRequestMsg | AgentJoinedMsg | AgentLeftMsg | CodeMsg | AgentToolForVisitor | ErrorMsg;
 
 // ---- relay -> agent
-export interface ReadyMsg { t: 'ready'; agentId: string; accountId: string }
+/** `pageOrigins`: the account's allowed page origins; the viewer lets the replayed page load only from these. */
+export interface ReadyMsg { t: 'ready'; agentId: string; accountId: string; pageOrigins: string[] }
 export interface JoinedMsg { t: 'joined'; visitorId: string; tabId: string; url: string; title: string }
 export interface RefusedMsg { t: 'refused'; visitorId: string; reason: 'denied' | 'not_found' }
 export interface VisitorLeftMsg { t: 'visitor-left'; visitorId: string; tabId: string }

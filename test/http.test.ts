@@ -192,7 +192,7 @@ t.test('POST /api/v1/agent-tokens: a minted token opens an agent socket', async 
   const agent = await connectAgent(r.port, body.token);
   t.teardown(() => agent.close());
   const ready = agent.texts.find((m) => m.t === 'ready');
-  t.same(ready, { t: 'ready', agentId: 'alice', accountId: r.acme.accountId }, 'ready for the right agent and account');
+  t.same(ready, { t: 'ready', agentId: 'alice', accountId: r.acme.accountId, pageOrigins: [SITE_ORIGIN, 'http://relay.test'] }, 'ready for the right agent and account, with its page origins (the viewer\'s replay CSP)');
 
   const tampered = body.token.slice(0, -2) + (body.token.endsWith('AA') ? 'BB' : 'AA');
   const bad = await refused(connectAgent(r.port, tampered));

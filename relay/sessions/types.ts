@@ -38,6 +38,8 @@ export interface AgentData extends SocketBase {
   agentId: string;
   name: string;
   exp: number;
+  /** The account's allowed page origins, sent in `ready` for the viewer's replay CSP. */
+  pageOrigins?: readonly string[];
   state: AgentState;
   /** The visitor and tab this agent asked for (pending), watches, or follows across a navigation. */
   target?: { visitor: Visitor; tabId: string };

@@ -47,6 +47,7 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
         if (!verified.ok) {
           return refuseUpgrade(u, metrics, verified.code === 'token_expired' ? 'tokenExpired' : 'invalidToken', verified.message);
         }
+        const account = await ctx.accounts.byId(verified.claims.accountId); // cached: verification just read it
         if (u.aborted) return;
         const ip = clientIp(u.ip, u.forwardedFor, config.trustProxy);
         if (!ctx.ipConnections.tryAcquire(ip)) return refuseUpgrade(u, metrics, 'tooManyConnections', 'too many connections from this address');
@@ -60,6 +61,7 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
           agentId: c.agentId,
           name: c.name,
           exp: c.exp,
+          pageOrigins: account?.allowedOrigins ?? [],
           state: 'idle',
           lagging: false,
           laggingSince: 0,
@@ -79,7 +81,7 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
       const ms = Math.max(0, agent.exp * 1000 - Date.now());
       agent.expiryTimer = setTimeout(() => closeWith(ws, agent, 'tokenExpired', 'agent token expired'), Math.min(ms, MAX_TIMER_MS));
       agent.expiryTimer.unref();
-      sendJson(ws, agent, { t: 'ready', agentId: agent.agentId, accountId: agent.accountId });
+      sendJson(ws, agent, { t: 'ready', agentId: agent.agentId, accountId: agent.accountId, pageOrigins: [...(agent.pageOrigins ?? [])] });
     },
 
     message: (ws, message, isBinary) => {

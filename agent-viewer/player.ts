@@ -22,6 +22,7 @@ import { Replayer } from 'rrweb';
 import type { DecodedFrame } from './frames.ts';
 import { CanvasPainter, canvasEvent, canvasPicture } from './canvasReplay.ts';
 import { makeScrollsInstant } from './instantScroll.ts';
+import { MASKED_BOX_RULE, markMaskedInEvent } from './maskedBoxes.ts';
 import { installReplayCsp, replayCsp } from './replayCsp.ts';
 import { EventSanitizer, EventType, parseOriginPatterns, type UrlPolicy } from './sanitize/index.ts';
 
@@ -35,6 +36,8 @@ interface Live {
   shift: number;
   lastTs: number;
   shown: boolean;
+  /** This view's canvas pictures (blob: URLs, revoked with the view). */
+  painter: CanvasPainter;
 }
 
 export interface PlayerEvents {
@@ -49,7 +52,6 @@ export class LivePlayer {
   private retiring?: Live;
   private synced = false;
   private readonly sanitizer: EventSanitizer;
-  private readonly painter = new CanvasPainter();
   /** Shared with the sanitiser; the page origins arrive with the relay's `ready`. */
   private readonly policy: UrlPolicy;
   private resizeObserver: ResizeObserver;
@@ -172,6 +174,7 @@ export class LivePlayer {
     host.className = 'replay-host';
     host.style.visibility = 'hidden';
     this.stage.prepend(host);
+    const painter = new CanvasPainter();
     const replayer = new Replayer([], {
       root: host,
       liveMode: true,
@@ -182,13 +185,14 @@ export class LivePlayer {
       showWarning: false,
       loadTimeout: 500,
       // A live view jumps with the visitor (instantScroll.ts); also against a page's own smooth scrolling.
-      insertStyleRules: ['html, body { scroll-behavior: auto !important; }'],
+      insertStyleRules: ['html, body { scroll-behavior: auto !important; }', MASKED_BOX_RULE],
       // Canvas pictures are drawn by the viewer, in play order (canvasReplay.ts).
       plugins: [{ handler: (event: unknown) => {
         const p = canvasPicture(event);
         if (!p) return;
         this.stats.canvasPictures++;
-        void this.painter.paint(p, replayer.getMirror().getNode(p.id));
+        this.publishStats();
+        void painter.paint(p, replayer.getMirror().getNode(p.id));
       } }],
     });
     const iframe = host.querySelector('iframe');
@@ -212,7 +216,7 @@ export class LivePlayer {
     const previous = this.live;
     if (this.retiring) this.destroy(this.retiring);
     this.retiring = previous;
-    const live: Live = { replayer, host, startPerf: 0, baseline: Number(meta.timestamp), shift: 0, lastTs: Number(meta.timestamp), shown: false };
+    const live: Live = { replayer, host, startPerf: 0, baseline: Number(meta.timestamp), shift: 0, lastTs: Number(meta.timestamp), shown: false, painter };
     this.live = live;
     this.synced = true;
     replayer.on('resize', (dim) => {
@@ -248,6 +252,7 @@ export class LivePlayer {
     // Canvas pictures bypass the sanitiser (which drops canvas events): they are checked and rebuilt by canvasReplay.ts.
     const e = picture ? canvasEvent(picture, Number((raw as Json).timestamp) || live.lastTs) : clean ? (raw as Json) : this.sanitizer.event(raw);
     if (!e) return;
+    markMaskedInEvent(e);
     if (e.type === EventType.FullSnapshot && !clean) {
       // A full snapshot inside an incremental frame: the recorder restarted (e.g. checkout). Rebuild.
       this.rebuild([{ type: EventType.Meta, timestamp: e.timestamp, data: { href: '', width: this.viewport.width || 1024, height: this.viewport.height || 768 } }, e]);
@@ -273,6 +278,7 @@ export class LivePlayer {
       /* already detached */
     }
     l.host.remove();
+    l.painter.reset();
   }
 
   private fit(): void {

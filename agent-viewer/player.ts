@@ -19,6 +19,7 @@
  *   stage, never enlarged, centred; tools use the same transform (`toViewport`).
  */
 import { Replayer } from 'rrweb';
+import { AssetStore } from './assets.ts';
 import type { DecodedFrame } from './frames.ts';
 import { CanvasPainter, canvasEvent, canvasPicture } from './canvasReplay.ts';
 import { makeScrollsInstant } from './instantScroll.ts';
@@ -54,13 +55,15 @@ export class LivePlayer {
   private readonly sanitizer: EventSanitizer;
   /** Shared with the sanitiser; the page origins arrive with the relay's `ready`. */
   private readonly policy: UrlPolicy;
+  /** The visitor's images and fonts for this session (asset frames), as blob: URLs. */
+  private readonly assets: AssetStore;
   private resizeObserver: ResizeObserver;
   /** The visitor's viewport, in its CSS pixels. */
   viewport = { width: 0, height: 0 };
   /** Current scale and offset of the view inside the stage. */
   layout = { scale: 1, left: 0, top: 0 };
   /** Counters, exposed on the stage's dataset for tests and support. */
-  readonly stats = { fullSnapshots: 0, framesDropped: 0, eventsApplied: 0, canvasPictures: 0 };
+  readonly stats = { fullSnapshots: 0, framesDropped: 0, eventsApplied: 0, canvasPictures: 0, assets: 0 };
 
   constructor(
     /** The element the view is fitted into. */
@@ -74,6 +77,7 @@ export class LivePlayer {
     // No page origin is known until the relay says: until then only data: and blob: are allowed.
     this.policy = { baseUrl, pageOrigins: [] };
     this.sanitizer = new EventSanitizer(this.policy);
+    this.assets = new AssetStore(this.policy);
     this.resizeObserver = new ResizeObserver(() => this.fit());
     this.resizeObserver.observe(stage);
   }
@@ -96,6 +100,12 @@ export class LivePlayer {
 
   /** Applies one decoded frame, in arrival order. */
   apply(frame: DecodedFrame): void {
+    if (frame.asset) {
+      // Kept even while waiting for a snapshot: assets come just before one.
+      if (this.assets.add(frame.asset)) this.stats.assets = this.assets.count;
+      this.publishStats();
+      return;
+    }
     if (frame.full) {
       this.rebuild(frame.events);
       return;
@@ -119,6 +129,7 @@ export class LivePlayer {
     this.synced = false;
     for (const l of [this.live, this.retiring]) if (l) this.destroy(l);
     this.live = this.retiring = undefined;
+    this.assets.clear();
     this.viewport = { width: 0, height: 0 };
     this.stage.dataset.viewport = '';
     this.toolLayer.hidden = true;
@@ -253,6 +264,7 @@ export class LivePlayer {
     const e = picture ? canvasEvent(picture, Number((raw as Json).timestamp) || live.lastTs) : clean ? (raw as Json) : this.sanitizer.event(raw);
     if (!e) return;
     markMaskedInEvent(e);
+    this.assets.rewriteEvent(e);
     if (e.type === EventType.FullSnapshot && !clean) {
       // A full snapshot inside an incremental frame: the recorder restarted (e.g. checkout). Rebuild.
       this.rebuild([{ type: EventType.Meta, timestamp: e.timestamp, data: { href: '', width: this.viewport.width || 1024, height: this.viewport.height || 768 } }, e]);
@@ -304,6 +316,7 @@ export class LivePlayer {
     this.stage.dataset.fullSnapshots = String(this.stats.fullSnapshots);
     this.stage.dataset.framesDropped = String(this.stats.framesDropped);
     this.stage.dataset.canvasPictures = String(this.stats.canvasPictures);
+    this.stage.dataset.assets = String(this.stats.assets);
   }
 }
 

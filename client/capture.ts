@@ -4,6 +4,8 @@
  * them scrubbed by `privacy.ts` first.
  */
 import { record } from '@rrweb/record';
+import type { AssetFrame } from '../protocol/assetFrame.ts';
+import { AssetCollector } from './assets.ts';
 import { CanvasSampler } from './canvas.ts';
 import { repairAdoptedStyles, repairSerializedCss } from './cssRepair.ts';
 import { BLOCK_CLASS, BLOCK_SELECTOR, recordOptions, scrubEvent } from './privacy.ts';
@@ -12,6 +14,8 @@ export type RrwebEvent = { type: number; data?: any; timestamp: number };
 export interface CaptureSink {
   full(events: RrwebEvent[]): void;
   incremental(events: RrwebEvent[]): void;
+  /** Images and fonts the snapshot that follows references (assets.ts). */
+  assets(assets: AssetFrame[]): void;
 }
 
 const EVENT_FULL_SNAPSHOT = 2;
@@ -32,6 +36,10 @@ export class Capture {
   readonly everPassword = new WeakSet<Element>();
 
   private readonly canvases: CanvasSampler;
+  readonly assets = new AssetCollector();
+  /** Set while a finished snapshot waits for its assets: incremental events are held, to stay after it. */
+  private pendingSnapshot?: number;
+  private snapshotSeq = 0;
 
   constructor(
     private readonly sink: CaptureSink,
@@ -95,6 +103,9 @@ export class Capture {
     this.typeWatcher?.disconnect();
     this.typeWatcher = undefined;
     this.canvases.stop();
+    this.assets.reset();
+    this.pendingSnapshot = undefined;
+    this.snapshotSeq++;
     const stop = this.stopRecording;
     this.stopRecording = undefined;
     stop?.();
@@ -122,8 +133,20 @@ export class Capture {
       const events = this.snapshot;
       this.snapshot = undefined;
       mark('cobrowse:full-snapshot', 'cobrowse:snapshot-start');
-      this.sink.full(events);
-      this.canvases.resend(); // the rebuilt view's canvases are blank
+      const seq = ++this.snapshotSeq;
+      this.pendingSnapshot = seq;
+      void this.assets.collect(event.data?.node).catch((err) => {
+        this.onError(err);
+        return [];
+      }).then((assets) => {
+        if (this.snapshotSeq !== seq || !this.active) return; // superseded by a newer snapshot, or stopped
+        this.pendingSnapshot = undefined;
+        mark('cobrowse:assets', 'cobrowse:full-snapshot');
+        this.sink.assets(assets);
+        this.sink.full(events);
+        this.canvases.resend(); // the rebuilt view's canvases are blank
+        this.flush();
+      });
       return;
     }
     this.batch.push(event);
@@ -144,6 +167,7 @@ export class Capture {
 
   private flush(): void {
     this.batchTimer = undefined;
+    if (this.pendingSnapshot !== undefined) return; // sent right after the snapshot
     if (this.batch.length === 0) return;
     const events = this.batch;
     this.batch = [];

@@ -75,7 +75,7 @@ export class Session {
       error: (err) => this.events.emit('error', { message: String((err as Error)?.message ?? err) }),
     });
     this.capture = new Capture(
-      { full: (e) => this.sender.full(e), incremental: (e) => this.sender.incremental(e) },
+      { full: (e) => this.sender.full(e), incremental: (e) => this.sender.incremental(e), assets: (a) => this.sender.assets(a) },
       { mask: options.mask, block: options.block },
       (err) => this.events.emit('error', { message: String((err as Error)?.message ?? err) }),
     );

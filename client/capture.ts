@@ -134,18 +134,34 @@ export class Capture {
       this.snapshot = undefined;
       mark('cobrowse:full-snapshot', 'cobrowse:snapshot-start');
       const seq = ++this.snapshotSeq;
-      this.pendingSnapshot = seq;
-      void this.assets.collect(event.data?.node).catch((err) => {
-        this.onError(err);
-        return [];
-      }).then((assets) => {
+      const send = (assets: AssetFrame[]) => {
         if (this.snapshotSeq !== seq || !this.active) return; // superseded by a newer snapshot, or stopped
         this.pendingSnapshot = undefined;
-        mark('cobrowse:assets', 'cobrowse:full-snapshot');
         this.sink.assets(assets);
         this.sink.full(events);
         this.canvases.resend(); // the rebuilt view's canvases are blank
         this.flush();
+      };
+      let assets: AssetFrame[] | Promise<AssetFrame[]>;
+      try {
+        assets = this.assets.collect(event.data?.node);
+      } catch (err) {
+        this.onError(err);
+        assets = [];
+      }
+      if (Array.isArray(assets)) {
+        send(assets);
+        return;
+      }
+      // Images and fonts are read from the cache first (assets.ts): incremental events wait behind the snapshot.
+      this.pendingSnapshot = seq;
+      mark('cobrowse:assets-start');
+      assets.catch((err) => {
+        this.onError(err);
+        return [];
+      }).then((a) => {
+        mark('cobrowse:assets', 'cobrowse:assets-start'); // the snapshot's wait for its assets (cost benchmark)
+        send(a);
       });
       return;
     }

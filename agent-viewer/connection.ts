@@ -2,18 +2,20 @@
  * The agent socket: `ws(s)://<relay>/v1/agent` with the token in Sec-WebSocket-Protocol
  * (`cobrowse.v1, bearer.<jwt>`), never in the URL. Reconnects with capped, jittered
  * backoff. Everything it receives (control messages and binary frames) is handed on
- * strictly in arrival order, although frames are decompressed asynchronously: one
- * promise chain carries every message.
+ * strictly in arrival order, although frames are decoded asynchronously in a worker
+ * (frameDecoder.ts): a frame is handed to the worker as it arrives, and one promise chain
+ * carries every message, awaiting each frame's result in turn.
  */
 import type { AgentToRelay, RelayToAgent } from '../protocol/control.ts';
-import { decodeFrame, type DecodedFrame } from './frames.ts';
+import { FrameDecoder } from './frameDecoder.ts';
+import { FrameError, type DecodedFrame } from './frames.ts';
 
 export interface ConnectionHandlers {
   onOpen(): void;
   onMessage(m: RelayToAgent): void;
   onFrame(f: DecodedFrame): void;
-  /** A frame could not be decoded: the stream has a gap. */
-  onBadFrame(err: Error): void;
+  /** A frame could not be decoded (corrupt, over the size cap, …): the stream has a gap. */
+  onBadFrame(err: FrameError): void;
   /** The socket closed; `retryInMs` is undefined when it will not reconnect. */
   onClose(code: number, reason: string, retryInMs: number | undefined): void;
 }
@@ -29,6 +31,7 @@ export class AgentConnection {
   private timer?: ReturnType<typeof setTimeout>;
   private stopped = false;
   private chain: Promise<void> = Promise.resolve();
+  private readonly decoder = new FrameDecoder();
 
   constructor(private readonly url: string, private readonly token: string, private readonly h: ConnectionHandlers) {}
 
@@ -49,6 +52,9 @@ export class AgentConnection {
     };
     ws.onmessage = (ev) => {
       const data = ev.data as string | ArrayBuffer;
+      // Decoding starts now, off this thread; the chain below takes the result in arrival order.
+      const decoded = typeof data === 'string' ? undefined : this.decoder.decode(data);
+      decoded?.catch(() => {}); // handled in the chain; this only keeps it from being reported as unhandled
       this.chain = this.chain.then(async () => {
         if (this.latest !== ws) return; // from a socket we have since replaced
         if (typeof data === 'string') {
@@ -63,9 +69,9 @@ export class AgentConnection {
         }
         let frame: DecodedFrame;
         try {
-          frame = await decodeFrame(data);
+          frame = await decoded!;
         } catch (err) {
-          if (this.latest === ws) this.h.onBadFrame(err as Error);
+          if (this.latest === ws && !this.stopped) this.h.onBadFrame(err instanceof FrameError ? err : new FrameError('decoder_failed', String(err)));
           return;
         }
         if (this.latest === ws) this.h.onFrame(frame);
@@ -107,6 +113,7 @@ export class AgentConnection {
     const ws = this.ws;
     this.ws = undefined;
     ws?.close(1000);
+    this.decoder.close();
   }
 }
 

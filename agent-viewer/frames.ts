@@ -1,9 +1,11 @@
 /**
  * Decoding the visitor's binary frames: byte 0 is the kind (protocol/frames.ts); the rest is
  * the UTF-8 JSON of an array of rrweb events, deflate-raw compressed for kinds 3 and 4.
+ * Runs in the decoder worker (decode.worker.ts), never on the viewer's UI thread: the payload is
+ * untrusted, so inflating is streamed and stops at MAX_INFLATED_FRAME_BYTES (a deflate bomb).
  */
 import { decodeAssetPayload, type AssetFrame } from '../protocol/assetFrame.ts';
-import { FrameKind, isFullSnapshotKind, isKnownFrameKind } from '../protocol/frames.ts';
+import { FrameKind, isFullSnapshotKind, isKnownFrameKind, MAX_FRAME_JSON_VALUES, MAX_INFLATED_FRAME_BYTES } from '../protocol/frames.ts';
 
 export interface DecodedFrame {
   kind: FrameKind;
@@ -13,16 +15,81 @@ export interface DecodedFrame {
   asset?: AssetFrame;
 }
 
-async function inflateRaw(bytes: Uint8Array): Promise<string> {
-  const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
-  return new Response(stream).text();
+/** Why a frame was dropped; `too_big` is the one the agent is told about specifically. */
+export type FrameErrorCode = 'unknown_kind' | 'too_big' | 'corrupt' | 'bad_json' | 'timeout' | 'decoder_failed';
+
+export class FrameError extends Error {
+  constructor(readonly code: FrameErrorCode, message: string) {
+    super(message);
+  }
 }
 
-/** Throws on an unknown kind, a corrupt deflate stream or a payload that is not a JSON array. */
-export async function decodeFrame(data: ArrayBuffer): Promise<DecodedFrame> {
+/**
+ * Compressed input is fed to the decompressor this many bytes at a time. The browser inflates each
+ * input chunk in full before we see any output, and deflate expands up to ~1032×: a whole bomb
+ * handed over at once would be inflated to gigabytes before we could stop it. 8 KiB in → at most
+ * ~8 MiB out per step.
+ */
+const INPUT_SLICE_BYTES = 8 * 1024;
+
+/**
+ * Inflates step by step, counting output; past `maxBytes` both sides of the stream are cancelled,
+ * so at most about `maxBytes` plus one step's output is ever produced, whatever the input expands to.
+ */
+export async function inflateRawCapped(bytes: Uint8Array, maxBytes: number): Promise<string> {
+  const ds = new DecompressionStream('deflate-raw');
+  const writer = ds.writable.getWriter();
+  const reader = ds.readable.getReader();
+  // Writes wait for `ready` (the stream's backpressure), so input is consumed only as output is read.
+  const feeding = (async () => {
+    for (let at = 0; at < bytes.byteLength; at += INPUT_SLICE_BYTES) {
+      await writer.ready;
+      void writer.write(bytes.subarray(at, at + INPUT_SLICE_BYTES) as Uint8Array<ArrayBuffer>).catch(() => {});
+    }
+    await writer.ready;
+    await writer.close();
+  })();
+  feeding.catch(() => {}); // its failure shows up on the reading side
+  const utf8 = new TextDecoder();
+  const parts: string[] = [];
+  let total = 0;
+  for (;;) {
+    let r: ReadableStreamReadResult<Uint8Array>;
+    try {
+      r = await reader.read();
+    } catch (err) {
+      throw new FrameError('corrupt', `not a deflate-raw stream (${(err as Error).message})`);
+    }
+    if (r.done) break;
+    total += r.value.byteLength;
+    if (total > maxBytes) {
+      await Promise.all([reader.cancel().catch(() => {}), writer.abort().catch(() => {})]);
+      throw new FrameError('too_big', `inflates to more than ${maxBytes} bytes`);
+    }
+    parts.push(utf8.decode(r.value, { stream: true }));
+  }
+  parts.push(utf8.decode());
+  return parts.join('');
+}
+
+/** Counts JSON values (iteratively: nesting depth costs no stack), stopping as soon as there are more than `max`. */
+export function moreJsonValuesThan(root: unknown, max: number): boolean {
+  const stack: unknown[] = [root];
+  let n = 0;
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (++n > max) return true;
+    if (Array.isArray(v)) for (const x of v) stack.push(x);
+    else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) stack.push(x);
+  }
+  return false;
+}
+
+/** Throws a FrameError on an unknown kind, a corrupt or oversized payload, or one that is not a JSON array. */
+export async function decodeFrame(data: ArrayBuffer, maxBytes = MAX_INFLATED_FRAME_BYTES, maxValues = MAX_FRAME_JSON_VALUES): Promise<DecodedFrame> {
   const bytes = new Uint8Array(data);
   const kind = bytes[0];
-  if (!isKnownFrameKind(kind)) throw new Error(`unknown frame kind ${kind}`);
+  if (!isKnownFrameKind(kind)) throw new FrameError('unknown_kind', `unknown frame kind ${kind}`);
   const payload = bytes.subarray(1);
   if (kind === FrameKind.Asset) {
     // A bad asset is dropped on its own: it changes no DOM, so the stream has no gap.
@@ -33,8 +100,15 @@ export async function decodeFrame(data: ArrayBuffer): Promise<DecodedFrame> {
     }
   }
   const compressed = kind === FrameKind.FullSnapshotDeflate || kind === FrameKind.IncrementalDeflate;
-  const text = compressed ? await inflateRaw(payload) : new TextDecoder().decode(payload);
-  const events: unknown = JSON.parse(text);
-  if (!Array.isArray(events)) throw new Error('frame payload is not an array of events');
+  if (!compressed && payload.byteLength > maxBytes) throw new FrameError('too_big', `payload over ${maxBytes} bytes`);
+  const text = compressed ? await inflateRawCapped(payload, maxBytes) : new TextDecoder().decode(payload);
+  let events: unknown;
+  try {
+    events = JSON.parse(text);
+  } catch {
+    throw new FrameError('bad_json', 'payload is not JSON');
+  }
+  if (!Array.isArray(events)) throw new FrameError('bad_json', 'frame payload is not an array of events');
+  if (moreJsonValuesThan(events, maxValues)) throw new FrameError('too_big', `more than ${maxValues} JSON values`);
   return { kind, full: isFullSnapshotKind(kind), events };
 }

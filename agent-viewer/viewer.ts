@@ -2,14 +2,19 @@
  * The agent viewer: sign in, find a visitor, watch their page live, point, highlight and
  * (with the visitor's permission) control. This file wires the pieces together and owns the
  * session state shown to the agent; each concern lives in its own module:
- * auth.ts (token), connection.ts (socket, ordering, reconnect), frames.ts (decoding),
+ * auth.ts (token), connection.ts (socket, ordering, reconnect), frames.ts + frameDecoder.ts +
+ * decode.worker.ts (decoding off the UI thread, capped), resyncThrottle.ts, notice.ts,
  * sanitize/ (untrusted events), replayCsp.ts (the replay document's CSP), player.ts (rrweb Replayer, scaling), visitors.ts (list),
  * tools.ts (pointer, highlight, control). See docs/agent-viewer.md.
  */
 import type { RelayToAgent } from '../protocol/control.ts';
+import { MAX_INFLATED_FRAME_BYTES } from '../protocol/frames.ts';
 import { clearToken, getToken, setTokenFromInput, takeTokenFromFragment, tokenInfo } from './auth.ts';
 import { AgentConnection, agentSocketUrl } from './connection.ts';
+import type { FrameError } from './frames.ts';
+import { Notice } from './notice.ts';
 import { LivePlayer } from './player.ts';
+import { ResyncThrottle } from './resyncThrottle.ts';
 import { Tools } from './tools.ts';
 import { VisitorList, type VisitorItem } from './visitors.ts';
 
@@ -45,6 +50,7 @@ const ui = {
   status: $('status'),
   end: $<HTMLButtonElement>('end'),
   toolbar: $('toolbar'),
+  notice: $('notice'),
 };
 
 let conn: AgentConnection | undefined;
@@ -55,8 +61,15 @@ let session: { visitorId: string; label: string; tabId?: string; joined: boolean
 const REJOIN_WINDOW_MS = 60_000;
 const REJOIN_EVERY_MS = 1500;
 
+const notice = new Notice(ui.notice);
+/** Asks the relay for a fresh snapshot after a dropped frame, spaced out (see resyncThrottle.ts). */
+const resync = new ResyncThrottle(() => {
+  if (session?.joined) conn?.send({ t: 'resync' });
+});
+
 const player = new LivePlayer(ui.stage, ui.layer, location.href, {
   onRebuilt: () => {
+    resync.reset();
     if (session?.joined && (state === 'joined' || state === 'live' || state === 'reconnecting' || state === 'visitor-left')) setState('live');
   },
 });
@@ -131,6 +144,8 @@ function join(v: VisitorItem): void {
 
 function leaveSession(send = true): void {
   clearTimeout(session?.rejoinTimer);
+  resync.cancel();
+  notice.hide();
   if (send && session) conn?.send({ t: 'leave' });
   session = undefined;
   player.clear();
@@ -164,6 +179,12 @@ function onMessage(m: RelayToAgent): void {
       player.gap(); // a fresh full snapshot follows; nothing before it applies
       if (player.hasPicture && state === 'live') return;
       setState('joined');
+      return;
+    case 'consent-pending':
+      // Online and being asked: after a relay restart the relay must ask again (the embed usually answers itself).
+      if (!session || session.visitorId !== m.visitorId) return;
+      clearTimeout(session.rejoinTimer);
+      if (state !== 'live') setState(player.showing ? 'reconnecting' : 'waiting-consent', `Asking ${session.label} to allow you to see their page…`);
       return;
     case 'refused':
       if (!session || session.visitorId !== m.visitorId) return;
@@ -226,13 +247,10 @@ function connect(token: string): void {
       } catch (err) {
         console.error('cobrowse viewer:', err);
         player.gap();
-        conn?.send({ t: 'resync' });
+        resync.request();
       }
     },
-    onBadFrame: () => {
-      player.gap();
-      if (session?.joined) conn?.send({ t: 'resync' });
-    },
+    onBadFrame: (err) => onBadFrame(err),
     onClose: (code, reason, retry) => {
       ui.conn.textContent = retry === undefined ? 'disconnected' : 'reconnecting';
       ui.conn.dataset.state = retry === undefined ? 'closed' : 'reconnecting';
@@ -251,6 +269,22 @@ function connect(token: string): void {
   });
   conn.connect();
   visitors.start();
+}
+
+/** A frame was dropped (over the size cap, corrupt): the view waits for a fresh snapshot, and says so. */
+let framesBad = 0;
+function onBadFrame(err: FrameError): void {
+  ui.stage.dataset.framesBad = String(++framesBad);
+  player.gap();
+  if (!session?.joined) return;
+  const mib = Math.round(MAX_INFLATED_FRAME_BYTES / 1024 / 1024);
+  notice.show(
+    err.code === 'too_big'
+      ? `An update from the visitor's page was too large to show (over ${mib} MiB unpacked) and was skipped. Asking their page for a fresh copy…`
+      : 'An update from the visitor\'s page could not be read and was skipped. Asking their page for a fresh copy…',
+    err.code,
+  );
+  resync.request();
 }
 
 function signOut(message?: string): void {

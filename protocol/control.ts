@@ -67,6 +67,8 @@ export type RelayToVisitor =
 export interface ReadyMsg { t: 'ready'; agentId: string; accountId: string; pageOrigins: string[] }
 export interface JoinedMsg { t: 'joined'; visitorId: string; tabId: string; url: string; title: string }
 export interface RefusedMsg { t: 'refused'; visitorId: string; reason: 'denied' | 'not_found' }
+/** The visitor is online and is being asked (or must be asked again, e.g. after a relay restart). */
+export interface ConsentPendingMsg { t: 'consent-pending'; visitorId: string }
 export interface VisitorLeftMsg { t: 'visitor-left'; visitorId: string; tabId: string }
 export interface EndedMsg { t: 'ended'; visitorId: string; reason: 'visitor_stopped' | 'gone' }
 export interface PageChangedMsg { t: 'page'; visitorId: string; tabId: string; url: string; title: string }
@@ -78,7 +80,7 @@ export interface ResyncMsg { t: 'resync' }
 export interface ErrorMsg { t: 'error'; code: string; message: string }
 
 export type RelayToAgent =
-  | ReadyMsg | JoinedMsg | RefusedMsg | VisitorLeftMsg | EndedMsg | PageChangedMsg | ControlStateMsg | ResyncMsg | ErrorMsg;
+  | ReadyMsg | JoinedMsg | RefusedMsg | ConsentPendingMsg | VisitorLeftMsg | EndedMsg | PageChangedMsg | ControlStateMsg | ResyncMsg | ErrorMsg;
 
 const visitorSchemas: Record<string, Schema> = {
   page: { url: { type: 'string', max: 2048 }, title: { type: 'string', max: 512 } },

@@ -35,6 +35,7 @@ export const HttpError = {
   rateLimited: { status: 429, code: 'rate_limited' },
   internal: { status: 500, code: 'internal' },
   shuttingDown: { status: 503, code: 'shutting_down' },
+  overloaded: { status: 503, code: 'overloaded' },
 } as const;
 export type HttpErrorName = keyof typeof HttpError;
 

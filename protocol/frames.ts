@@ -34,3 +34,18 @@ export function encodeFrame(kind: FrameKind, payload: Uint8Array): Uint8Array {
   out.set(payload, 1);
   return out;
 }
+
+/**
+ * Largest payload a frame may inflate to (kinds 3 and 4), and largest JSON payload of any frame, in
+ * bytes. A viewer stops inflating past it and drops the frame (a deflate bomb must not cost the agent's
+ * browser gigabytes); the embed must stay under it. 4 × the default MAX_PAYLOAD_BYTES.
+ */
+export const MAX_INFLATED_FRAME_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Most JSON values (objects, arrays, strings, numbers, …, each counted once) a frame's payload may
+ * hold. The viewer must hand the parsed events to its UI thread, at a cost per value: 64 MiB of `[]`
+ * is 20 million values and seconds of frozen UI, while a large real page's snapshot is a few
+ * hundred thousand. Over it, the viewer drops the frame as too big.
+ */
+export const MAX_FRAME_JSON_VALUES = 1_000_000;

@@ -1,5 +1,6 @@
 /** Accounts: creation (keys issued once), cached look-ups, secret verification. */
 import crypto from 'node:crypto';
+import { isRefusal, type AuthRefusal, type AuthTicket } from './auth/authGate.ts';
 import { hashSecret, makeSecretKey, randomId, verifySecret, accountIdFromSecretKey } from './auth/secrets.ts';
 import { normaliseOriginPattern } from './auth/origin.ts';
 import type { AccountRecord, AgentKeyAlg, Store } from './store/types.ts';
@@ -20,13 +21,24 @@ export interface CreatedAccount {
 
 const CACHE_TTL_MS = 30_000;
 
+/** Admits one scrypt run (asked only when one must start): a ticket to settle, or a refusal. */
+export type ScryptAdmission = () => AuthTicket | AuthRefusal;
+const ALWAYS: ScryptAdmission = () => ({ settle() {} });
+
 export class AccountService {
   private byKeyCache = new Map<string, { at: number; account: AccountRecord | null }>();
   private byIdCache = new Map<string, { at: number; account: AccountRecord | null }>();
   /** sha256(secret) of recently verified secrets, so scrypt does not run on every REST call. */
   private verified = new Map<string, { at: number; accountId: string }>();
+  /** Verifications in progress by sha256(secret): concurrent requests with one key share one scrypt run. */
+  private verifying = new Map<string, Promise<AccountRecord | null>>();
+  /** Bumped by every rotation: a verification that read the hash before one must not vouch for the key after it. */
+  private rotations = 0;
 
-  constructor(private store: Store) {}
+  constructor(
+    private store: Store,
+    private hooks: { onScryptRun?: () => void } = {},
+  ) {}
 
   async create(input: NewAccount): Promise<CreatedAccount> {
     if (!/^[\w .@-]{1,100}$/.test(input.name)) throw new Error('account name must be 1-100 letters, digits, spaces, . @ _ -');
@@ -67,6 +79,7 @@ export class AccountService {
    */
   async rotateSecret(accountId: string): Promise<string | null> {
     const secretKey = makeSecretKey(accountId);
+    this.rotations++;
     if (!(await this.store.setAccountSecretHash(accountId, await hashSecret(secretKey)))) return null;
     for (const [digest, v] of this.verified) if (v.accountId === accountId) this.verified.delete(digest);
     this.byIdCache.delete(accountId);
@@ -82,23 +95,48 @@ export class AccountService {
     return this.cached(this.byIdCache, id, () => this.store.getAccountById(id));
   }
 
-  /** The account a secret key belongs to, or null. */
-  async verifySecretKey(secretKey: string): Promise<AccountRecord | null> {
+  /**
+   * The account a secret key belongs to, or null; or the refusal `admit` gave. A key verified in
+   * the last CACHE_TTL_MS costs no scrypt run and is not submitted to `admit`; neither is a key
+   * whose verification is already running (it waits for that one). Otherwise `admit` is asked
+   * before anything else is done, and its ticket is settled with the outcome.
+   */
+  async verifySecretKey(secretKey: string): Promise<AccountRecord | null>;
+  async verifySecretKey(secretKey: string, admit: ScryptAdmission): Promise<AccountRecord | null | AuthRefusal>;
+  async verifySecretKey(secretKey: string, admit: ScryptAdmission = ALWAYS): Promise<AccountRecord | null | AuthRefusal> {
     const accountId = accountIdFromSecretKey(secretKey);
     if (!accountId) return null;
     const digest = crypto.createHash('sha256').update(secretKey).digest('base64url');
     const hit = this.verified.get(digest);
     if (hit && Date.now() - hit.at < CACHE_TTL_MS && hit.accountId === accountId) return this.byId(accountId);
-    let account = await this.byId(accountId);
-    if (!account) return null;
-    if (!(await verifySecret(secretKey, account.secretHash))) {
-      // Rotated by another process (the CLI, another relay)? Look once past the cache, so a new
-      // key works at once everywhere; a wrong key costs one more read only when the hash changed.
-      const fresh = await this.store.getAccountById(accountId);
-      if (!fresh || fresh.secretHash === account.secretHash || !(await verifySecret(secretKey, fresh.secretHash))) return null;
-      this.byIdCache.set(accountId, { at: Date.now(), account: fresh });
-      account = fresh;
+    const running = this.verifying.get(digest);
+    if (running) return running;
+    const ticket = admit();
+    if (isRefusal(ticket)) return ticket;
+    const run = this.verifyUncached(secretKey, accountId, digest);
+    this.verifying.set(digest, run);
+    try {
+      const account = await run;
+      ticket.settle(account !== null);
+      return account;
+    } catch (err) {
+      ticket.settle(false);
+      throw err;
+    } finally {
+      this.verifying.delete(digest);
     }
+  }
+
+  /** At most one scrypt run, against the stored hash read past the cache (so a key rotated by another process works at once). */
+  private async verifyUncached(secretKey: string, accountId: string, digest: string): Promise<AccountRecord | null> {
+    const rotations = this.rotations;
+    const account = await this.store.getAccountById(accountId);
+    if (this.byIdCache.size > 10_000) this.byIdCache.clear();
+    this.byIdCache.set(accountId, { at: Date.now(), account });
+    if (!account) return null;
+    this.hooks.onScryptRun?.();
+    if (!(await verifySecret(secretKey, account.secretHash))) return null;
+    if (rotations !== this.rotations) return null; // rotated meanwhile: this key may be the old one
     if (this.verified.size > 1000) this.verified.clear();
     this.verified.set(digest, { at: Date.now(), accountId });
     return account;

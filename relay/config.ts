@@ -2,8 +2,9 @@
 import path from 'node:path';
 import { MAX_AGENT_TOKEN_LIFETIME_SEC } from './auth/agentToken.ts';
 import { normaliseOriginPattern } from './auth/origin.ts';
+import { loadSecurityConfig, type SecurityConfig } from './securityConfig.ts';
 
-export interface RelayConfig {
+export interface RelayConfig extends SecurityConfig {
   port: number;
   host: string;
   /** The URL people reach this relay at; its origin is the agent viewer's allowed origin. */
@@ -44,6 +45,16 @@ export interface RelayConfig {
   trustProxy: string[];
   /** Most visitors with an unwritten update held in memory while the store is slow or down. */
   maxPendingVisitorWrites: number;
+  /** Client-caused activity entries (session/control requests, erasures, key rotations) per minute per address / per account. */
+  activityPerMinPerIp: number;
+  activityPerMinPerAccount: number;
+  /** Pending activity entries past which client-caused ones are refused (backpressure; the log never drops). */
+  activityBacklogLimit: number;
+  /** Client-caused log lines per minute per address / overall; the rest are counted in a suppressed-count line. */
+  clientLogLinesPerMinPerIp: number;
+  clientLogLinesPerMin: number;
+  /** Sockets per minute per address that start a new visitor (each creates a visitor record). */
+  newVisitorsPerMinPerIp: number;
   logLevel: string;
   seedDemo: boolean;
 }
@@ -52,7 +63,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+export function int(env: NodeJS.ProcessEnv, name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
   const n = /^-?\d+$/.test(raw) ? Number(raw) : NaN; // plain decimal only: no 1e1, 0x1E or padding
@@ -116,7 +127,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     activityRetentionDays: int(env, 'ACTIVITY_RETENTION_DAYS', 0, 0, 36500),
     trustProxy: list(env.TRUST_PROXY),
     maxPendingVisitorWrites: int(env, 'MAX_PENDING_VISITOR_WRITES', 100_000, 10),
+    activityPerMinPerIp: int(env, 'ACTIVITY_PER_MIN_PER_IP', 300, 1),
+    activityPerMinPerAccount: int(env, 'ACTIVITY_PER_MIN_PER_ACCOUNT', 6000, 1),
+    activityBacklogLimit: int(env, 'ACTIVITY_BACKLOG_LIMIT', 5000, 10),
+    clientLogLinesPerMinPerIp: int(env, 'CLIENT_LOG_LINES_PER_MIN_PER_IP', 60, 1),
+    clientLogLinesPerMin: int(env, 'CLIENT_LOG_LINES_PER_MIN', 1200, 1),
+    newVisitorsPerMinPerIp: int(env, 'NEW_VISITORS_PER_MIN_PER_IP', 600, 1),
     logLevel: env.LOG_LEVEL || 'info',
     seedDemo: env.SEED_DEMO !== '0',
+    ...loadSecurityConfig(env),
   };
 }

@@ -8,6 +8,7 @@ import type { Metrics } from './metrics.ts';
 import type { SessionRouter } from './sessions/router.ts';
 import type { Store } from './store/types.ts';
 import type { ApiLimits } from './http/apiLimits.ts';
+import type { ClientLimits } from './limits/clientLimits.ts';
 
 /** What the socket and HTTP handlers share. */
 export interface RelayContext {
@@ -22,5 +23,7 @@ export interface RelayContext {
   relaySecret: Buffer;
   ipConnections: IpConnections;
   apiLimits: ApiLimits;
+  /** Budgets for what clients cause in the activity log and the log. */
+  clientLimits: ClientLimits;
   state: { shuttingDown: boolean };
 }

@@ -1,6 +1,6 @@
 /** `npm start`: the relay on the embedded store, a demo account, and the URLs to try it. */
 import { AccountService } from './accounts.ts';
-import { mintAgentToken } from './auth/agentToken.ts';
+import { mintAgentToken, secretGeneration } from './auth/agentToken.ts';
 import { loadRelaySecret } from './auth/relaySecret.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { ensureDemoAccount } from './demo.ts';
@@ -35,14 +35,24 @@ async function main(): Promise<void> {
 
   if (demo) {
     const secret = loadRelaySecret(config.dataDir, config.relaySecret);
-    const token = mintAgentToken(secret, { accountId: demo.accountId, agentId: 'demo-agent', name: 'Demo Agent', ttlSec: config.agentTokenTtlSec });
+    const account = await store.getAccountById(demo.accountId);
+    // Short-lived (DEMO_TOKEN_TTL_SEC) and tied to the demo secret key: rotating it revokes the link.
+    const ttlSec = config.demoTokenTtlSec;
+    const token = mintAgentToken(secret, {
+      accountId: demo.accountId, agentId: 'demo-agent', name: 'Demo Agent', ttlSec,
+      secretGeneration: account ? secretGeneration(account.secretHash) : undefined,
+    });
+    const expires = new Date(Date.now() + ttlSec * 1000).toISOString().slice(0, 16).replace('T', ' ');
     // Printed to the terminal for the person who ran `npm start`, never to the log stream.
     process.stderr.write(
       [
         '',
         `  Cobrowse relay on ${base}  (store: ${store.kind}, data: ${config.dataDir})`,
+        '  DEMO ONLY, for trying it out: a demo account, its secret key and an agent link are printed below.',
+        '  Run production with SEED_DEMO=0 (see README, "Configuration").',
         `  Demo customer page:  ${base}/demo/`,
         `  Agent viewer:        ${base}/agent/#token=${token}`,
+        `                       (demo agent token, valid until ${expires} UTC; restart for a new one)`,
         `  Delete visitor data: ${base}/delete/  (sign in with the account secret key)`,
         demo.secretKey ? `  Demo secret key (shown once, stored hashed): ${demo.secretKey}` : '',
         '',

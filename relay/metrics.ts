@@ -16,6 +16,8 @@ export class Metrics {
     upgrades_refused_total: 0,
     http_requests_total: 0,
     http_auth_failures_total: 0,
+    /** Scrypt runs verifying secret keys (bounded per address by API_AUTH_FAILURES_PER_MIN). */
+    scrypt_runs_total: 0,
     metadata_writes_total: 0,
     metadata_write_failures_total: 0,
     metadata_dropped_total: 0,
@@ -23,6 +25,11 @@ export class Metrics {
     metadata_late_writes_erased_total: 0,
     visitors_deleted_total: 0,
     visitors_expired_total: 0,
+    /** Consent or control answers with no pending request to answer: ignored, nothing written. */
+    unrequested_answers_ignored_total: 0,
+    /** Client-caused actions refused because an activity budget was spent or the log was backlogged. */
+    activity_refused_total: 0,
+    log_lines_suppressed_total: 0,
   };
   readonly gauges = {
     visitor_sockets: 0,

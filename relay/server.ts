@@ -11,10 +11,12 @@ import { registerActivityApi } from './http/activityApi.ts';
 import { agentTokensHandler } from './http/agentTokens.ts';
 import { admitApiRequest, apiLimits } from './http/apiLimits.ts';
 import { ApiRoutes } from './http/apiRoutes.ts';
+import { registerMetrics } from './http/metricsRoute.ts';
 import { registerVisitorCheck } from './http/visitorCheck.ts';
 import { registerVisitorsApi } from './http/visitorsApi.ts';
 import { pending, sendError, sendJson } from './http/respond.ts';
 import { StaticFiles } from './http/static.ts';
+import { clientLimits } from './limits/clientLimits.ts';
 import { IpConnections } from './limits/ipConnections.ts';
 import type { Logger } from './log.ts';
 import { MetadataService } from './metadata/service.ts';
@@ -58,18 +60,20 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     store, metrics, log, secret: relaySecret, now: opts.now,
     retentionDays: config.retentionDays, activityRetentionDays: config.activityRetentionDays, maxPendingVisitors: config.maxPendingVisitorWrites,
   });
+  const limits = clientLimits(config, metrics, log, metadata);
   const ctx: RelayContext = {
     app,
     config,
     store,
-    accounts: new AccountService(store),
-    router: new SessionRouter(app, config, metrics, log, metadata),
+    accounts: new AccountService(store, { onScryptRun: () => metrics.counters.scrypt_runs_total++ }),
+    router: new SessionRouter(app, config, metrics, log, metadata, limits),
     metrics,
     metadata,
     log,
     relaySecret,
     ipConnections: new IpConnections(config.maxConnectionsPerIp),
     apiLimits: apiLimits(config),
+    clientLimits: limits,
     state: { shuttingDown: false },
   };
   const statics = new StaticFiles(PUBLIC_DIR, { publicUrl: config.publicUrl, ...opts.templateVars });
@@ -94,10 +98,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       () => sendError(p, 'shuttingDown', 'store unavailable'),
     );
   }));
-  app.get('/metrics', counted((res) => {
-    const body = metrics.render({ uws_native: uwsIsNative ? 1 : 0, rss_bytes: process.memoryUsage.rss() });
-    res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'text/plain; version=0.0.4').end(body));
-  }));
+  registerMetrics(app, ctx, counted);
   const api = new ApiRoutes(app, counted);
   api.post('/api/v1/agent-tokens', agentTokensHandler(ctx));
   registerVisitorsApi(api, ctx);
@@ -119,6 +120,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const sweeper = setInterval(() => guarded(log, 'sweep', () => ctx.router.sweep()), 250);
   sweeper.unref();
   metadata.start();
+  limits.log.start();
 
   let shut: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>
@@ -131,6 +133,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         for (const tab of [...v.tabs.values()]) closeWith(tab.ws, tab, 'serviceRestart', 'relay is restarting');
       }
       await metadata.stop();
+      limits.log.stop();
       await store.close();
     })());
 

@@ -16,6 +16,8 @@ const common: BuildOptions = { bundle: true, minify: true, format: 'iife', targe
 await build({ ...common, entryPoints: [path.join(root, 'client/embed.ts')], outfile: path.join(out, 'embed.js') });
 // The agent viewer (/agent/): one script, one stylesheet (its own plus rrweb's Replayer CSS), no inline code (strict CSP).
 await build({ ...common, entryPoints: [path.join(root, 'agent-viewer/viewer.ts')], outfile: path.join(out, 'agent/viewer.js') });
+// Its frame decoder worker: inflates and parses frames off the UI thread, same origin (CSP worker-src 'self').
+await build({ ...common, entryPoints: [path.join(root, 'agent-viewer/decode.worker.ts')], outfile: path.join(out, 'agent/decode.worker.js') });
 await build({ ...common, entryPoints: [path.join(root, 'agent-viewer/viewer.css')], outfile: path.join(out, 'agent/viewer.css') });
 fs.copyFileSync(path.join(root, 'agent-viewer/index.html'), path.join(out, 'agent/index.html'));
 // The demo customer page, its images, and its web font (Inter, from the @fontsource/inter devDependency;

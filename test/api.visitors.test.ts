@@ -83,7 +83,7 @@ t.test('search, read, and the account boundary', async (t) => {
     t.equal(res.body.error.code, 'not_found');
   }
   const bulk = await api(r, 'POST', '/api/v1/visitors/delete', r.acme.secretKey, { visitorIds: [foreign.welcome.visitorId] });
-  t.same(bulk.body, { deleted: 0 }, 'bulk delete cannot reach another account');
+  t.same(bulk.body, { deleted: 0, activityScrubbed: 0 }, 'bulk delete cannot reach another account (nor its activity log)');
   t.ok(await r.relay.ctx.store.getVisitor(r.other.accountId, foreign.welcome.visitorId), 'the other account\'s visitor is untouched');
   t.equal(foreign.sock.closeInfo, undefined, 'and still connected');
 });
@@ -101,7 +101,10 @@ t.test('deleting a live visitor: sessions end, nothing remains, nothing is recre
   await stored(r, r.open.accountId, v.welcome.visitorId);
 
   const res = await api(r, 'DELETE', `/api/v1/visitors/${v.welcome.visitorId}`, r.open.secretKey);
-  t.same(res, { status: 200, body: { deleted: 1 } });
+  t.same(res, { status: 200, body: { deleted: 1, activityScrubbed: 0 } }, 'one record; no log entry named him yet (consent is off: no request logged)');
+  const ended = (await r.relay.ctx.store.listActivity(r.open.accountId, { type: 'session_ended', limit: 5 })).items;
+  t.same(ended.map((e) => [e.visitorId, e.userId]), [[r.relay.ctx.metadata.pseudonymOf(r.open.accountId, v.welcome.visitorId), undefined]],
+    'the session ended by the deletion is logged under a pseudonym, without his user id');
   t.same(await v.sock.closed, { code: 4004, reason: 'visitor_deleted' }, 'the visitor socket is closed with 4004');
   await a.next('ended');
   t.equal(await r.relay.ctx.store.getVisitor(r.open.accountId, v.welcome.visitorId), null, 'gone from the store');
@@ -145,10 +148,10 @@ t.test('bulk delete counts, allOffline, validation, activity purge, forget()', a
   t.equal((await api(r, 'POST', '/api/v1/visitors/delete', r.acme.secretKey, {})).status, 400, 'an empty filter deletes nothing: 400');
   t.equal((await api(r, 'POST', '/api/v1/visitors/delete', r.acme.secretKey, { visitorIds: 'x' })).status, 400);
   t.equal((await api(r, 'POST', '/api/v1/visitors/delete', r.acme.secretKey, { visitorIds: Array(1001).fill('x') })).status, 400, 'bounded');
-  t.same((await api(r, 'POST', '/api/v1/visitors/delete', r.acme.secretKey, { userIds: ['a'] })).body, { deleted: 2 }, 'two visitors with user id a');
-  t.same((await api(r, 'POST', '/api/v1/visitors/delete', r.acme.secretKey, { userIds: ['a'] })).body, { deleted: 0 }, 'idempotent');
-  t.same((await api(r, 'POST', '/api/v1/visitors/delete', r.acme.secretKey, { emails: ['B@example.com'] })).body, { deleted: 1 });
-  t.same((await api(r, 'POST', '/api/v1/visitors/delete', r.acme.secretKey, { allOffline: true })).body, { deleted: 1 }, 'all offline: the one left offline');
+  t.same((await api(r, 'POST', '/api/v1/visitors/delete', r.acme.secretKey, { userIds: ['a'] })).body, { deleted: 2, activityScrubbed: 0 }, 'two visitors with user id a');
+  t.same((await api(r, 'POST', '/api/v1/visitors/delete', r.acme.secretKey, { userIds: ['a'] })).body, { deleted: 0, activityScrubbed: 0 }, 'idempotent');
+  t.same((await api(r, 'POST', '/api/v1/visitors/delete', r.acme.secretKey, { emails: ['B@example.com'] })).body, { deleted: 1, activityScrubbed: 0 });
+  t.same((await api(r, 'POST', '/api/v1/visitors/delete', r.acme.secretKey, { allOffline: true })).body, { deleted: 1, activityScrubbed: 0 }, 'all offline: the one left offline');
   t.ok(await r.relay.ctx.store.getVisitor(r.acme.accountId, ids[4]), 'the online visitor stays');
 
   // Activity for an identified visitor, then its erasure.

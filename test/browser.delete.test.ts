@@ -44,6 +44,9 @@ if (!chromiumAvailable()) {
     await stored(r, r.acme.accountId, janeId);
     await stored(r, r.acme.accountId, johnId);
     await stored(r, r.other.accountId, foreignId);
+    // An agent watched Jane once: the activity log names her visitor id and user id.
+    r.relay.ctx.metadata.activity(r.acme.accountId, 'consent_given', { agentId: 'alice', visitorId: janeId, userId: jane.userId });
+    await r.relay.ctx.metadata.writer.flush(Date.now(), true);
 
     const browser = await launchChromium();
     t.teardown(() => browser.close());
@@ -119,7 +122,11 @@ if (!chromiumAvailable()) {
     await rows.first().getByRole('button', { name: /Delete/ }).click();
     await dialog.waitFor({ state: 'visible' });
     await dialog.getByRole('button', { name: 'Delete permanently' }).click();
-    await t.resolves(status.filter({ hasText: 'Deleted 1 visitor record' }).waitFor({ timeout: 10_000 }), 'the page shows the count deleted');
+    await t.resolves(status.filter({ hasText: 'Deleted 1 visitor record. 1 activity log entry anonymised' }).waitFor({ timeout: 10_000 }),
+      'the page shows the count deleted and the activity log entries anonymised');
+    const log = JSON.stringify((await store.listActivity(r.acme.accountId, { limit: 100 })).items);
+    t.notOk(log.includes(janeId) || log.includes('"u-1"'), 'her visitor id and user id are gone from the activity log');
+    t.match(log, /"visitorId":"erased-/, 'her entry stays, under a pseudonym');
     t.equal(await rows.count(), 0, 'the deleted record left the list');
 
     t.equal(await store.getVisitor(r.acme.accountId, janeId), null, 'the visitor is gone from the store');

@@ -6,7 +6,7 @@ import t from 'tap';
 import { AGENT_AUDIENCE, RELAY_ISSUER } from '../protocol/index.ts';
 import { PUBLIC_DIR } from '../relay/server.ts';
 import { connectAgent, connectVisitor, refused, sleep } from './helpers/clients.ts';
-import { SITE_ORIGIN, startTestRelay, type TestRelay } from './helpers/relay.ts';
+import { SITE_ORIGIN, startTestRelay, TEST_METRICS_TOKEN, type TestRelay } from './helpers/relay.ts';
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -24,6 +24,7 @@ const get = (p: string, init: RequestInit = {}) => fetch(base + p, { signal: Abo
 async function expectJsonError(t: Test, res: Response, status: number, code: string, what: string) {
   t.equal(res.status, status, `${what}: HTTP ${status}`);
   t.match(res.headers.get('content-type'), /^application\/json/, `${what}: JSON`);
+  t.equal(res.headers.get('x-content-type-options'), 'nosniff', `${what}: nosniff`);
   const body = await res.json();
   t.same(Object.keys(body), ['error'], `${what}: only an error member`);
   t.equal(body.error?.code, code, `${what}: code ${code}`);
@@ -57,7 +58,7 @@ t.test('health, readiness, metrics', async (t) => {
   t.equal(ready.status, 200);
   t.same(await ready.json(), { status: 'ready', store: 'sqlite' });
 
-  const m = await get('/metrics');
+  const m = await get('/metrics', { headers: { authorization: `Bearer ${TEST_METRICS_TOKEN}` } });
   t.equal(m.status, 200);
   t.match(m.headers.get('content-type'), /^text\/plain; version=0\.0\.4/, 'Prometheus text content type');
   const text = await m.text();
@@ -74,7 +75,7 @@ t.test('health, readiness, metrics', async (t) => {
   }
 
   const { sock } = await connectVisitor(r.port, r.acme.publicKey);
-  const m2 = await (await get('/metrics')).text();
+  const m2 = await r.metricsText();
   t.match(m2, /^cobrowse_visitor_sockets 1$/m, 'the gauge counts a connected visitor');
   sock.close();
   await sock.closed;

@@ -159,3 +159,20 @@ t.test('ACTIVITY_RETENTION_DAYS: unset keeps the log; set, the sweep removes old
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+t.test('tombstones expire with the retention: the sweep removes them, and the id is admitted again', async (t) => {
+  const { service, store, setClock, realNow } = setup(t, 30);
+  service.touch({ accountId: ACC, visitorId: 'v-del' });
+  await service.writer.flush(Date.now(), true);
+  await service.erase(ACC, { visitorIds: ['v-del'] });
+  const key = service.tombstoneKeyOf(ACC, 'v-del');
+  setClock(realNow + 29 * DAY_MS);
+  await service.sweep();
+  t.equal(await service.refusesVisitor(ACC, 'v-del'), true, 'after 29 days the id is still refused');
+  t.equal(await store.hasTombstone(ACC, key, new Date(realNow + 29 * DAY_MS)), true, 'after 29 days the tombstone is kept');
+  setClock(realNow + 30 * DAY_MS + 1);
+  await service.sweep();
+  t.equal(await store.sweepTombstones(new Date(realNow + 30 * DAY_MS + 1)), 0, 'after 30 days the service sweep already removed it');
+  t.equal(await store.hasTombstone(ACC, key, new Date(realNow)), false, 'gone from the store, whatever the clock');
+  t.equal(await service.refusesVisitor(ACC, 'v-del'), false, 'the id is no longer refused (its record would have expired too)');
+});

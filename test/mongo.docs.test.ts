@@ -9,8 +9,8 @@ import { BSON, MongoBulkWriteError } from 'mongodb';
 import { newEventId } from '../relay/metadata/eventId.ts';
 import t from 'tap';
 import {
-  ACTIVITY_INDEXES, DAY_SECONDS, DUPLICATE_KEY, TTL_INDEX_NAME, activityFilter, activityToDoc, onlyDuplicateKeys, ttlCollMod, visitorDeleteFilter, visitorIndexes,
-  visitorSearchFilter, visitorUpsertOp,
+  ACTIVITY_INDEXES, DAY_SECONDS, DUPLICATE_KEY, TOMBSTONE_INDEXES, TTL_INDEX_NAME, activityFilter, activityScrubFilter, activityScrubOps, activityToDoc,
+  liveTombstonesFilter, onlyDuplicateKeys, tombstoneUpsertOp, ttlCollMod, visitorDeleteFilter, visitorIndexes, visitorSearchFilter, visitorUpsertOp,
 } from '../relay/store/mongoDocs.ts';
 import { accountSecretUpdate } from '../relay/store/mongo.ts';
 import type { ActivityEvent, VisitorUpdate } from '../relay/store/types.ts';
@@ -293,4 +293,43 @@ t.test('onlyDuplicateKeys: a retried append that found its events already stored
   t.notOk(onlyDuplicateKeys(Object.assign(bulk([DUPLICATE_KEY]), { writeConcernError: { code: 64 } })), 'a write concern error: not durable, retry');
   t.notOk(onlyDuplicateKeys(new Error('connection reset')), 'any other error: a real failure');
   t.notOk(onlyDuplicateKeys(undefined), 'nothing: a real failure');
+});
+
+t.test('tombstones: a TTL index on expiresAt; the upsert keeps the later expiry; the filter checks expiry and account', async (t) => {
+  t.same(TOMBSTONE_INDEXES, [{ key: { expiresAt: 1 }, name: 'expiresAt_ttl', expireAfterSeconds: 0 }], 'removed by the server once expiresAt has passed');
+  const expiresAt = new Date('2031-01-02T03:04:05.678Z');
+  const o = (tombstoneUpsertOp({ accountId: 'acc_1', key: 'hmac-key', expiresAt }) as { updateOne: { filter: Doc; update: Doc; upsert?: boolean } }).updateOne;
+  t.same(o.filter, { _id: 'hmac-key' }, 'by the key (the keyed hash covers the account)');
+  t.equal(o.upsert, true, 'idempotent: an upsert');
+  t.same(o.update, { $set: { accountId: 'acc_1' }, $max: { expiresAt } }, 'the later expiry wins ($max); no visitor id anywhere');
+  const w = wire(o.update);
+  t.ok(w.$max.expiresAt instanceof Date, 'expiresAt is a BSON date (the TTL index needs one)');
+  t.throws(() => tombstoneUpsertOp({ accountId: 'a', key: 'k', expiresAt: new Date(NaN) }), 'an invalid date is refused');
+  const sm = (tombstoneUpsertOp({ accountId: smuggle, key: smuggle, expiresAt }) as { updateOne: { filter: Doc; update: Doc } }).updateOne;
+  t.equal(typeof sm.filter._id, 'string', 'an operator object as key becomes a string');
+  t.equal(typeof sm.update.$set.accountId, 'string', 'and as account');
+
+  const now = new Date('2030-06-01T00:00:00Z');
+  const f = liveTombstonesFilter('acc_1', ['k1', smuggle], now) as Doc;
+  t.same(f, { _id: { $in: ['k1', String(smuggle)] }, accountId: 'acc_1', expiresAt: { $gt: now } }, 'live = expiresAt after now, in this account');
+  t.ok(wire(f).expiresAt.$gt instanceof Date, 'compared as a date');
+});
+
+t.test('activity scrub: the filter finds the person\'s entries; the updates pseudonymise and $unset, by _id', async (t) => {
+  t.equal(activityScrubFilter('acc_1', { visitorIds: [], userKeys: [], userIds: [] }), undefined, 'nothing asked: no filter (never a scrub of everything)');
+  const f = activityScrubFilter('acc_1', { visitorIds: ['v1'], userKeys: ['key-1'], userIds: ['u-1', smuggle] }) as Doc;
+  t.same(f, {
+    accountId: 'acc_1',
+    $or: [{ visitorId: { $in: ['v1'] } }, { userKey: { $in: ['key-1'] } }, { userId: { $in: ['u-1', String(smuggle)] } }],
+  }, 'scoped to the account; any of the three');
+  t.same(ACTIVITY_INDEXES.find((i) => i.name === 'account_visitorId')?.key, { accountId: 1, visitorId: 1 }, 'an index serves the visitor id branch');
+
+  const a = 'a'.repeat(24);
+  const b = 'b'.repeat(24);
+  const c = 'c'.repeat(24);
+  const ops = activityScrubOps([{ _id: a, visitorId: 'v1' }, { _id: b, visitorId: 'v1' }, { _id: c }], (id) => `erased-${id}`) as Array<{ updateMany: { filter: Doc; update: Doc } }>;
+  t.equal(ops.length, 2, 'one update per visitor id, one for entries without one');
+  t.same(ops[0].updateMany, { filter: { _id: { $in: [a, b] } }, update: { $set: { visitorId: 'erased-v1' }, $unset: { userId: '', userKey: '' } } }, 'pseudonym set, user id and key unset');
+  t.same(ops[1].updateMany, { filter: { _id: { $in: [c] } }, update: { $unset: { userId: '', userKey: '' } } }, 'no visitor id: only unset');
+  t.same(activityScrubOps([], (id) => id), [], 'no entries: no updates');
 });

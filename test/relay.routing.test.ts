@@ -119,6 +119,8 @@ t.test('control: tools relayed with agent id; click/input only after the visitor
   a.send({ t: 'click', x: 5, y: 5 });
   const err = await a.next('error', 5000, (m) => m.code === 'control_not_granted');
   t.ok(err, 'click refused without control');
+  a.send({ t: 'control-request' }); // a grant answers a request
+  await visitor.next('control-request');
   visitor.send({ t: 'control', agentId: 'alice', allow: true });
   t.equal((await a.next('control')).allow, true);
   a.send({ t: 'click', x: 5, y: 6 });

@@ -29,7 +29,7 @@ for (const mode of ['fail', 'stall'] as const) {
     t.ok(w.pendingVisitors <= 10, `pending visitor writes bounded (${w.pendingVisitors} <= 10)`);
     t.ok(m.counters.metadata_dropped_total > 0, 'what did not fit is counted as dropped');
     if (mode === 'fail') t.ok(m.counters.metadata_write_failures_total > 0, 'failures are counted');
-    const metrics = await (await fetch(`http://127.0.0.1:${r.port}/metrics`)).text();
+    const metrics = await r.metricsText();
     t.match(metrics, /^cobrowse_metadata_pending_visitors \d+$/m, 'pending writes are visible in /metrics');
     t.equal(await r.relay.ctx.store.getVisitor(r.open.accountId, v.welcome.visitorId), null, 'nothing written yet');
 

@@ -33,6 +33,8 @@ t.test('agents follow the visitor to the tab they switch to', async (t) => {
   await sleep(50);
   const alice = await watch(r, tab1, w1.visitorId, 'alice');
   t.equal(alice.texts.find((m) => m.t === 'joined')!.tabId, w1.tabId, 'the agent watches the tab the visitor is on');
+  alice.send({ t: 'control-request' });
+  await tab1.next('control-request');
   tab1.send({ t: 'control', agentId: 'alice', allow: true });
   await alice.next('control', 5000, (m) => m.allow === true);
 

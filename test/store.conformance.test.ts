@@ -186,6 +186,7 @@ function visitorAndActivityConformance(
   /** A recent whole second, so every offset below stays well inside the retention. */
   const base = () => Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
   const ids = (items: Array<{ visitorId: string }>) => items.map((v) => v.visitorId);
+  const vids = ids;
   const search = async (store: Store, accountId: string, q: Omit<VisitorQuery, 'limit'> & { limit?: number }) =>
     ids((await store.searchVisitors(accountId, { limit: 100, ...q })).items);
   /** Every page, following nextCursor until there is none. */
@@ -405,31 +406,31 @@ function visitorAndActivityConformance(
     ]);
     const count = async (acc: string) => (await store.searchVisitors(acc, { limit: 100 })).items.length;
 
-    t.same(await store.deleteVisitors(A, {}), [], 'an empty filter deletes nothing');
-    t.same(await store.deleteVisitors(A, { visitorIds: [], userIds: [], emails: [] }), [], 'empty lists delete nothing');
-    t.same(await store.deleteVisitors(A, { userIds: ['%'], emails: ['%'], visitorIds: ['%'] }), [], '"%" is literal everywhere');
-    t.same(await store.deleteVisitors(A, { emails: ['.*', 'mixed.case@example.co'] }), [], 'emails: exact, metacharacters literal');
+    t.same(vids(await store.deleteVisitors(A, {})), [], 'an empty filter deletes nothing');
+    t.same(vids(await store.deleteVisitors(A, { visitorIds: [], userIds: [], emails: [] })), [], 'empty lists delete nothing');
+    t.same(vids(await store.deleteVisitors(A, { userIds: ['%'], emails: ['%'], visitorIds: ['%'] })), [], '"%" is literal everywhere');
+    t.same(vids(await store.deleteVisitors(A, { emails: ['.*', 'mixed.case@example.co'] })), [], 'emails: exact, metacharacters literal');
     t.equal(await count(A), 6, 'nothing deleted so far in A');
 
-    t.same(await store.deleteVisitors(A, { visitorIds: ['d4', 'nope'] }), ['d4'], 'by visitor id: exactly the ids deleted');
-    t.same(await store.deleteVisitors(A, { visitorIds: ['d4'] }), [], 'the second call returns []');
+    t.same(vids(await store.deleteVisitors(A, { visitorIds: ['d4', 'nope'] })), ['d4'], 'by visitor id: exactly the ids deleted');
+    t.same(vids(await store.deleteVisitors(A, { visitorIds: ['d4'] })), [], 'the second call returns []');
     t.equal(await store.getVisitor(A, 'd4'), null, 'd4 gone from A');
     t.ok(await store.getVisitor(B, 'd4'), "B's d4 untouched");
 
-    t.same((await store.deleteVisitors(A, { userIds: ['u-1'] })).sort(), ['d1', 'd2'], 'by user id: every visitor with it');
-    t.same(await store.deleteVisitors(A, { userIds: ['u-1'] }), [], 'idempotent');
+    t.same((vids(await store.deleteVisitors(A, { userIds: ['u-1'] }))).sort(), ['d1', 'd2'], 'by user id: every visitor with it');
+    t.same(vids(await store.deleteVisitors(A, { userIds: ['u-1'] })), [], 'idempotent');
     t.ok(await store.getVisitor(B, 'd1'), "B's visitor with the same user id untouched");
 
-    t.same(await store.deleteVisitors(A, { emails: ['mixed.case@EXAMPLE.com'] }), ['d3'], 'by email, case-insensitive');
-    t.same(await store.deleteVisitors(A, { emails: ['mixed.case@example.com'] }), [], 'idempotent');
+    t.same(vids(await store.deleteVisitors(A, { emails: ['mixed.case@EXAMPLE.com'] })), ['d3'], 'by email, case-insensitive');
+    t.same(vids(await store.deleteVisitors(A, { emails: ['mixed.case@example.com'] })), [], 'idempotent');
     t.ok(await store.getVisitor(B, 'b-other'), "B's visitor with that email untouched");
 
-    t.same(await store.deleteVisitors(A, { allExcept: ['keep'] }), ['d5'], 'all except: every other visitor of the account');
-    t.same(await store.deleteVisitors(A, { allExcept: ['keep'] }), [], 'idempotent');
+    t.same(vids(await store.deleteVisitors(A, { allExcept: ['keep'] })), ['d5'], 'all except: every other visitor of the account');
+    t.same(vids(await store.deleteVisitors(A, { allExcept: ['keep'] })), [], 'idempotent');
     t.same(await search(store, A, {}), ['keep'], 'only the kept visitor is left in A');
     t.equal(await count(B), 3, 'B untouched throughout');
-    t.same((await store.deleteVisitors(B, { visitorIds: ['d1'], emails: ['MIXED.case@example.com'] })).sort(), ['b-other', 'd1'], 'filters combine (OR)');
-    t.same(await store.deleteVisitors(B, { allExcept: [] }), ['d4'], 'all except none: the rest of the account');
+    t.same((vids(await store.deleteVisitors(B, { visitorIds: ['d1'], emails: ['MIXED.case@example.com'] }))).sort(), ['b-other', 'd1'], 'filters combine (OR)');
+    t.same(vids(await store.deleteVisitors(B, { allExcept: [] })), ['d4'], 'all except none: the rest of the account');
     t.equal(await count(B), 0, 'B now empty');
     t.same(await search(store, A, {}), ['keep'], "A's kept visitor survives B's deletions");
   });
@@ -524,6 +525,114 @@ function visitorAndActivityConformance(
     t.equal(await store.sweepActivity(at(3)), 1, 'sweepActivity removes the entries before the cut-off');
     t.same(order(await list({})), order([e3, e4, e6]), 'entries at or after the cut-off stay');
     t.equal(await store.sweepActivity(at(3)), 0, 'a second sweep removes nothing');
+  });
+
+  t.test('deleteVisitors returns the user id and email each deleted record held', async (t) => {
+    const { store } = await open(t);
+    const at = new Date(base());
+    await store.upsertVisitors([
+      { accountId: A, visitorId: 'full', lastSeen: at, userId: 'u-9', email: 'nine@example.com' },
+      { accountId: A, visitorId: 'bare', lastSeen: at },
+    ]);
+    const got = await store.deleteVisitors(A, { visitorIds: ['full', 'bare'] });
+    const byId = new Map(got.map((d) => [d.visitorId, d]));
+    t.same(byId.get('full'), { visitorId: 'full', userId: 'u-9', email: 'nine@example.com' }, 'identities of a record that had them');
+    t.same(byId.get('bare'), { visitorId: 'bare' }, 'absent fields stay absent');
+  });
+
+  t.test('tombstones: live until expiry, scoped by account, idempotent (later expiry wins), kept across reopen', async (t) => {
+    const s = await open(t);
+    const now = new Date(base());
+    const later = new Date(now.getTime() + 30 * DAY_MS);
+    t.equal(await s.store.hasTombstone(A, 'k1', now), false, 'none before');
+    await s.store.addTombstones([{ accountId: A, key: 'k1', expiresAt: later }, { accountId: A, key: 'k2', expiresAt: new Date(now.getTime() + 1000) }]);
+    await t.resolves(s.store.addTombstones([]), 'an empty list is harmless');
+    t.equal(await s.store.hasTombstone(A, 'k1', now), true, 'live');
+    t.equal(await s.store.hasTombstone(B, 'k1', now), false, 'another account does not see it');
+    t.equal(await s.store.hasTombstone(A, 'k1'.toUpperCase(), now), false, 'exact key');
+    t.equal(await s.store.hasTombstone(A, 'k2', new Date(now.getTime() + 1000)), false, 'expired at its expiry');
+    // Added again with an earlier expiry: the later one stays.
+    await s.store.addTombstones([{ accountId: A, key: 'k1', expiresAt: new Date(now.getTime() + 5000) }]);
+    t.equal(await s.store.hasTombstone(A, 'k1', new Date(now.getTime() + 10_000)), true, 'a later expiry is never shortened');
+    await s.store.addTombstones([{ accountId: A, key: 'k2', expiresAt: later }]);
+    t.equal(await s.store.hasTombstone(A, 'k2', new Date(now.getTime() + 10_000)), true, 'and can be extended');
+    await s.store.close();
+    const again = await s.reopen();
+    t.teardown(() => again.close());
+    t.equal(await again.hasTombstone(A, 'k1', now), true, 'a tombstone survives close and reopen (a restart)');
+    const swept = await again.sweepTombstones(new Date(later.getTime() + 1));
+    if (kind === 'mongodb') t.equal(swept, 0, 'MongoDB: the TTL index on expiresAt removes them; the sweep reports 0');
+    else {
+      t.equal(swept, 2, 'SQLite: the sweep removes expired tombstones');
+      t.equal(await again.hasTombstone(A, 'k1', now), false, 'gone after the sweep');
+    }
+  });
+
+  t.test('upsertVisitors never re-creates nor updates a tombstoned visitor', async (t) => {
+    const { store } = await open(t);
+    const now = base();
+    await store.upsertVisitors([{ accountId: A, visitorId: 'alive', lastSeen: new Date(now), userId: 'u-a', tombstoneKey: 'key-alive' }]);
+    await store.addTombstones([
+      { accountId: A, key: 'key-dead', expiresAt: new Date(now + 30 * DAY_MS) },
+      { accountId: A, key: 'key-alive', expiresAt: new Date(now + 30 * DAY_MS) },
+      { accountId: A, key: 'key-old', expiresAt: new Date(now - 1) },
+    ]);
+    await store.upsertVisitors([
+      { accountId: A, visitorId: 'dead', lastSeen: new Date(now + 1000), email: 'dead@example.com', tombstoneKey: 'key-dead' },
+      { accountId: A, visitorId: 'alive', lastSeen: new Date(now + 1000), email: 'late@example.com', tombstoneKey: 'key-alive' },
+      { accountId: A, visitorId: 'expired', lastSeen: new Date(now + 1000), tombstoneKey: 'key-old' },
+      { accountId: B, visitorId: 'other', lastSeen: new Date(now + 1000), tombstoneKey: 'key-dead' },
+      { accountId: A, visitorId: 'fresh', lastSeen: new Date(now + 1000), tombstoneKey: 'key-fresh' },
+    ]);
+    t.equal(await store.getVisitor(A, 'dead'), null, 'a tombstoned visitor is not created');
+    t.equal((await store.getVisitor(A, 'alive'))?.email, undefined, 'a row whose visitor got tombstoned is not updated');
+    t.ok(await store.getVisitor(A, 'expired'), 'an expired tombstone blocks nothing');
+    t.ok(await store.getVisitor(B, 'other'), 'a tombstone of another account blocks nothing');
+    const fresh = await store.getVisitor(A, 'fresh');
+    t.ok(fresh, 'the rest of the batch is written');
+    t.notOk(fresh && 'tombstoneKey' in fresh, 'the key is not part of the record');
+  });
+
+  t.test('scrubActivity: the person\'s identifiers go, the rest of the log stays', async (t) => {
+    const { store } = await open(t);
+    const b = base();
+    const at = (s: number) => new Date(b + s * 1000);
+    const pseudonym = (id: string) => `erased-${id.length}x`;
+    const es: ActivityEvent[] = [
+      { accountId: A, at: at(1), type: 'session_requested', agentId: 'alice', visitorId: 'v-gone' },
+      { accountId: A, at: at(2), type: 'consent_given', agentId: 'alice', visitorId: 'v-gone', userId: 'j***@example.com', userKey: 'key-jane' },
+      { accountId: A, at: at(3), type: 'session_ended', agentId: 'bob', visitorId: 'v-old-device', userId: 'j***@example.com', userKey: 'key-jane' },
+      { accountId: A, at: at(4), type: 'consent_given', agentId: 'bob', visitorId: 'v-legacy', userId: 'u-clear' },
+      { accountId: A, at: at(5), type: 'consent_given', agentId: 'bob', visitorId: 'v-keep', userId: 'j***@example.com', userKey: 'key-john' },
+      { accountId: A, at: at(6), type: 'data_deleted', detail: '1 visitor(s) deleted by admin' },
+      { accountId: B, at: at(7), type: 'consent_given', visitorId: 'v-gone', userId: 'j***@example.com', userKey: 'key-jane' },
+    ];
+    await store.appendActivity(es);
+    const n = await store.scrubActivity(A, { visitorIds: ['v-gone'], userKeys: ['key-jane'], userIds: ['u-clear'], pseudonym });
+    t.equal(n, 4, 'four entries changed, each counted once');
+    const items = (await store.listActivity(A, { limit: 100 })).items;
+    const byType = (type: string, agent?: string) => items.filter((e) => e.type === type && (agent === undefined || e.agentId === agent));
+    t.same(byType('session_requested')[0], { ...es[0], visitorId: 'erased-6x' }, 'by visitor id: pseudonymised');
+    t.same(byType('consent_given', 'alice')[0], { accountId: A, at: at(2), type: 'consent_given', agentId: 'alice', visitorId: 'erased-6x' }, 'user id and key removed too');
+    t.same(byType('session_ended')[0], { accountId: A, at: at(3), type: 'session_ended', agentId: 'bob', visitorId: 'erased-12x' }, 'by user key: another visitor id of that person, pseudonymised');
+    t.same(items.find((e) => e.at.getTime() === at(4).getTime()), { accountId: A, at: at(4), type: 'consent_given', agentId: 'bob', visitorId: 'erased-8x' }, 'by a user id kept in clear');
+    t.same(items.find((e) => e.at.getTime() === at(5).getTime()), es[4], 'someone else with the same masked form is untouched');
+    t.same(byType('data_deleted')[0], es[5], 'entries without identifiers are untouched');
+    t.same((await store.listActivity(B, { limit: 10 })).items, [es[6]], 'another account is untouched');
+    t.same((await store.listActivity(A, { visitorId: 'v-gone', limit: 10 })).items, [], 'the old visitor id finds nothing');
+    t.equal(await store.scrubActivity(A, { visitorIds: ['v-gone'], userKeys: ['key-jane'], userIds: ['u-clear'], pseudonym }), 0, 'a second scrub changes nothing');
+    t.equal(await store.scrubActivity(A, { visitorIds: [], userKeys: [], userIds: [], pseudonym }), 0, 'an empty scrub changes nothing');
+  });
+
+  t.test('vacuum resolves, and the store works on after it', async (t) => {
+    const { store } = await open(t);
+    await store.upsertVisitors([{ accountId: A, visitorId: 'v', lastSeen: new Date(base()) }]);
+    const [r] = await Promise.all([store.vacuum(), store.upsertVisitors([{ accountId: A, visitorId: 'w', lastSeen: new Date(base()) }])]);
+    t.ok(r.ms >= 0, `vacuum took ${r.ms.toFixed(1)} ms`);
+    const both = await Promise.all([store.vacuum(), store.vacuum()]);
+    t.equal(both.length, 2, 'concurrent vacuums both resolve');
+    t.ok(await store.getVisitor(A, 'v'), 'data kept');
+    t.ok(await store.getVisitor(A, 'w'), 'a write during the vacuum landed');
   });
 
   t.test('activity: appending an event again (a retry) keeps one entry', async (t) => {

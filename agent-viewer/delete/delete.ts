@@ -346,11 +346,14 @@ confirmDelete.addEventListener('click', async () => {
   setBusy(true);
   announce('Deleting…');
   try {
-    const out = await api<{ deleted: number }>('POST', `${API}/delete`, p.body);
+    const out = await api<{ deleted: number; activityScrubbed?: number }>('POST', `${API}/delete`, p.body);
     const n = typeof out.deleted === 'number' ? out.deleted : 0;
+    const scrubbed = typeof out.activityScrubbed === 'number' ? out.activityScrubbed : 0;
     dialog.close('delete');
     forget(p);
-    announce(n === 0 ? 'Deleted 0 visitor records: they were already gone.' : `Deleted ${plural(n, 'visitor record', 'visitor records')}.`);
+    // The admin must see all an erasure did: the records, and the person's entries in the activity log.
+    const records = n === 0 ? 'Deleted 0 visitor records: they were already gone.' : `Deleted ${plural(n, 'visitor record', 'visitor records')}.`;
+    announce(`${records} ${plural(scrubbed, 'activity log entry', 'activity log entries')} anonymised (identifiers removed).`);
   } catch (err) {
     dialog.close('delete');
     handleError(err);

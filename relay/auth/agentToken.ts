@@ -5,6 +5,8 @@
  * `exp` is required, the audience is checked, and `none` is never accepted. No token may live
  * longer than MAX_AGENT_TOKEN_LIFETIME_SEC: a leaked customer-signed token with a far `exp`
  * would otherwise be good for years.
+ * Relay tokens minted with an account's secret key (`POST /api/v1/agent-tokens`, the demo link)
+ * carry `skg`, a digest of the secret's stored hash: rotating the secret revokes them.
  */
 import crypto from 'node:crypto';
 import jwt from 'jsonwebtoken';
@@ -22,6 +24,8 @@ export interface AgentClaims {
   accountId: string;
   /** Expiry, seconds since the epoch. */
   exp: number;
+  /** The secret key generation it was minted under (relay tokens minted with a secret key only). */
+  secretGeneration?: string;
 }
 
 export type VerifyResult = { ok: true; claims: AgentClaims } | { ok: false; code: 'invalid_token' | 'token_expired'; message: string };
@@ -30,8 +34,23 @@ export function relayJwtKey(relaySecret: Buffer): Buffer {
   return crypto.createHmac('sha256', relaySecret).update('agent-jwt-hs256').digest();
 }
 
-export function mintAgentToken(relaySecret: Buffer, c: { accountId: string; agentId: string; name: string; ttlSec: number }): string {
-  return jwt.sign({ acc: c.accountId, name: c.name }, relayJwtKey(relaySecret), {
+/** Names the account's current secret key without revealing anything of it (a digest of its scrypt hash). */
+export function secretGeneration(secretHash: string): string {
+  return crypto.createHash('sha256').update(`agent-token-generation\0${secretHash}`).digest('base64url').slice(0, 22);
+}
+
+export interface MintOptions {
+  accountId: string;
+  agentId: string;
+  name: string;
+  ttlSec: number;
+  /** `secretGeneration` of the secret key the request was authenticated with; omitted only for operator-minted tokens. */
+  secretGeneration?: string;
+}
+
+export function mintAgentToken(relaySecret: Buffer, c: MintOptions): string {
+  const claims = c.secretGeneration === undefined ? { acc: c.accountId, name: c.name } : { acc: c.accountId, name: c.name, skg: c.secretGeneration };
+  return jwt.sign(claims, relayJwtKey(relaySecret), {
     algorithm: 'HS256',
     subject: c.agentId,
     issuer: RELAY_ISSUER,
@@ -81,5 +100,11 @@ export async function verifyAgentToken(
   const accountId = account ? account.id : payload.acc;
   if (typeof accountId !== 'string' || !ID_PATTERN.test(accountId)) return invalid('token has no account');
   if (account && payload.acc !== undefined && payload.acc !== account.id) return invalid('token account does not match issuer');
-  return { ok: true, claims: { agentId: payload.sub, name, accountId, exp: payload.exp } };
+  if (iss === RELAY_ISSUER && payload.skg !== undefined) {
+    const current = await getAccount(accountId);
+    if (!current) return invalid('unknown account');
+    if (payload.skg !== secretGeneration(current.secretHash)) return invalid('token revoked: the account secret key was rotated after it was minted');
+  }
+  const skg = iss === RELAY_ISSUER && typeof payload.skg === 'string' ? payload.skg : undefined;
+  return { ok: true, claims: { agentId: payload.sub, name, accountId, exp: payload.exp, ...(skg ? { secretGeneration: skg } : {}) } };
 }

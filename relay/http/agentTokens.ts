@@ -1,10 +1,14 @@
-/** `POST /api/v1/agent-tokens` with `Authorization: Bearer <secretKey>`, body `{agentId, name}` -> `{token, expiresAt}`. */
+/**
+ * `POST /api/v1/agent-tokens` with `Authorization: Bearer <secretKey>`, body `{agentId, name}` -> `{token, expiresAt}`.
+ * The token names the secret key's generation, so rotating the key revokes it.
+ */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { ID_PATTERN } from '../../protocol/index.ts';
 import { validate } from '../../protocol/schema.ts';
-import { mintAgentToken } from '../auth/agentToken.ts';
+import { mintAgentToken, secretGeneration } from '../auth/agentToken.ts';
 import type { RelayContext } from '../context.ts';
-import { recordAuthFailure, refuseIfLockedOut, requestIp } from './apiLimits.ts';
+import { authenticateCaller, sendAuthFailure } from './apiAuth.ts';
+import { requestIp } from './apiLimits.ts';
 import { BodyError, pending, readJsonBody, sendError, sendJson } from './respond.ts';
 
 const BODY_LIMIT = 4096;
@@ -21,14 +25,9 @@ export function agentTokensHandler(ctx: RelayContext) {
     bodyPromise.catch(() => {}); // a 401 answers first; the body's own error is then moot
     void (async () => {
       try {
-        if (refuseIfLockedOut(ctx, p, ip)) return;
-        const secret = /^Bearer +(\S+)$/i.exec(auth)?.[1]; // the auth scheme is case-insensitive (RFC 9110)
-        const account = secret ? await ctx.accounts.verifySecretKey(secret) : null;
-        if (!account) {
-          recordAuthFailure(ctx, ip);
-          // Drain nothing further: answer at once.
-          return sendError(p, 'unauthorized', 'Authorization: Bearer <secretKey> is required', { 'www-authenticate': 'Bearer' });
-        }
+        const authed = await authenticateCaller(ctx, ip, auth, false);
+        if (!authed.ok) return sendAuthFailure(ctx, p, authed, 'secretKey'); // answer at once, drain nothing further
+        const { account } = authed.caller;
         const body = await bodyPromise;
         const v = validate(body, {
           agentId: { type: 'string', max: 64, pattern: ID_PATTERN },
@@ -37,7 +36,8 @@ export function agentTokensHandler(ctx: RelayContext) {
         if (!v.ok) return sendError(p, 'badRequest', v.message);
         const { agentId, name } = body as { agentId: string; name: string };
         const ttl = ctx.config.agentTokenTtlSec;
-        const token = mintAgentToken(ctx.relaySecret, { accountId: account.id, agentId, name, ttlSec: ttl });
+        // Tied to the secret key's generation: rotating a leaked key revokes what was minted with it.
+        const token = mintAgentToken(ctx.relaySecret, { accountId: account.id, agentId, name, ttlSec: ttl, secretGeneration: secretGeneration(account.secretHash) });
         sendJson(p, 201, { token, expiresAt: new Date(Date.now() + ttl * 1000).toISOString() });
       } catch (err) {
         if (err instanceof BodyError) return sendError(p, err.name, err.message);

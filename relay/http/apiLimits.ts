@@ -1,23 +1,33 @@
 /**
- * Rate limits of the REST API, per client IP: requests per second for every `/api/` call, and
- * failed authentications per minute. A locked-out address gets 429 before its key is checked, so
- * bad keys cannot make the relay run scrypt without bound.
+ * Per-address limits of the HTTP surface: REST requests per second, visitor checks per second, and
+ * the failed-authentication budget with the scrypt in-flight caps (relay/auth/authGate.ts), which
+ * the REST API, /metrics and agent socket upgrades share.
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { AuthGate } from '../auth/authGate.ts';
+import type { RelayConfig } from '../config.ts';
 import type { RelayContext } from '../context.ts';
 import { IpRateLimiter } from '../limits/ipRateLimiter.ts';
 import { clientIp } from './clientIp.ts';
-import { pending, sendError, type Pending } from './respond.ts';
+import { pending, sendError } from './respond.ts';
 
 export interface ApiLimits {
   requests: IpRateLimiter;
-  authFailures: IpRateLimiter;
+  visitorChecks: IpRateLimiter;
+  auth: AuthGate;
 }
 
-export function apiLimits(config: { apiRequestsPerSec: number; apiAuthFailuresPerMin: number }): ApiLimits {
+type LimitsConfig = Pick<RelayConfig, 'apiRequestsPerSec' | 'apiAuthFailuresPerMin' | 'visitorChecksPerSec' | 'scryptMaxInFlight' | 'scryptMaxInFlightPerIp'>;
+
+export function apiLimits(config: LimitsConfig): ApiLimits {
   return {
     requests: new IpRateLimiter(config.apiRequestsPerSec, config.apiRequestsPerSec * 2),
-    authFailures: new IpRateLimiter(config.apiAuthFailuresPerMin / 60, config.apiAuthFailuresPerMin),
+    visitorChecks: new IpRateLimiter(config.visitorChecksPerSec, config.visitorChecksPerSec * 2),
+    auth: new AuthGate({
+      failuresPerMin: config.apiAuthFailuresPerMin,
+      maxScryptInFlight: config.scryptMaxInFlight,
+      maxScryptInFlightPerIp: config.scryptMaxInFlightPerIp,
+    }),
   };
 }
 
@@ -34,18 +44,4 @@ export function admitApiRequest(ctx: RelayContext, res: HttpResponse, req: HttpR
   const retry = ctx.apiLimits.requests.retryAfterSec(ip);
   sendError(pending(res), 'rateLimited', 'too many API requests from this address', { 'retry-after': String(retry) });
   return false;
-}
-
-/** Answers 429 (and returns true) when this address failed to authenticate too often. */
-export function refuseIfLockedOut(ctx: RelayContext, p: Pending, ip: string): boolean {
-  if (ctx.apiLimits.authFailures.allows(ip)) return false;
-  ctx.metrics.counters.rate_limited_total++;
-  const retry = ctx.apiLimits.authFailures.retryAfterSec(ip);
-  sendError(p, 'rateLimited', 'too many failed authentications from this address; retry later', { 'retry-after': String(retry) });
-  return true;
-}
-
-export function recordAuthFailure(ctx: RelayContext, ip: string): void {
-  ctx.metrics.counters.http_auth_failures_total++;
-  ctx.apiLimits.authFailures.take(ip);
 }

@@ -4,17 +4,18 @@
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { HttpErrorName } from '../../protocol/index.ts';
-import { verifyAgentToken, type AgentClaims } from '../auth/agentToken.ts';
 import type { RelayContext } from '../context.ts';
 import { CursorError } from '../store/cursor.ts';
-import type { AccountRecord } from '../store/types.ts';
-import { recordAuthFailure, refuseIfLockedOut, requestIp } from './apiLimits.ts';
+import { authenticateCaller, sendAuthFailure, type Caller } from './apiAuth.ts';
+import { requestIp } from './apiLimits.ts';
 import { BodyError, pending, readJsonBody, sendError, sendJson } from './respond.ts';
 
-export type Caller = { kind: 'admin'; account: AccountRecord } | { kind: 'agent'; account: AccountRecord; agent: AgentClaims };
+export type { Caller } from './apiAuth.ts';
 
 export interface ApiRequest {
   caller: Caller;
+  /** The client's address (for per-address budgets). */
+  ip: string;
   query: URLSearchParams;
   params: string[];
   body: unknown;
@@ -35,20 +36,6 @@ export interface RouteOptions {
   params?: number;
 }
 
-async function authenticate(ctx: RelayContext, header: string, allowAgent: boolean): Promise<Caller | null> {
-  const credential = /^Bearer +(\S+)$/i.exec(header)?.[1];
-  if (!credential) return null;
-  if (credential.startsWith('sk_')) {
-    const account = await ctx.accounts.verifySecretKey(credential);
-    return account ? { kind: 'admin', account } : null;
-  }
-  if (!allowAgent) return null;
-  const v = await verifyAgentToken(credential, ctx.relaySecret, (id) => ctx.accounts.byId(id));
-  if (!v.ok) return null;
-  const account = await ctx.accounts.byId(v.claims.accountId);
-  return account ? { kind: 'agent', account, agent: v.claims } : null;
-}
-
 export function apiRoute(
   ctx: RelayContext,
   opts: RouteOptions,
@@ -57,7 +44,7 @@ export function apiRoute(
   return (res: HttpResponse, req: HttpRequest): void => {
     const p = pending(res);
     const ip = requestIp(ctx, res, req);
-    const auth = req.getHeader('authorization');
+    const authHeader = req.getHeader('authorization');
     const query = new URLSearchParams(req.getQuery() ?? '');
     const params = Array.from({ length: opts.params ?? 0 }, (_, i) => decodeURIComponent(req.getParameter(i) ?? ''));
     let bodyPromise: Promise<unknown> = Promise.resolve(undefined);
@@ -67,15 +54,13 @@ export function apiRoute(
     }
     void (async () => {
       try {
-        if (refuseIfLockedOut(ctx, p, ip)) return;
-        const caller = await authenticate(ctx, auth, opts.auth === 'adminOrAgent');
-        if (!caller) {
-          recordAuthFailure(ctx, ip);
-          const what = opts.auth === 'admin' ? 'the account secret key' : 'the account secret key or an agent token';
-          return sendError(p, 'unauthorized', `Authorization: Bearer <${what}> is required`, { 'www-authenticate': 'Bearer' });
+        const auth = await authenticateCaller(ctx, ip, authHeader, opts.auth === 'adminOrAgent');
+        if (!auth.ok) {
+          return sendAuthFailure(ctx, p, auth, opts.auth === 'admin' ? 'the account secret key' : 'the account secret key or an agent token');
         }
+        const { caller } = auth;
         const body = await bodyPromise;
-        const out = await handler({ caller, query, params, body });
+        const out = await handler({ caller, ip, query, params, body });
         sendJson(p, out.status, out.body);
       } catch (err) {
         if (err instanceof BodyError || err instanceof ApiError) return sendError(p, err.name, err.message);

@@ -35,6 +35,7 @@ export function sendJson(p: Pending, status: number, body: unknown, headers: Rec
     p.res.writeStatus(statusLine(status));
     p.res.writeHeader('content-type', 'application/json; charset=utf-8');
     p.res.writeHeader('cache-control', 'no-store');
+    p.res.writeHeader('x-content-type-options', 'nosniff');
     for (const [k, v] of Object.entries(headers)) p.res.writeHeader(k, v);
     p.res.end(JSON.stringify(body));
   });

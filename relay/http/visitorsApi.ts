@@ -98,8 +98,8 @@ export function registerVisitorsApi(routes: ApiRoutes, ctx: RelayContext): void 
     const live = router.onlineVisitorIds(accountId, { visitorIds: [visitorId] });
     const known = live.length > 0 || metadata.writer.hasPending(accountId, visitorId) || (await store.getVisitor(accountId, visitorId)) !== null;
     if (!known) throw new ApiError('notFound', 'no such visitor');
-    const deleted = await metadata.deleteVisitors(accountId, { visitorIds: [visitorId] }, live);
-    return { status: 200, body: { deleted: new Set([...deleted, ...live]).size } };
+    const done = await metadata.erase(accountId, { visitorIds: [visitorId] }, live);
+    return { status: 200, body: { deleted: new Set([...done.visitorIds, ...live]).size, activityScrubbed: done.activityScrubbed } };
   }));
 
   routes.post('/api/v1/visitors/delete', apiRoute(ctx, { auth: 'admin', bodyLimit: 256 * 1024 }, async ({ caller, body }) => {
@@ -116,12 +116,16 @@ export function registerVisitorsApi(routes: ApiRoutes, ctx: RelayContext): void 
     }
     const accountId = caller.account.id;
     const live = router.onlineVisitorIds(accountId, { visitorIds: f.visitorIds, userIds: f.userIds, emails: f.emails });
-    const ids = new Set(await metadata.deleteVisitors(accountId, { visitorIds: f.visitorIds, userIds: f.userIds, emails: f.emails }, live));
+    const done = await metadata.erase(accountId, { visitorIds: f.visitorIds, userIds: f.userIds, emails: f.emails }, live);
+    const ids = new Set(done.visitorIds);
+    let activityScrubbed = done.activityScrubbed;
     if (f.allOffline) {
       const online = router.onlineVisitorIds(accountId);
-      for (const id of await metadata.deleteVisitors(accountId, { allExcept: online })) ids.add(id);
+      const offline = await metadata.erase(accountId, { allExcept: online });
+      for (const id of offline.visitorIds) ids.add(id);
+      activityScrubbed += offline.activityScrubbed;
     }
     for (const id of live) ids.add(id);
-    return { status: 200, body: { deleted: ids.size } };
+    return { status: 200, body: { deleted: ids.size, activityScrubbed } };
   }));
 }

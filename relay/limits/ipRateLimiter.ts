@@ -19,6 +19,11 @@ export class IpRateLimiter {
     return this.bucket(ip, now).take(1, now);
   }
 
+  /** Gives back a token taken with `take` (a reservation that did not count). */
+  refund(ip: string, now = performance.now()): void {
+    this.buckets.get(ip)?.refund(1, now);
+  }
+
   /** Whether this IP has a token left, without taking it. */
   allows(ip: string, now = performance.now()): boolean {
     const b = this.buckets.get(ip);

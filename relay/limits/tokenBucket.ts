@@ -21,4 +21,10 @@ export class TokenBucket {
     this.tokens -= n;
     return true;
   }
+
+  /** Gives back `n` tokens taken for something that turned out not to count (never above `burst`). */
+  refund(n = 1, now = performance.now()): void {
+    this.tokens = Math.min(this.burst, this.available(now) + n);
+    this.last = now;
+  }
 }

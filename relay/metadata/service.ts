@@ -6,9 +6,10 @@
  */
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { ActivityEvent, ActivityType, DeleteVisitorsFilter, Store, VisitorRecord, VisitorUpdate } from '../store/types.ts';
+import type { ActivityEvent, ActivityType, DeletedVisitor, DeleteVisitorsFilter, Store, VisitorRecord, VisitorUpdate } from '../store/types.ts';
 import { newEventId } from './eventId.ts';
 import { maskUserId, userKey } from './mask.ts';
+import { erasedPseudonym, tombstoneKey } from './tombstones.ts';
 import { WriteBehind } from './writeBehind.ts';
 
 export interface MetadataOptions {
@@ -34,6 +35,18 @@ interface RecentDeletion {
 }
 const MAX_RECENT_DELETIONS = 1000;
 
+/** What an erasure did (the REST response and the delete page report it). */
+export interface ErasureResult {
+  visitorIds: string[];
+  /** Activity entries whose identifiers were removed or pseudonymised. */
+  activityScrubbed: number;
+  /** How long the store took to leave no byte of it in its files (SQLite VACUUM, off the main thread). */
+  vacuumMs: number;
+}
+
+/** How long admission waits for the store's tombstone look-up before letting the visitor in. */
+const TOMBSTONE_CHECK_TIMEOUT_MS = 2000;
+
 /** Ends live sessions of deleted visitors; wired to the session router. */
 export type EndVisitors = (accountId: string, visitorIds: string[]) => void;
 
@@ -43,9 +56,14 @@ export class MetadataService {
   readonly writer: WriteBehind;
   private flushTimer?: NodeJS.Timeout;
   private sweepTimer?: NodeJS.Timeout;
-  /** Deleted visitor ids: a reconnect with one is refused, so erasure cannot be undone by a live tab. */
+  /**
+   * Visitors deleted through this relay: a fast answer for touches and admission. The store's
+   * tombstones are the truth (they survive a restart and reach every relay sharing the store).
+   */
   private tombstones = new Map<string, number>();
   private recentDeletions: RecentDeletion[] = [];
+  /** An erasure's vacuum failed: the sweep runs it again. */
+  private vacuumOwed = false;
   endVisitors: EndVisitors = () => {};
   readonly now: () => Date;
 
@@ -77,14 +95,30 @@ export class MetadataService {
     return this.o.retentionDays * DAY_MS;
   }
 
-  touch(u: Omit<VisitorUpdate, 'lastSeen'>): void {
+  touch(u: Omit<VisitorUpdate, 'lastSeen' | 'tombstoneKey'>): void {
     if (this.isDeleted(u.accountId, u.visitorId)) return;
-    this.writer.touch({ ...u, lastSeen: this.now() });
+    // The key lets the store refuse the write itself if another relay deleted this visitor.
+    this.writer.touch({ ...u, lastSeen: this.now(), tombstoneKey: this.tombstoneKeyOf(u.accountId, u.visitorId) });
+  }
+
+  tombstoneKeyOf(accountId: string, visitorId: string): string {
+    return tombstoneKey(this.o.secret, accountId, visitorId);
+  }
+
+  pseudonymOf(accountId: string, visitorId: string): string {
+    return erasedPseudonym(this.o.secret, accountId, visitorId);
   }
 
   activity(accountId: string, type: ActivityType, f: { agentId?: string; visitorId?: string; userId?: string; detail?: string } = {}): void {
     const e: ActivityEvent = { accountId, at: this.now(), type, eventId: newEventId() };
     if (f.agentId) e.agentId = f.agentId;
+    if (f.visitorId && this.isDeleted(accountId, f.visitorId)) {
+      // An entry about an erased visitor (its session ending, say) never names it.
+      e.visitorId = this.pseudonymOf(accountId, f.visitorId);
+      if (f.detail) e.detail = f.detail;
+      this.writer.record(e);
+      return;
+    }
     if (f.visitorId) e.visitorId = f.visitorId;
     if (f.userId) {
       e.userId = maskUserId(f.userId);
@@ -98,6 +132,33 @@ export class MetadataService {
     return userKey(this.o.secret, accountId, userId);
   }
 
+  /**
+   * Admission: whether this visitor id was deleted, here or by any relay sharing the store. If the
+   * store cannot answer in time the visitor is let in (relaying never waits on a slow database); its
+   * writes are still refused by the store, so the record is not re-created.
+   */
+  async refusesVisitor(accountId: string, visitorId: string): Promise<boolean> {
+    if (this.isDeleted(accountId, visitorId)) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), TOMBSTONE_CHECK_TIMEOUT_MS);
+      timer.unref();
+    });
+    const check = this.o.store.hasTombstone(accountId, this.tombstoneKeyOf(accountId, visitorId), this.now()).then((hit) => {
+      if (hit) this.tombstones.set(`${accountId}/${visitorId}`, this.now().getTime());
+      return hit;
+    }, (err: unknown) => {
+      this.o.log.warn({ err: (err as Error).message }, 'tombstone check failed; visitor admitted, its writes are still checked');
+      return false;
+    });
+    try {
+      return await Promise.race([check, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Deleted through this relay (the in-memory cache only; see refusesVisitor for the store). */
   isDeleted(accountId: string, visitorId: string): boolean {
     const at = this.tombstones.get(`${accountId}/${visitorId}`);
     if (at === undefined) return false;
@@ -108,31 +169,90 @@ export class MetadataService {
     return true;
   }
 
-  /**
-   * Deletes visitors of one account: live sessions end first (so nothing new is queued),
-   * pending writes are dropped, a write already under way is waited for, then the store
-   * rows go. Returns the ids deleted from the store or from pending writes.
-   */
+  /** `erase`, returning the ids deleted (the store's and the pending writes'). */
   async deleteVisitors(accountId: string, filter: DeleteVisitorsFilter, liveIds: string[] = [], by = 'admin'): Promise<string[]> {
+    return (await this.erase(accountId, filter, liveIds, by)).visitorIds;
+  }
+
+  /**
+   * An erasure request for visitors of one account. Tombstones go to the store first (so every
+   * relay refuses the ids from then on), live sessions end, pending writes are dropped, a write
+   * already under way is waited for, the rows go, the person's identifiers in the activity log are
+   * pseudonymised, and the store is vacuumed so no byte of it stays in its files.
+   */
+  async erase(accountId: string, filter: DeleteVisitorsFilter, liveIds: string[] = [], by = 'admin'): Promise<ErasureResult> {
     const now = this.now().getTime();
-    for (const id of [...(filter.visitorIds ?? []), ...liveIds]) this.tombstones.set(`${accountId}/${id}`, now);
+    const named = [...new Set([...(filter.visitorIds ?? []), ...liveIds])];
+    await this.tombstone(accountId, named, now);
     if (liveIds.length) this.endVisitors(accountId, liveIds);
     const match = deletionMatcher(filter);
     const pendingIds = this.writer.forgetWhere(accountId, match);
     pendingIds.push(...(await this.writer.forget(accountId, filter.visitorIds ?? [])));
     // A write that was under way and failed has put its batch back: drop the matching updates again.
     pendingIds.push(...this.writer.forgetWhere(accountId, match));
+    await breathe();
     const stored = await this.o.store.deleteVisitors(accountId, filter);
-    const ids = [...new Set([...stored, ...pendingIds])];
+    await breathe();
+    const ids = [...new Set([...stored.map((d) => d.visitorId), ...pendingIds])];
     // From here no update for these ids is accepted; one already queued or being written
     // (a heartbeat without the user id, say) is dropped, and whatever it re-created is removed.
-    for (const id of ids) this.tombstones.set(`${accountId}/${id}`, now);
+    await this.tombstone(accountId, ids, now);
     await this.writer.forget(accountId, ids);
-    if (ids.length) await this.o.store.deleteVisitors(accountId, { visitorIds: ids });
+    if (ids.length) stored.push(...(await this.o.store.deleteVisitors(accountId, { visitorIds: ids })));
+    await breathe();
+    const activityScrubbed = await this.scrubActivity(accountId, filter, [...named, ...ids], stored);
     this.o.metrics.counters.visitors_deleted_total += ids.length;
     if (ids.length) this.activity(accountId, 'data_deleted', { detail: `${ids.length} visitor(s) deleted by ${by}` });
     this.rememberDeletion({ accountId, matches: match, at: Date.now() });
-    return ids;
+    await breathe();
+    return { visitorIds: ids, activityScrubbed, vacuumMs: await this.vacuum() };
+  }
+
+  /** Vacuums the store; a failure (another process reading, say) is retried by the next sweep, not reported as a failed erasure. */
+  private async vacuum(): Promise<number> {
+    try {
+      const { ms } = await this.o.store.vacuum();
+      this.vacuumOwed = false;
+      return ms;
+    } catch (err) {
+      this.vacuumOwed = true;
+      this.o.log.warn({ err: (err as Error).message }, 'vacuum after an erasure failed; the next sweep retries it');
+      return 0;
+    }
+  }
+
+  /** Remembers deleted ids here and in the store, until RETENTION_DAYS after the deletion. */
+  private async tombstone(accountId: string, ids: string[], now: number): Promise<void> {
+    if (!ids.length) return;
+    for (const id of ids) this.tombstones.set(`${accountId}/${id}`, now);
+    const expiresAt = new Date(now + this.retentionMs);
+    await this.o.store.addTombstones(ids.map((id) => ({ accountId, key: this.tombstoneKeyOf(accountId, id), expiresAt })));
+  }
+
+  /**
+   * The person's identifiers in the activity log: entries of the deleted visitors, and entries under
+   * the user ids and emails asked for or held by the deleted records (other devices, records already
+   * expired). Entries still pending are written first so the scrub sees them.
+   */
+  private async scrubActivity(accountId: string, filter: DeleteVisitorsFilter, visitorIds: string[], deleted: DeletedVisitor[]): Promise<number> {
+    const users = new Set<string>([...(filter.userIds ?? []), ...(filter.emails ?? [])]);
+    for (const d of deleted) {
+      if (d.userId !== undefined) users.add(d.userId);
+      if (d.email !== undefined) users.add(d.email);
+    }
+    if (!visitorIds.length && !users.size) return 0;
+    for (let i = 0; i < 100 && this.writer.pendingActivity; i++) {
+      const failuresBefore = this.o.metrics.counters.metadata_write_failures_total;
+      await this.writer.flush(Date.now(), true);
+      if (this.o.metrics.counters.metadata_write_failures_total !== failuresBefore) break;
+    }
+    return this.o.store.scrubActivity(accountId, {
+      visitorIds: [...new Set(visitorIds)],
+      userKeys: [...users].map((u) => this.userKeyOf(accountId, u)),
+      // Ids the log keeps in clear (not email-like); a masked email (`j***@…`) is shared by many people: never matched.
+      userIds: [...users].filter((u) => maskUserId(u) === u),
+      pseudonym: (id) => this.pseudonymOf(accountId, id),
+    });
   }
 
   /**
@@ -158,11 +278,12 @@ export class MetadataService {
     const now = this.now().getTime();
     for (const [accountId, idSet] of erase) {
       const ids = [...idSet];
-      for (const id of ids) this.tombstones.set(`${accountId}/${id}`, now);
+      await this.tombstone(accountId, ids, now);
       await this.writer.forget(accountId, ids);
       const n = (await this.o.store.deleteVisitors(accountId, { visitorIds: ids })).length;
       this.o.metrics.counters.metadata_late_writes_erased_total += n;
       if (n) this.o.log.warn({ accountId, erased: n }, 'a late metadata write re-created deleted visitors; erased again');
+      if (n) await this.vacuum();
     }
     this.pruneDeletions();
   }
@@ -183,12 +304,17 @@ export class MetadataService {
   async sweep(): Promise<number> {
     const n = await this.o.store.sweepExpiredVisitors(this.now(), this.retentionMs);
     this.o.metrics.counters.visitors_expired_total += n;
+    await this.o.store.sweepTombstones(this.now());
+    if (this.vacuumOwed) await this.vacuum();
     if (this.o.activityRetentionDays) {
       await this.o.store.sweepActivity(new Date(this.now().getTime() - this.o.activityRetentionDays * DAY_MS));
     }
     return n;
   }
 }
+
+/** Lets sockets and timers run between the synchronous SQLite steps of an erasure. */
+const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 type DeletionMatcher = (v: Pick<VisitorRecord, 'visitorId' | 'userId' | 'email'>) => boolean;
 

@@ -1,15 +1,16 @@
 /**
  * Write-behind for visitor metadata and the activity log. Relaying never waits on it:
  * updates are coalesced to the latest per visitor, flushed in batches, retried with
- * capped backoff while the store fails or stalls, and bounded in memory (what would
- * exceed the bound is dropped and counted).
+ * capped backoff while the store fails or stalls. Visitor updates are bounded in memory (what
+ * would exceed the bound is dropped and counted). Activity entries are never dropped: what clients
+ * can add is bounded at the source (relay/limits/activityBudget.ts refuses client-caused actions
+ * while this queue is over ACTIVITY_BACKLOG_LIMIT), and what the relay itself records is kept.
  */
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ActivityEvent, Store, VisitorUpdate } from '../store/types.ts';
 
 const BATCH = 500;
-const MAX_PENDING_ACTIVITY = 10_000;
 const WRITE_TIMEOUT_MS = 10_000;
 const MAX_BACKOFF_MS = 30_000;
 /** Timed-out writes still hanging in the store; past this no new write is started (no pile-up on a stalled database). */
@@ -90,10 +91,6 @@ export class WriteBehind {
   }
 
   record(e: ActivityEvent): void {
-    if (this.activity.length >= MAX_PENDING_ACTIVITY) {
-      this.activity.shift();
-      this.metrics.counters.metadata_dropped_total++;
-    }
     this.activity.push(e);
     this.metrics.gauges.metadata_pending_activity = this.activity.length;
   }
@@ -175,7 +172,8 @@ export class WriteBehind {
         }
         this.visitors.set(k, mergeUpdate(u, this.visitors.get(k) ?? u));
       }
-      this.activity.unshift(...events.slice(0, Math.max(0, MAX_PENDING_ACTIVITY - this.activity.length)));
+      // Every entry goes back, ahead of newer ones: the activity log never drops to make room.
+      this.activity.unshift(...events);
       this.failures++;
       this.metrics.counters.metadata_write_failures_total++;
       const backoff = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.failures, 10));

@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { AGENT_TOOL_TYPES, Close, CONTROL_ONLY_TYPES, type AgentToRelay, type VisitorToRelay } from '../../protocol/index.ts';
 import type { RelayConfig } from '../config.ts';
+import type { ClientLimits } from '../limits/clientLimits.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { MetadataService } from '../metadata/service.ts';
@@ -26,6 +27,8 @@ export class SessionRouter {
     private metrics: Metrics,
     private log: Logger,
     private metadata: MetadataService,
+    /** Budgets for the activity entries and log lines clients cause. */
+    private limits: ClientLimits,
   ) {
     metadata.endVisitors = (accountId, ids) => this.endVisitors(accountId, ids);
   }
@@ -44,7 +47,7 @@ export class SessionRouter {
     const key = SessionRouter.visitorKey(tab.account.id, tab.visitorId);
     let v = this.visitors.get(key);
     if (!v) {
-      v = { key, account: tab.account, visitorId: tab.visitorId, tabs: new Map(), consented: new Set(), control: new Set(), pending: new Set(), followers: new Set() };
+      v = { key, account: tab.account, visitorId: tab.visitorId, tabs: new Map(), consented: new Set(), control: new Set(), pending: new Set(), controlAsked: new Set(), followers: new Set() };
       this.visitors.set(key, v);
     }
     clearTimeout(v.graceTimer);
@@ -62,7 +65,7 @@ export class SessionRouter {
       const wanted = agent.target?.tabId;
       if (wanted === tab.tabId || (wanted !== undefined && !v.tabs.has(wanted))) {
         v.followers.delete(agent);
-        this.attach(agent, tab);
+        this.attach(agent, tab, tab.ip);
       }
     }
     for (const agent of v.pending) {
@@ -148,16 +151,19 @@ export class SessionRouter {
         }
         return;
       case 'consent': {
-        this.log.info({ accountId: v.account.id, visitorId: v.visitorId, agentId: msg.agentId, allow: msg.allow }, 'consent answered');
+        // Only an answer to a request the relay passed on is recorded: anything else (forged, or
+        // late after the agent gave up) is ignored and counted, and writes nothing.
+        const asking = [...v.pending].filter((a) => a.agentId === msg.agentId);
+        if (asking.length === 0) return this.ignoreAnswer();
+        this.limits.log.info(tab.ip, { accountId: v.account.id, visitorId: v.visitorId, agentId: msg.agentId, allow: msg.allow }, 'consent answered');
         this.metadata.activity(v.account.id, msg.allow ? 'consent_given' : 'consent_refused', { agentId: msg.agentId, visitorId: v.visitorId, userId: v.userId });
         if (msg.allow) v.consented.add(msg.agentId);
         else v.consented.delete(msg.agentId);
-        for (const agent of [...v.pending]) {
-          if (agent.agentId !== msg.agentId) continue;
+        for (const agent of asking) {
           v.pending.delete(agent);
           if (msg.allow) {
             const wanted = agent.target ? v.tabs.get(agent.target.tabId) : undefined;
-            this.attach(agent, wanted ?? tab);
+            this.attach(agent, wanted ?? tab, tab.ip);
           } else {
             this.reset(agent);
             sendJson(agent.ws, agent, { t: 'refused', visitorId: v.visitorId, reason: 'denied' });
@@ -166,8 +172,13 @@ export class SessionRouter {
         return;
       }
       case 'control': {
-        if (!this.agentsOf(v).some((a) => a.agentId === msg.agentId)) return; // only an agent in the session can hold control
-        if (msg.allow !== v.control.has(msg.agentId)) {
+        // A grant answers a control request the relay passed on; a revoke ends control held (or
+        // denies a request). Only an agent in the session can hold control. Anything else is ignored.
+        const asked = v.controlAsked.delete(msg.agentId);
+        const holds = v.control.has(msg.agentId);
+        const inSession = this.agentsOf(v).some((a) => a.agentId === msg.agentId);
+        if (!inSession || !(asked || (holds && !msg.allow))) return this.ignoreAnswer();
+        if (msg.allow !== holds) {
           this.metadata.activity(v.account.id, msg.allow ? 'control_granted' : 'control_revoked', { agentId: msg.agentId, visitorId: v.visitorId, userId: v.userId });
         }
         if (msg.allow) v.control.add(msg.agentId);
@@ -204,8 +215,11 @@ export class SessionRouter {
       case 'forget': {
         const accountId = v.account.id;
         const visitorId = v.visitorId;
+        // An erasure writes `data_deleted`: budgeted, since a script can connect and forget in a loop.
+        const refusal = this.limits.activity.take(tab.ip, accountId);
+        if (refusal) return closeWith(tab.ws, tab, refusal.name, refusal.message);
         this.metadata.deleteVisitors(accountId, { visitorIds: [visitorId] }, [visitorId], 'the visitor').catch((err) => {
-          this.log.error({ err: (err as Error).message }, 'visitor erasure failed');
+          this.limits.log.error(tab.ip, { err: (err as Error).message }, 'visitor erasure failed');
         });
         return;
       }
@@ -263,6 +277,12 @@ export class SessionRouter {
       sendJson(agent.ws, agent, { t: 'error', code: 'control_not_granted', message: `${msg.t} needs control granted by the visitor` });
       return;
     }
+    if (msg.t === 'control-request' && !tab.visitor.controlAsked.has(agent.agentId)) {
+      // The visitor's answer may write control_granted/revoked: a new request is budgeted.
+      const refusal = this.limits.activity.take(agent.ip, agent.accountId);
+      if (refusal) return closeWith(agent.ws, agent, refusal.name, refusal.message);
+      tab.visitor.controlAsked.add(agent.agentId);
+    }
     sendJson(tab.ws, tab, { ...msg, agentId: agent.agentId });
   }
 
@@ -306,20 +326,28 @@ export class SessionRouter {
   private join(agent: AgentData, visitorId: string, tabId?: string): void {
     this.reset(agent);
     const v = this.visitors.get(SessionRouter.visitorKey(agent.accountId, visitorId));
-    const tab = v && (tabId ? v.tabs.get(tabId) : this.mostRecentTab(v));
+    // A rejoin names the tab it watched. After a relay restart that tab may never come back (closed, or
+    // reconnecting under a new tab id) while the visitor is online on another: take the visitor's most
+    // recent tab then, as a follower would (addTab), or the agent would wait on "not found" forever.
+    const tab = v && ((tabId !== undefined && v.tabs.get(tabId)) || this.mostRecentTab(v));
     if (!v || !tab) {
       // Same answer for "no such visitor" and "another account's visitor": nothing leaks.
       sendJson(agent.ws, agent, { t: 'refused', visitorId, reason: 'not_found' });
       return;
     }
+    // A session writes activity (requested, answered, ended) and log lines: budgeted per address and account.
+    const refusal = this.limits.activity.take(agent.ip, agent.accountId);
+    if (refusal) return closeWith(agent.ws, agent, refusal.name, refusal.message);
     agent.target = { visitor: v, tabId: tab.tabId };
     if (!v.account.requireConsent || v.consented.has(agent.agentId)) {
-      this.attach(agent, tab);
+      this.attach(agent, tab, agent.ip);
       return;
     }
     this.metadata.activity(v.account.id, 'session_requested', { agentId: agent.agentId, visitorId: v.visitorId, userId: v.userId });
     agent.state = 'pending';
     v.pending.add(agent);
+    // The agent's view must not keep saying "not connected" (a rejoin after not_found) while the visitor is asked.
+    sendJson(agent.ws, agent, { t: 'consent-pending', visitorId: v.visitorId });
     sendJson(tab.ws, tab, { t: 'consent-request', agent: { id: agent.agentId, name: agent.name } });
   }
 
@@ -341,7 +369,7 @@ export class SessionRouter {
         this.detach(agent);
         moved.add(agent.agentId);
         this.revokeControlForMove(v, agent);
-        this.attach(agent, tab);
+        this.attach(agent, tab, tab.ip);
       }
       for (const agentId of moved) {
         if (![...other.agents].some((a) => a.agentId === agentId)) sendJson(other.ws, other, { t: 'agent-left', agentId });
@@ -351,7 +379,7 @@ export class SessionRouter {
       if (!mayWatch(agent)) continue;
       v.followers.delete(agent);
       this.revokeControlForMove(v, agent);
-      this.attach(agent, tab);
+      this.attach(agent, tab, tab.ip);
     }
     for (const agent of v.pending) {
       if (agent.target?.tabId === tab.tabId) continue;
@@ -362,6 +390,7 @@ export class SessionRouter {
 
   /** Called between detach and attach, so `agent` itself is told too. */
   private revokeControlForMove(v: Visitor, agent: AgentData): void {
+    v.controlAsked.delete(agent.agentId); // the prompt stays behind on the old tab
     if (!v.control.delete(agent.agentId)) return;
     this.metadata.activity(v.account.id, 'control_revoked', { agentId: agent.agentId, visitorId: v.visitorId, userId: v.userId, detail: 'visitor switched tabs' });
     this.tellControl(v, agent.agentId, false, agent);
@@ -374,9 +403,10 @@ export class SessionRouter {
     for (const a of sockets) sendJson(a.ws, a, { t: 'control', visitorId: v.visitorId, allow });
   }
 
-  private attach(agent: AgentData, tab: TabData): void {
+  /** `causeIp`: the address of the client whose action this is, for the log budget. */
+  private attach(agent: AgentData, tab: TabData, causeIp: string): void {
     if (agent.closed || !agent.ws || !tab.visitor) return;
-    this.log.info({ accountId: tab.account.id, visitorId: tab.visitorId, tabId: tab.tabId, agentId: agent.agentId }, 'agent joined');
+    this.limits.log.info(causeIp, { accountId: tab.account.id, visitorId: tab.visitorId, tabId: tab.tabId, agentId: agent.agentId }, 'agent joined');
     agent.state = 'watching';
     agent.tab = tab;
     agent.target = { visitor: tab.visitor, tabId: tab.tabId };
@@ -415,11 +445,17 @@ export class SessionRouter {
       if (wasIn && !stillThere) {
         this.metadata.activity(v.account.id, 'session_ended', { agentId: agent.agentId, visitorId: v.visitorId, userId: v.userId });
         v.control.delete(agent.agentId);
+        v.controlAsked.delete(agent.agentId);
         for (const tab of v.tabs.values()) sendJson(tab.ws, tab, { t: 'agent-left', agentId: agent.agentId });
       }
     }
     agent.state = 'idle';
     agent.target = undefined;
+  }
+
+  /** A consent or control answer to nothing the relay asked: no entry, no log line, just a count. */
+  private ignoreAnswer(): void {
+    this.metrics.counters.unrequested_answers_ignored_total++;
   }
 
   private agentsOf(v: Visitor): AgentData[] {
@@ -454,7 +490,7 @@ export class SessionRouter {
   private closeSlow(agent: AgentData, message: string, name: 'slowConsumer' | 'overloaded' = 'slowConsumer'): void {
     if (agent.closed) return;
     this.metrics.counters.slow_agents_closed_total++;
-    this.log.info({ agentId: agent.agentId, reason: Close[name].reason, detail: message }, 'closing slow agent');
+    this.limits.log.info(agent.ip, { agentId: agent.agentId, reason: Close[name].reason, detail: message }, 'closing slow agent');
     // No error message first: the agent is not reading, and the close code says it all.
     agent.closed = true;
     try {

@@ -40,6 +40,8 @@ export interface AgentData extends SocketBase {
   exp: number;
   /** The account's allowed page origins, sent in `ready` for the viewer's replay CSP. */
   pageOrigins?: readonly string[];
+  /** The secret key generation its token was minted under, if any: rotating the key closes the socket. */
+  secretGeneration?: string;
   state: AgentState;
   /** The visitor and tab this agent asked for (pending), watches, or follows across a navigation. */
   target?: { visitor: Visitor; tabId: string };
@@ -63,6 +65,8 @@ export interface Visitor {
   control: Set<string>;
   /** Agents waiting for consent. */
   pending: Set<AgentData>;
+  /** Agent ids whose control request was passed to the visitor and not answered yet. */
+  controlAsked: Set<string>;
   /** From identify(), for the activity log's masked user id. */
   userId?: string;
   email?: string;

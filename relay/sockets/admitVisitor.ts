@@ -25,8 +25,9 @@ export async function admitVisitor(ctx: RelayContext, query: URLSearchParams, or
   const vt = query.get('vt');
   if (!visitorId && !vt) return { ok: true, account, visitorId: newVisitorId() };
   // A deleted visitor's id is never reused: its browser must start over with a new one.
+  // Tombstones are in the store, so this holds after a restart and on every relay sharing the store.
   if (!visitorId || !vt || !ID_PATTERN.test(visitorId) || !verifyVisitorToken(ctx.relaySecret, account.id, visitorId, vt) ||
-    ctx.metadata.isDeleted(account.id, visitorId)) {
+    (await ctx.metadata.refusesVisitor(account.id, visitorId))) {
     return { ok: false, name: 'visitorTokenInvalid', message: 'visitor id and token do not match; reconnect without them' };
   }
   return { ok: true, account, visitorId };

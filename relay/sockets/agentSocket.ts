@@ -5,6 +5,7 @@
 import type { WebSocketBehavior } from 'uWebSockets.js';
 import { AGENT_SUBPROTOCOL, BEARER_PREFIX, MAX_CONTROL_BYTES, parseAgentMessage } from '../../protocol/index.ts';
 import { verifyAgentToken } from '../auth/agentToken.ts';
+import { isRefusal } from '../auth/authGate.ts';
 import { originAllowed } from '../auth/origin.ts';
 import type { RelayContext } from '../context.ts';
 import { clientIp } from '../http/clientIp.ts';
@@ -38,18 +39,30 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
         if (u.origin && !agentOrigins.includes(u.origin) && !originAllowed(u.origin, config.agentOrigins)) {
           return refuseUpgrade(u, metrics, 'forbiddenOrigin', 'this origin may not open agent sockets');
         }
+        // The failed-authentication budget of REST calls, reserved before the token is looked at.
+        const ip = clientIp(u.ip, u.forwardedFor, config.trustProxy);
+        const ticket = ctx.apiLimits.auth.reserve(ip, false);
+        if (isRefusal(ticket)) {
+          metrics.counters.rate_limited_total++;
+          return refuseUpgrade(u, metrics, ticket.refused, ticket.message, { 'retry-after': String(ticket.retryAfterSec) });
+        }
         const protocols = u.wsProtocol.split(',').map((s) => s.trim());
         const bearer = protocols.find((p) => p.startsWith(BEARER_PREFIX));
         if (!protocols.includes(AGENT_SUBPROTOCOL) || !bearer) {
+          ticket.settle(false);
           return refuseUpgrade(u, metrics, 'unauthorized', `send Sec-WebSocket-Protocol: ${AGENT_SUBPROTOCOL}, ${BEARER_PREFIX}<token>`);
         }
-        const verified = await verifyAgentToken(bearer.slice(BEARER_PREFIX.length), ctx.relaySecret, (id) => ctx.accounts.byId(id));
+        let verified;
+        try {
+          verified = await verifyAgentToken(bearer.slice(BEARER_PREFIX.length), ctx.relaySecret, (id) => ctx.accounts.byId(id));
+        } finally {
+          ticket.settle(verified?.ok === true);
+        }
         if (!verified.ok) {
           return refuseUpgrade(u, metrics, verified.code === 'token_expired' ? 'tokenExpired' : 'invalidToken', verified.message);
         }
         const account = await ctx.accounts.byId(verified.claims.accountId); // cached: verification just read it
         if (u.aborted) return;
-        const ip = clientIp(u.ip, u.forwardedFor, config.trustProxy);
         if (!ctx.ipConnections.tryAcquire(ip)) return refuseUpgrade(u, metrics, 'tooManyConnections', 'too many connections from this address');
         const c = verified.claims;
         const data: AgentData = {
@@ -62,6 +75,7 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
           name: c.name,
           exp: c.exp,
           pageOrigins: account?.allowedOrigins ?? [],
+          secretGeneration: c.secretGeneration,
           state: 'idle',
           lagging: false,
           laggingSince: 0,

@@ -35,6 +35,10 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
         const tabId = askedTab && ID_PATTERN.test(askedTab) ? askedTab : newTabId();
         if (u.aborted) return;
         const ip = clientIp(u.ip, u.forwardedFor, config.trustProxy);
+        if (!u.query.get('vid') && !ctx.clientLimits.newVisitors.take(ip)) {
+          metrics.counters.rate_limited_total++;
+          return refuseUpgrade(u, metrics, 'rateLimited', 'too many new visitors from this address');
+        }
         if (!ctx.ipConnections.tryAcquire(ip)) return refuseUpgrade(u, metrics, 'tooManyConnections', 'too many connections from this address');
         const data: TabData = {
           kind: 'visitor',

@@ -7,13 +7,13 @@
 import { MongoClient, MongoServerError, ObjectId, type Collection, type Db, type IndexDescription } from 'mongodb';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import {
-  ACTIVITY_INDEXES, activityFilter, activityToDoc, onlyDuplicateKeys, TTL_INDEX_NAME, ttlCollMod, visitorDeleteFilter, visitorIndexes, visitorSearchFilter,
-  visitorUpsertOp, type ActivityDoc, type VisitorDoc,
+  ACTIVITY_INDEXES, activityFilter, activityScrubFilter, activityScrubOps, activityToDoc, liveTombstonesFilter, onlyDuplicateKeys, TOMBSTONE_INDEXES, tombstoneUpsertOp,
+  TTL_INDEX_NAME, ttlCollMod, visitorDeleteFilter, visitorIndexes, visitorSearchFilter, visitorUpsertOp, type ActivityDoc, type TombstoneDoc, type VisitorDoc,
 } from './mongoDocs.ts';
 import {
   StoreConflictError,
-  type AccountRecord, type ActivityEvent, type ActivityQuery, type DeleteVisitorsFilter, type Page, type Store,
-  type VisitorQuery, type VisitorRecord, type VisitorUpdate,
+  type AccountRecord, type ActivityEvent, type ActivityQuery, type ActivityScrub, type DeletedVisitor, type DeleteVisitorsFilter, type Page,
+  type Store, type Tombstone, type VisitorQuery, type VisitorRecord, type VisitorUpdate,
 } from './types.ts';
 
 export type AccountDoc = Omit<AccountRecord, 'id'> & { _id: string };
@@ -60,6 +60,7 @@ export class MongoStore implements Store {
     await store.accounts().createIndexes(ACCOUNT_INDEXES);
     await store.ensureVisitorIndexes(retentionDays);
     await store.activity().createIndexes(ACTIVITY_INDEXES);
+    await store.tombstones().createIndexes(TOMBSTONE_INDEXES);
     return store;
   }
 
@@ -83,9 +84,39 @@ export class MongoStore implements Store {
     return this.db.collection<ActivityDoc>('activity');
   }
 
+  private tombstones(): Collection<TombstoneDoc> {
+    return this.db.collection<TombstoneDoc>('tombstones');
+  }
+
+  /** The keys among these with a live tombstone, per account. */
+  private async tombstoned(updates: VisitorUpdate[], now: Date): Promise<Set<string>> {
+    const byAccount = new Map<string, string[]>();
+    for (const u of updates) if (u.tombstoneKey) byAccount.set(u.accountId, [...(byAccount.get(u.accountId) ?? []), u.tombstoneKey]);
+    const hit = new Set<string>();
+    for (const [accountId, keys] of byAccount) {
+      for (const d of await this.tombstones().find(liveTombstonesFilter(accountId, keys, now), { projection: { _id: 1 } }).toArray()) hit.add(d._id);
+    }
+    return hit;
+  }
+
+  /**
+   * MongoDB cannot check another collection inside an upsert, so: tombstoned visitors are filtered
+   * out before the write, and checked again after it. A deletion adds its tombstones before it
+   * removes rows; an upsert that missed the tombstone before writing therefore either landed before
+   * the rows were removed (and was removed with them) or sees the tombstone afterwards and removes
+   * what it wrote here. Between the two, for a moment, the row can exist.
+   */
   async upsertVisitors(updates: VisitorUpdate[]): Promise<void> {
     if (updates.length === 0) return;
-    await this.visitors().bulkWrite(updates.map(visitorUpsertOp), { ordered: false });
+    const now = new Date();
+    const before = await this.tombstoned(updates, now);
+    const allowed = updates.filter((u) => !u.tombstoneKey || !before.has(u.tombstoneKey));
+    if (allowed.length === 0) return;
+    await this.visitors().bulkWrite(allowed.map(visitorUpsertOp), { ordered: false });
+    const after = await this.tombstoned(allowed, now);
+    for (const u of allowed) {
+      if (u.tombstoneKey && after.has(u.tombstoneKey)) await this.visitors().deleteOne({ accountId: String(u.accountId), visitorId: String(u.visitorId) });
+    }
   }
 
   async getVisitor(accountId: string, visitorId: string): Promise<VisitorRecord | null> {
@@ -103,12 +134,17 @@ export class MongoStore implements Store {
     return { items, nextCursor: rows.length > q.limit && last ? encodeCursor(last.lastSeen.getTime(), last.visitorId) : undefined };
   }
 
-  async deleteVisitors(accountId: string, f: DeleteVisitorsFilter): Promise<string[]> {
+  async deleteVisitors(accountId: string, f: DeleteVisitorsFilter): Promise<DeletedVisitor[]> {
     const filter = visitorDeleteFilter(accountId, f);
     if (!filter) return [];
-    const ids = (await this.visitors().find(filter, { projection: { visitorId: 1 } }).toArray()).map((d) => d.visitorId);
-    if (ids.length) await this.visitors().deleteMany({ accountId: String(accountId), visitorId: { $in: ids } });
-    return ids;
+    const rows = await this.visitors().find(filter, { projection: { _id: 0, visitorId: 1, userId: 1, email: 1 } }).toArray();
+    if (rows.length) await this.visitors().deleteMany({ accountId: String(accountId), visitorId: { $in: rows.map((d) => d.visitorId) } });
+    return rows.map((d) => {
+      const out: DeletedVisitor = { visitorId: d.visitorId };
+      if (d.userId !== undefined) out.userId = d.userId;
+      if (d.email !== undefined) out.email = d.email;
+      return out;
+    });
   }
 
   /** The TTL index does this on MongoDB (within about a minute of expiry); nothing to sweep. */
@@ -144,6 +180,38 @@ export class MongoStore implements Store {
 
   async purgeActivity(accountId: string, userKey: string): Promise<number> {
     return (await this.activity().deleteMany({ accountId: String(accountId), userKey: String(userKey) })).deletedCount;
+  }
+
+  async scrubActivity(accountId: string, s: ActivityScrub): Promise<number> {
+    const filter = activityScrubFilter(accountId, s);
+    if (!filter) return 0;
+    // Not atomic on MongoDB: an entry appended between the find and the update is missed. The
+    // metadata service flushes its pending entries first and tags later ones itself.
+    const entries = await this.activity().find(filter, { projection: { _id: 1, visitorId: 1 } }).toArray();
+    if (!entries.length) return 0;
+    return (await this.activity().bulkWrite(activityScrubOps(entries, s.pseudonym), { ordered: false })).matchedCount;
+  }
+
+  async addTombstones(tombstones: Tombstone[]): Promise<void> {
+    if (!tombstones.length) return;
+    await this.tombstones().bulkWrite(tombstones.map(tombstoneUpsertOp), { ordered: false });
+  }
+
+  async hasTombstone(accountId: string, key: string, now: Date): Promise<boolean> {
+    return (await this.tombstones().findOne(liveTombstonesFilter(accountId, [key], now), { projection: { _id: 1 } })) !== null;
+  }
+
+  /** The TTL index on expiresAt does this on MongoDB. */
+  async sweepTombstones(): Promise<number> {
+    return 0;
+  }
+
+  /**
+   * Nothing to do from here: WiredTiger reuses freed space and the relay cannot scrub the server's
+   * files or its oplog; that is the database operator's side (encrypted storage, oplog window).
+   */
+  async vacuum(): Promise<{ ms: number }> {
+    return { ms: 0 };
   }
 
   private accounts(): Collection<AccountDoc> {

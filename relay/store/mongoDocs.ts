@@ -5,7 +5,7 @@
  */
 import { ObjectId, type AnyBulkWriteOperation, type Filter, type IndexDescription } from 'mongodb';
 import { EVENT_ID_PATTERN } from '../metadata/eventId.ts';
-import type { ActivityEvent, ActivityQuery, DeleteVisitorsFilter, VisitorQuery, VisitorRecord, VisitorUpdate } from './types.ts';
+import type { ActivityEvent, ActivityQuery, ActivityScrub, DeleteVisitorsFilter, Tombstone, VisitorQuery, VisitorRecord, VisitorUpdate } from './types.ts';
 
 export type VisitorDoc = VisitorRecord;
 export type ActivityDoc = ActivityEvent;
@@ -28,7 +28,68 @@ export function visitorIndexes(retentionDays: number): IndexDescription[] {
 export const ACTIVITY_INDEXES: IndexDescription[] = [
   { key: { accountId: 1, at: -1, _id: -1 }, name: 'account_at' },
   { key: { accountId: 1, userKey: 1 }, name: 'account_userKey' },
+  { key: { accountId: 1, visitorId: 1 }, name: 'account_visitorId' },
 ];
+
+/** A tombstone document: `_id` is the keyed hash (it covers the account too); the visitor id is never stored. */
+export interface TombstoneDoc {
+  _id: string;
+  accountId: string;
+  expiresAt: Date;
+}
+
+/** The server removes a tombstone once `expiresAt` has passed (TTL, expireAfterSeconds 0). */
+export const TOMBSTONE_INDEXES: IndexDescription[] = [
+  { key: { expiresAt: 1 }, name: 'expiresAt_ttl', expireAfterSeconds: 0 },
+];
+
+/** Idempotent: a tombstone added again keeps the later expiry. */
+export function tombstoneUpsertOp(x: Tombstone): AnyBulkWriteOperation<TombstoneDoc> {
+  const expiresAt = new Date(x.expiresAt.getTime());
+  if (Number.isNaN(expiresAt.getTime())) throw new Error('expiresAt must be a valid Date');
+  return {
+    updateOne: {
+      filter: { _id: String(x.key) },
+      update: { $set: { accountId: String(x.accountId) }, $max: { expiresAt } },
+      upsert: true,
+    },
+  };
+}
+
+/**
+ * Live tombstones among these keys. The TTL monitor runs about once a minute, so expiry is also
+ * checked here; strings only, so no operator can be smuggled in.
+ */
+export function liveTombstonesFilter(accountId: string, keys: string[], now: Date): Filter<TombstoneDoc> {
+  return { _id: { $in: keys.map(String) }, accountId: String(accountId), expiresAt: { $gt: new Date(now.getTime()) } };
+}
+
+/** The activity entries an erasure covers (strings only: no operator can be smuggled in). */
+export function activityScrubFilter(accountId: string, s: Omit<ActivityScrub, 'pseudonym'>): Filter<ActivityDoc> | undefined {
+  const or: Filter<ActivityDoc>[] = [];
+  if (s.visitorIds.length) or.push({ visitorId: { $in: s.visitorIds.map(String) } });
+  if (s.userKeys.length) or.push({ userKey: { $in: s.userKeys.map(String) } });
+  if (s.userIds.length) or.push({ userId: { $in: s.userIds.map(String) } });
+  if (!or.length) return undefined;
+  return { accountId: String(accountId), $or: or };
+}
+
+/**
+ * The updates for the entries `activityScrubFilter` found: per visitor id, that id becomes its
+ * pseudonym; every entry loses userId and userKey ($unset: gone, not null). By `_id`, so an entry
+ * appended meanwhile is not rewritten half-way.
+ */
+export function activityScrubOps(entries: Array<{ _id: unknown; visitorId?: string }>, pseudonym: (visitorId: string) => string): AnyBulkWriteOperation<ActivityDoc>[] {
+  const unset = { userId: '', userKey: '' } as const;
+  const byVisitor = new Map<string | undefined, unknown[]>();
+  for (const e of entries) byVisitor.set(e.visitorId, [...(byVisitor.get(e.visitorId) ?? []), e._id]);
+  return [...byVisitor].map(([visitorId, ids]) => ({
+    updateMany: {
+      filter: { _id: { $in: ids } } as Filter<ActivityDoc>,
+      update: visitorId === undefined ? { $unset: unset } : { $set: { visitorId: pseudonym(String(visitorId)) }, $unset: unset },
+    },
+  }));
+}
 
 /** The TTL change to apply with `collMod` when RETENTION_DAYS changed; undefined when it already matches. */
 export function ttlCollMod(current: number | undefined, retentionDays: number): { collMod: string; index: { name: string; expireAfterSeconds: number } } | undefined {

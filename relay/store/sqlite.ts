@@ -3,10 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { decodeCursor, encodeCursor } from './cursor.ts';
+import { SqliteVacuum } from './sqliteVacuum.ts';
 import {
   StoreConflictError,
-  type AccountRecord, type ActivityEvent, type ActivityQuery, type DeleteVisitorsFilter, type Page, type Store,
-  type VisitorQuery, type VisitorRecord, type VisitorUpdate,
+  type AccountRecord, type ActivityEvent, type ActivityQuery, type ActivityScrub, type DeletedVisitor, type DeleteVisitorsFilter, type Page,
+  type Store, type Tombstone, type VisitorQuery, type VisitorRecord, type VisitorUpdate,
 } from './types.ts';
 
 interface VisitorRow {
@@ -110,7 +111,16 @@ CREATE TABLE IF NOT EXISTS activity (
   detail TEXT
 );
 CREATE INDEX IF NOT EXISTS activity_account_at ON activity (account_id, at DESC, id DESC);
-CREATE INDEX IF NOT EXISTS activity_user_key ON activity (account_id, user_key);`;
+CREATE INDEX IF NOT EXISTS activity_user_key ON activity (account_id, user_key);
+CREATE INDEX IF NOT EXISTS activity_visitor ON activity (account_id, visitor_id);
+CREATE INDEX IF NOT EXISTS activity_user ON activity (account_id, user_id);
+CREATE TABLE IF NOT EXISTS tombstones (
+  account_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tombstones_expiry ON tombstones (expires_at);`;
 
 interface AccountRow {
   id: string;
@@ -142,6 +152,8 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly file: string;
   private db: Database.Database;
+  /** VACUUM in a worker; writes on this connection wait while it runs (see sqliteVacuum.ts). */
+  private vac: SqliteVacuum;
 
   constructor(dataDir: string) {
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -154,6 +166,7 @@ export class SqliteStore implements Store {
     this.db.pragma('secure_delete = ON');
     this.db.exec(SCHEMA);
     this.migrate();
+    this.vac = new SqliteVacuum(this.file);
   }
 
   /** Brings a data directory written by an older relay up to the current schema. */
@@ -165,6 +178,7 @@ export class SqliteStore implements Store {
   }
 
   async createAccount(a: AccountRecord): Promise<void> {
+    while (this.vac.busy) await this.vac.idle(); // never block the event loop on the vacuum's lock
     try {
       this.db
         .prepare(
@@ -194,14 +208,19 @@ export class SqliteStore implements Store {
   }
 
   async setAccountSecretHash(id: string, secretHash: string): Promise<boolean> {
+    while (this.vac.busy) await this.vac.idle(); // never block the event loop on the vacuum's lock
     return this.db.prepare('UPDATE accounts SET secret_hash = ? WHERE id = ?').run(secretHash, id).changes === 1;
   }
 
   async upsertVisitors(updates: VisitorUpdate[]): Promise<void> {
+    while (this.vac.busy) await this.vac.idle(); // never block the event loop on the vacuum's lock
     // COALESCE keeps a stored field when the update leaves it undefined (bound as NULL).
     const stmt = this.db.prepare(`
       INSERT INTO visitors (account_id, visitor_id, ip, last_url, first_seen, last_seen, user_id, name, email, lookup_code, lookup_code_expires_at)
-      VALUES (@accountId, @visitorId, COALESCE(@ip, ''), COALESCE(@lastUrl, ''), @lastSeen, @lastSeen, @userId, @name, @email, @lookupCode, @lookupCodeExpiresAt)
+      SELECT @accountId, @visitorId, COALESCE(@ip, ''), COALESCE(@lastUrl, ''), @lastSeen, @lastSeen, @userId, @name, @email, @lookupCode, @lookupCodeExpiresAt
+      -- A tombstoned visitor is neither re-created nor updated: checked in this same write, so no
+      -- other connection (another relay on this file) can slip a deletion in between.
+      WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE account_id = @accountId AND key = @tombstoneKey AND expires_at > @lastSeen)
       ON CONFLICT (account_id, visitor_id) DO UPDATE SET
         ip = COALESCE(@ip, ip),
         last_url = COALESCE(@lastUrl, last_url),
@@ -224,6 +243,7 @@ export class SqliteStore implements Store {
           email: u.email ?? null,
           lookupCode: u.lookupCode ?? null,
           lookupCodeExpiresAt: u.lookupCodeExpiresAt?.getTime() ?? null,
+          tombstoneKey: u.tombstoneKey ?? null,
         });
       }
     });
@@ -259,8 +279,9 @@ export class SqliteStore implements Store {
     return { items, nextCursor: rows.length > q.limit && last ? encodeCursor(last.lastSeen.getTime(), last.visitorId) : undefined };
   }
 
-  async deleteVisitors(accountId: string, f: DeleteVisitorsFilter): Promise<string[]> {
-    const run = this.db.transaction((): string[] => {
+  async deleteVisitors(accountId: string, f: DeleteVisitorsFilter): Promise<DeletedVisitor[]> {
+    while (this.vac.busy) await this.vac.idle(); // never block the event loop on the vacuum's lock
+    const run = this.db.transaction((): DeletedVisitor[] => {
       const ids = new Set<string>();
       const select = (sql: string, values: string[]) => {
         const stmt = this.db.prepare(sql);
@@ -275,13 +296,22 @@ export class SqliteStore implements Store {
           if (!keep.has(r.visitor_id)) ids.add(r.visitor_id);
         }
       }
-      const del = this.db.prepare('DELETE FROM visitors WHERE account_id = ? AND visitor_id = ?');
-      for (const id of ids) del.run(accountId, id);
-      return [...ids];
+      const del = this.db.prepare('DELETE FROM visitors WHERE account_id = ? AND visitor_id = ? RETURNING user_id, email');
+      const out: DeletedVisitor[] = [];
+      for (const id of ids) {
+        const r = del.get(accountId, id) as { user_id: string | null; email: string | null } | undefined;
+        if (!r) continue;
+        const d: DeletedVisitor = { visitorId: id };
+        if (r.user_id !== null) d.userId = r.user_id;
+        if (r.email !== null) d.email = r.email;
+        out.push(d);
+      }
+      return out;
     });
-    const ids = run();
-    if (ids.length) this.scrubWal();
-    return ids;
+    const deleted = run();
+    // Old page images leave the WAL at once; the erasure's vacuum then rebuilds every page.
+    if (deleted.length) this.scrubWal();
+    return deleted;
   }
 
   /** Moves the WAL into the (zero-on-delete) database file and truncates it, so deleted data leaves no copy behind. */
@@ -290,12 +320,14 @@ export class SqliteStore implements Store {
   }
 
   async sweepExpiredVisitors(now: Date, retentionMs: number): Promise<number> {
+    while (this.vac.busy) await this.vac.idle(); // never block the event loop on the vacuum's lock
     const n = this.db.prepare('DELETE FROM visitors WHERE last_seen < ?').run(now.getTime() - retentionMs).changes;
     if (n) this.scrubWal();
     return n;
   }
 
   async appendActivity(events: ActivityEvent[]): Promise<void> {
+    while (this.vac.busy) await this.vac.idle(); // never block the event loop on the vacuum's lock
     const stmt = this.db.prepare(
       'INSERT INTO activity (account_id, at, type, agent_id, visitor_id, user_id, user_key, detail, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING',
     );
@@ -325,15 +357,58 @@ export class SqliteStore implements Store {
   }
 
   async sweepActivity(before: Date): Promise<number> {
+    while (this.vac.busy) await this.vac.idle(); // never block the event loop on the vacuum's lock
     const n = this.db.prepare('DELETE FROM activity WHERE at < ?').run(before.getTime()).changes;
     if (n) this.scrubWal();
     return n;
   }
 
   async purgeActivity(accountId: string, userKey: string): Promise<number> {
+    while (this.vac.busy) await this.vac.idle(); // never block the event loop on the vacuum's lock
     const n = this.db.prepare('DELETE FROM activity WHERE account_id = ? AND user_key = ?').run(accountId, userKey).changes;
-    if (n) this.scrubWal();
+    if (n) await this.vacuum(); // an erasure request: no copy left in any page's free space
     return n;
+  }
+
+  async scrubActivity(accountId: string, s: ActivityScrub): Promise<number> {
+    while (this.vac.busy) await this.vac.idle();
+    // Three indexed look-ups (UNION drops duplicates), not one scan of the whole log on the main thread.
+    const match = this.db.prepare(`
+      SELECT id, visitor_id FROM activity WHERE account_id = @accountId AND visitor_id IN (SELECT value FROM json_each(@visitorIds))
+      UNION SELECT id, visitor_id FROM activity WHERE account_id = @accountId AND user_key IN (SELECT value FROM json_each(@userKeys))
+      UNION SELECT id, visitor_id FROM activity WHERE account_id = @accountId AND user_id IN (SELECT value FROM json_each(@userIds))`);
+    const update = this.db.prepare('UPDATE activity SET visitor_id = ?, user_id = NULL, user_key = NULL WHERE id = ?');
+    // One transaction: no entry appended meanwhile escapes half-scrubbed.
+    const n = this.db.transaction(() => {
+      const rows = match.all({
+        accountId, visitorIds: JSON.stringify(s.visitorIds.map(String)), userKeys: JSON.stringify(s.userKeys.map(String)), userIds: JSON.stringify(s.userIds.map(String)),
+      }) as Array<{ id: number; visitor_id: string | null }>;
+      for (const r of rows) update.run(r.visitor_id === null ? null : s.pseudonym(r.visitor_id), r.id);
+      return rows.length;
+    })();
+    return n; // the erasure's vacuum follows
+  }
+
+  async addTombstones(tombstones: Tombstone[]): Promise<void> {
+    while (this.vac.busy) await this.vac.idle();
+    const stmt = this.db.prepare(`INSERT INTO tombstones (account_id, key, expires_at) VALUES (?, ?, ?)
+      ON CONFLICT (account_id, key) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)`);
+    this.db.transaction(() => {
+      for (const x of tombstones) stmt.run(String(x.accountId), String(x.key), x.expiresAt.getTime());
+    })();
+  }
+
+  async hasTombstone(accountId: string, key: string, now: Date): Promise<boolean> {
+    return this.db.prepare('SELECT 1 FROM tombstones WHERE account_id = ? AND key = ? AND expires_at > ?').get(String(accountId), String(key), now.getTime()) !== undefined;
+  }
+
+  async sweepTombstones(now: Date): Promise<number> {
+    while (this.vac.busy) await this.vac.idle();
+    return this.db.prepare('DELETE FROM tombstones WHERE expires_at <= ?').run(now.getTime()).changes;
+  }
+
+  vacuum(): Promise<{ ms: number }> {
+    return this.vac.run();
   }
 
   async ping(): Promise<void> {
@@ -341,6 +416,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.vac.close();
     if (this.db.open) this.db.close();
   }
 }

@@ -47,6 +47,43 @@ export interface VisitorUpdate {
   email?: string;
   lookupCode?: string;
   lookupCodeExpiresAt?: Date;
+  /**
+   * The visitor's tombstone key (`relay/metadata/tombstones.ts`). The metadata service always sets
+   * it; the store then refuses the update, in the same write, when a live tombstone has this key,
+   * so a deleted visitor is never re-created (by this relay, another one, or after a restart).
+   * Never stored in the visitor record.
+   */
+  tombstoneKey?: string;
+}
+
+/**
+ * A deleted visitor, remembered until `expiresAt` (deletion + RETENTION_DAYS) so its id is refused.
+ * Only a keyed hash of (account, visitor id) is kept: the id itself is an identifier.
+ */
+export interface Tombstone {
+  accountId: string;
+  key: string;
+  expiresAt: Date;
+}
+
+/** What a deletion removed: the ids, and the user id and email the records held (for the activity scrub). */
+export interface DeletedVisitor {
+  visitorId: string;
+  userId?: string;
+  email?: string;
+}
+
+/**
+ * Erasure in the activity log. Every entry of these visitors, or with one of these user keys, or
+ * (for user ids the log keeps in clear) one of these user ids, loses its user id and user key, and
+ * its visitor id is replaced by `pseudonym(visitorId)`.
+ */
+export interface ActivityScrub {
+  visitorIds: string[];
+  userKeys: string[];
+  userIds: string[];
+  /** A keyed hash computed by the metadata service: the store never sees the secret. */
+  pseudonym: (visitorId: string) => string;
 }
 
 export interface VisitorQuery {
@@ -126,8 +163,8 @@ export interface Store {
   getVisitor(accountId: string, visitorId: string): Promise<VisitorRecord | null>;
   /** Newest `lastSeen` first. */
   searchVisitors(accountId: string, query: VisitorQuery): Promise<Page<VisitorRecord>>;
-  /** Deletes matching visitors of this account only; returns the ids deleted. */
-  deleteVisitors(accountId: string, filter: DeleteVisitorsFilter): Promise<string[]>;
+  /** Deletes matching visitors of this account only; returns what was deleted. */
+  deleteVisitors(accountId: string, filter: DeleteVisitorsFilter): Promise<DeletedVisitor[]>;
   /** Removes visitors whose lastSeen is older than `now - retentionMs`; returns how many. */
   sweepExpiredVisitors(now: Date, retentionMs: number): Promise<number>;
   /** Append-only. */
@@ -138,6 +175,19 @@ export interface Store {
   sweepActivity(before: Date): Promise<number>;
   /** Erasure request: removes activity entries with this user key; returns how many. */
   purgeActivity(accountId: string, userKey: string): Promise<number>;
+  /** Erasure: pseudonymises a person's identifiers in the activity log (see ActivityScrub); returns how many entries changed. */
+  scrubActivity(accountId: string, scrub: ActivityScrub): Promise<number>;
+  /** Adds tombstones (idempotent; a later expiry wins). */
+  addTombstones(tombstones: Tombstone[]): Promise<void>;
+  /** Whether a tombstone with this key is live at `now`. */
+  hasTombstone(accountId: string, key: string, now: Date): Promise<boolean>;
+  /** Removes tombstones expired at `now`; returns how many (MongoDB: a TTL index does it, 0). */
+  sweepTombstones(now: Date): Promise<number>;
+  /**
+   * After an erasure: leaves no byte of deleted data in the store's files (SQLite: VACUUM off the
+   * main thread, then a WAL checkpoint with TRUNCATE). Resolves when done; `ms` is how long it took.
+   */
+  vacuum(): Promise<{ ms: number }>;
   /** Liveness for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

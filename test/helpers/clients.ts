@@ -116,18 +116,22 @@ function safeJson(s: string): unknown {
 export async function connectVisitor(
   port: number,
   publicKey: string,
-  opts: { origin?: string; query?: Record<string, string> } = {},
+  opts: { origin?: string; query?: Record<string, string>; headers?: Record<string, string> } = {},
 ): Promise<{ sock: TestSocket; welcome: Msg }> {
   const q = new URLSearchParams({ key: publicKey, ...opts.query });
-  const sock = await open(`ws://127.0.0.1:${port}/v1/visitor?${q}`, { headers: { origin: opts.origin ?? SITE_ORIGIN } });
+  const sock = await open(`ws://127.0.0.1:${port}/v1/visitor?${q}`, { headers: { origin: opts.origin ?? SITE_ORIGIN, ...opts.headers } });
   const welcome = await sock.next('welcome');
   return { sock, welcome };
 }
 
-export async function connectAgent(port: number, token: string, opts: { origin?: string; path?: string; protocols?: string[] } = {}): Promise<TestSocket> {
+export async function connectAgent(
+  port: number,
+  token: string,
+  opts: { origin?: string; path?: string; protocols?: string[]; headers?: Record<string, string> } = {},
+): Promise<TestSocket> {
   const sock = await open(
     `ws://127.0.0.1:${port}${opts.path ?? '/v1/agent'}`,
-    opts.origin ? { headers: { origin: opts.origin } } : {},
+    { headers: { ...(opts.origin ? { origin: opts.origin } : {}), ...opts.headers } },
     opts.protocols ?? ['cobrowse.v1', `bearer.${token}`],
   );
   await sock.next('ready');

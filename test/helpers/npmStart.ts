@@ -14,6 +14,8 @@ export interface NpmStartRelay {
   dataDir: string;
   /** The agent sign-in link it printed. */
   agentLink: string;
+  /** Everything it printed to the terminal (stderr) up to the link block's end. */
+  banner: string;
   /** The demo account's secret key (printed once, on the first start of a data dir). */
   secretKey: string;
   mint(agentId: string, name: string): Promise<string>;
@@ -50,6 +52,7 @@ export async function startNpmRelay(port: number, reuse?: { dataDir: string; sec
     port,
     dataDir,
     agentLink: printed.link,
+    banner: stderr,
     secretKey,
     async mint(agentId, name) {
       const res = await fetch(`${base}/api/v1/agent-tokens`, {

@@ -13,6 +13,8 @@ import type { Store } from '../../relay/store/types.ts';
 
 export const SITE_ORIGIN = 'https://shop.example.com';
 export const OTHER_ORIGIN = 'https://other.example.net';
+/** The METRICS_TOKEN test relays run with (unless a test sets its own). */
+export const TEST_METRICS_TOKEN = 'test-metrics-token-0123456789abcdef';
 
 export interface TestRelay {
   relay: Relay;
@@ -26,6 +28,8 @@ export interface TestRelay {
   /** Another customer. */
   other: CreatedAccount;
   token(account: CreatedAccount, agentId: string, name?: string, ttlSec?: number): string;
+  /** GET /metrics with the metrics token: the Prometheus text. */
+  metricsText(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -50,6 +54,7 @@ export async function startTestRelay(env: Record<string, string> = {}, opts: Tes
     DATA_DIR: dataDir,
     PUBLIC_URL: 'http://relay.test',
     LOG_LEVEL: 'debug',
+    METRICS_TOKEN: TEST_METRICS_TOKEN,
     ...env,
   });
   const store = new SqliteStore(dataDir);
@@ -70,6 +75,11 @@ export async function startTestRelay(env: Record<string, string> = {}, opts: Tes
     other,
     token: (account, agentId, name = agentId, ttlSec = 3600) =>
       mintAgentToken(relay.ctx.relaySecret, { accountId: account.accountId, agentId, name, ttlSec }),
+    async metricsText() {
+      const res = await fetch(`http://127.0.0.1:${relay.port}/metrics`, { headers: { authorization: `Bearer ${config.metricsToken}` } });
+      if (res.status !== 200) throw new Error(`GET /metrics: HTTP ${res.status}`);
+      return res.text();
+    },
     async stop() {
       await relay.shutdown();
       await new Promise<void>((r) => logStream.end(r));

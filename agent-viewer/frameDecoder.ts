@@ -1,0 +1,77 @@
+/**
+ * The UI thread's side of the decoder worker (decode.worker.ts): hands each binary frame over
+ * (transferred, not copied) with a sequence id and resolves that frame's promise when its result
+ * comes back. The caller awaits the promises in arrival order (connection.ts), so frames stay in
+ * order while decoding overlaps with applying earlier ones. A worker that dies or stops answering
+ * fails the frames it holds (each becomes a gap) and is replaced on the next frame.
+ */
+import { FrameError, type DecodedFrame, type FrameErrorCode } from './frames.ts';
+
+export interface DecodeRequest { id: number; data: ArrayBuffer }
+export type DecodeResult =
+  | { id: number; ok: true; frame: DecodedFrame }
+  | { id: number; ok: false; code: FrameErrorCode; message: string };
+
+/** Served next to viewer.js (scripts/build.ts); allowed by the viewer's CSP `worker-src 'self'`. */
+export const DECODER_WORKER_URL = '/agent/decode.worker.js';
+/** No answer for this long while frames are waiting: the worker is stuck; replace it. */
+const STALL_MS = 20_000;
+
+interface Waiting {
+  resolve(f: DecodedFrame): void;
+  reject(e: FrameError): void;
+}
+
+export class FrameDecoder {
+  private worker?: Worker;
+  private nextId = 1;
+  private readonly waiting = new Map<number, Waiting>();
+  private watchdog?: ReturnType<typeof setTimeout>;
+
+  constructor(private readonly url = DECODER_WORKER_URL) {}
+
+  decode(data: ArrayBuffer): Promise<DecodedFrame> {
+    const worker = this.worker ?? this.start();
+    const id = this.nextId++;
+    return new Promise<DecodedFrame>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      if (this.waiting.size === 1) this.arm();
+      worker.postMessage({ id, data } satisfies DecodeRequest, [data]);
+    });
+  }
+
+  /** Fails everything in flight and stops the worker (sign-out, or a stuck worker). */
+  close(code: FrameErrorCode = 'decoder_failed', message = 'decoder stopped'): void {
+    clearTimeout(this.watchdog);
+    this.worker?.terminate();
+    this.worker = undefined;
+    const waiting = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const w of waiting) w.reject(new FrameError(code, message));
+  }
+
+  private start(): Worker {
+    const worker = new Worker(this.url);
+    worker.onmessage = (ev: MessageEvent<DecodeResult>) => {
+      const r = ev.data;
+      const w = this.waiting.get(r.id);
+      if (!w) return;
+      this.waiting.delete(r.id);
+      if (this.waiting.size > 0) this.arm();
+      else clearTimeout(this.watchdog);
+      if (r.ok) w.resolve(r.frame);
+      else w.reject(new FrameError(r.code, r.message));
+    };
+    worker.onerror = (ev) => {
+      ev.preventDefault();
+      if (this.worker === worker) this.close('decoder_failed', 'the frame decoder failed');
+    };
+    this.worker = worker;
+    return worker;
+  }
+
+  private arm(): void {
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => this.close('timeout', 'the frame decoder stopped answering'), STALL_MS);
+  }
+}

@@ -118,6 +118,18 @@ export class AssetCollector {
   private cache = new Map<string, Promise<AssetFrame | null>>();
   /** For the cost benchmark and support: what the last snapshot carried. */
   last = { candidates: 0, sent: 0, bytes: 0, ms: 0 };
+  /** The page's CSP forbids reading its own files (`connect-src` without 'self'): stop trying, so it reports one batch of violations, not one per snapshot. */
+  private blocked = false;
+
+  constructor() {
+    try {
+      document.addEventListener('securitypolicyviolation', (e) => {
+        if (e.effectiveDirective === 'connect-src' && sameOrigin(e.blockedURI)) this.blocked = true;
+      });
+    } catch {
+      /* not in a page */
+    }
+  }
 
   /**
    * The assets to send before this snapshot, within the budget and ASSET_WAIT_MS. Synchronously
@@ -125,6 +137,7 @@ export class AssetCollector {
    */
   collect(snapshotNode: unknown): AssetFrame[] | Promise<AssetFrame[]> {
     const t0 = performance.now();
+    if (this.blocked) return [];
     const loaded = loadedUrls();
     const cands = referencedUrls(snapshotNode).filter((c) => sameOrigin(c.url) && loaded.has(c.url));
     if (!cands.length) {

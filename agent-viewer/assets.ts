@@ -72,6 +72,45 @@ export class AssetStore {
     return held.map((c) => `${this.lookup(c.url)}${c.descriptor ? ` ${c.descriptor}` : ''}`).join(', ');
   }
 
+  /**
+   * An image that arrived after the elements showing it were replayed, or before the Replayer has
+   * applied them (it loaded late on the visitor's page): point those `<img>` at it now, and from
+   * then on watch the replayed document for `<img>` added or changed with a URL held here.
+   */
+  patchImages(doc: Document, url: string): void {
+    if (!this.lookup(url)) return;
+    for (const img of Array.from(doc.images)) this.patchImg(img);
+    if (this.watched.has(doc)) return;
+    this.watched.add(doc);
+    new MutationObserver((records) => {
+      for (const r of records) {
+        if (r.type === 'attributes') {
+          if (r.target.nodeName === 'IMG') this.patchImg(r.target as HTMLImageElement);
+          continue;
+        }
+        for (const n of Array.from(r.addedNodes)) {
+          if (n.nodeType !== Node.ELEMENT_NODE) continue;
+          const el = n as Element;
+          if (el.nodeName === 'IMG') this.patchImg(el as HTMLImageElement);
+          for (const img of Array.from(el.getElementsByTagName('img'))) this.patchImg(img);
+        }
+      }
+    }).observe(doc, { subtree: true, childList: true, attributes: true, attributeFilter: ['src', 'srcset'] });
+  }
+
+  private watched = new WeakSet<Document>();
+
+  private patchImg(img: HTMLImageElement): void {
+    const src = img.getAttribute('src');
+    const blob = src ? this.lookup(src) : undefined;
+    if (blob) img.setAttribute('src', blob);
+    const srcset = img.getAttribute('srcset');
+    if (srcset && !srcset.startsWith('blob:')) {
+      const next = this.srcset(srcset);
+      if (next !== srcset) img.setAttribute('srcset', next);
+    }
+  }
+
   /** Rewrites a sanitised event in place. */
   rewriteEvent(e: Json): void {
     if (!this.byUrl.size || !isObj(e.data)) return;

@@ -101,8 +101,12 @@ export class LivePlayer {
   /** Applies one decoded frame, in arrival order. */
   apply(frame: DecodedFrame): void {
     if (frame.asset) {
-      // Kept even while waiting for a snapshot: assets come just before one.
-      if (this.assets.add(frame.asset)) this.stats.assets = this.assets.count;
+      // Kept even while waiting for a snapshot: assets come just before one, or after an image loaded late.
+      if (this.assets.add(frame.asset)) {
+        this.stats.assets = this.assets.count;
+        const doc = this.live?.shown ? this.live.host.querySelector('iframe')?.contentDocument : undefined;
+        if (doc) this.assets.patchImages(doc, frame.asset.url);
+      }
       this.publishStats();
       return;
     }

@@ -12,7 +12,10 @@
  *   per snapshot, fonts first (they change the layout), then images in document order;
  * - read once per sharing session (kept in memory until sharing stops), re-sent with every full
  *   snapshot (a late or resynced agent needs them; snapshots are rare and rate-limited);
- * - the snapshot waits for them at most ASSET_WAIT_MS: what is not ready by then is skipped.
+ * - the snapshot waits for them at most ASSET_WAIT_MS: what is not ready by then is skipped;
+ * - an `<img>` that finishes loading later (lazy images, content added by the page) is sent when it
+ *   has loaded, if it is not masked (`watchLateImages`), within the same budget; the view then
+ *   points that image at it.
  */
 import { ASSET_MAX_BYTES, ASSET_TYPES, type AssetFrame } from '../protocol/assetFrame.ts';
 
@@ -137,11 +140,15 @@ export class AssetCollector {
    */
   collect(snapshotNode: unknown): AssetFrame[] | Promise<AssetFrame[]> {
     const t0 = performance.now();
-    if (this.blocked) return [];
+    if (this.blocked) {
+      this.noteSent([]);
+      return [];
+    }
     const loaded = loadedUrls();
     const cands = referencedUrls(snapshotNode).filter((c) => sameOrigin(c.url) && loaded.has(c.url));
     if (!cands.length) {
       this.last = { candidates: 0, sent: 0, bytes: 0, ms: Math.round(performance.now() - t0) };
+      this.noteSent([]);
       return [];
     }
     cands.sort((a, b) => Number(b.font) - Number(a.font)); // stable: fonts first, then document order
@@ -170,11 +177,65 @@ export class AssetCollector {
       out.push(a);
     }
     this.last = { candidates: cands.length, sent: out.length, bytes: ASSET_BUDGET_BYTES - budget, ms: Math.round(performance.now() - t0) };
+    this.noteSent(out);
     return out;
+  }
+
+  /** URLs sent since the last full snapshot, and their bytes: late images are sent once, within the budget. */
+  private sentSince = new Set<string>();
+  private sentBytes = 0;
+  private observer?: PerformanceObserver;
+
+  /** What a snapshot carried: the starting point for late images. */
+  private noteSent(assets: AssetFrame[]): void {
+    this.sentSince = new Set(assets.map((a) => a.url));
+    this.sentBytes = assets.reduce((n, a) => n + a.bytes.byteLength, 0);
+  }
+
+  /**
+   * While sharing: each same-origin image that finishes loading and is shown by an `<img>` that is
+   * not masked is read (from the cache) and handed to `send`, once per snapshot, within the budget.
+   */
+  watchLateImages(send: (a: AssetFrame) => void, masked: (el: Element) => boolean): void {
+    this.stopLateImages();
+    if (typeof PerformanceObserver === 'undefined') return;
+    this.observer = new PerformanceObserver((list) => {
+      if (this.blocked) return;
+      for (const e of list.getEntries() as PerformanceResourceTiming[]) {
+        const url = e.name;
+        if (e.initiatorType !== 'img' || this.sentSince.has(url) || !sameOrigin(url)) continue;
+        const shown = Array.from(document.images).some((img) => img.currentSrc === url && !masked(img));
+        if (!shown) continue;
+        this.sentSince.add(url);
+        let p = this.cache.get(url);
+        if (!p) {
+          p = read(url).catch(() => null);
+          this.cache.set(url, p);
+        }
+        void p.then((a) => {
+          if (!a || !this.observer || this.sentBytes + a.bytes.byteLength > ASSET_BUDGET_BYTES) return;
+          this.sentBytes += a.bytes.byteLength;
+          send(a);
+        });
+      }
+    });
+    try {
+      this.observer.observe({ type: 'resource' });
+    } catch {
+      this.observer = undefined;
+    }
+  }
+
+  stopLateImages(): void {
+    this.observer?.disconnect();
+    this.observer = undefined;
   }
 
   /** Sharing stopped: forget what was read. */
   reset(): void {
+    this.stopLateImages();
     this.cache.clear();
+    this.sentSince.clear();
+    this.sentBytes = 0;
   }
 }

@@ -36,6 +36,8 @@ export class Capture {
   readonly everPassword = new WeakSet<Element>();
 
   private readonly canvases: CanvasSampler;
+  /** Inside a blocked (masked) element: never read (canvases) or sent (late images). */
+  private readonly isMasked: (el: Element) => boolean;
   readonly assets = new AssetCollector();
   /** Set while a finished snapshot waits for its assets: incremental events are held, to stay after it. */
   private pendingSnapshot?: number;
@@ -47,18 +49,14 @@ export class Capture {
     private readonly onError: (err: unknown) => void,
   ) {
     const blocked = [BLOCK_SELECTOR, `.${BLOCK_CLASS}`, rules.block].filter(Boolean).join(', ');
-    this.canvases = new CanvasSampler(
-      (e) => this.onEvent(e),
-      (n) => record.mirror.getId(n),
-      (el) => {
-        try {
-          return !!el.closest(blocked);
-        } catch {
-          return true; // a bad customer selector: never read the canvas
-        }
-      },
-      onError,
-    );
+    this.isMasked = (el) => {
+      try {
+        return !!el.closest(blocked);
+      } catch {
+        return true; // a bad customer selector: never read the element
+      }
+    };
+    this.canvases = new CanvasSampler((e) => this.onEvent(e), (n) => record.mirror.getId(n), this.isMasked, onError);
   }
 
   /** True from the moment recording starts (rrweb emits the first snapshot before `record()` returns). */
@@ -87,6 +85,9 @@ export class Capture {
       },
     }) as (() => void) | undefined;
     this.canvases.start();
+    this.assets.watchLateImages((a) => {
+      if (this.active) this.sink.assets([a]);
+    }, this.isMasked);
   }
 
   /** The rrweb id of a live node, and back: used to apply an agent's typing to the right field. */

@@ -4,12 +4,15 @@
  * Runs in the decoder worker (decode.worker.ts), never on the viewer's UI thread: the payload is
  * untrusted, so inflating is streamed and stops at MAX_INFLATED_FRAME_BYTES (a deflate bomb).
  */
+import { decodeAssetPayload, type AssetFrame } from '../protocol/assetFrame.ts';
 import { FrameKind, isFullSnapshotKind, isKnownFrameKind, MAX_FRAME_JSON_VALUES, MAX_INFLATED_FRAME_BYTES } from '../protocol/frames.ts';
 
 export interface DecodedFrame {
   kind: FrameKind;
   full: boolean;
   events: unknown[];
+  /** Kind 5: an image or font for the view (no events). */
+  asset?: AssetFrame;
 }
 
 /** Why a frame was dropped; `too_big` is the one the agent is told about specifically. */
@@ -88,6 +91,14 @@ export async function decodeFrame(data: ArrayBuffer, maxBytes = MAX_INFLATED_FRA
   const kind = bytes[0];
   if (!isKnownFrameKind(kind)) throw new FrameError('unknown_kind', `unknown frame kind ${kind}`);
   const payload = bytes.subarray(1);
+  if (kind === FrameKind.Asset) {
+    // A bad asset is dropped on its own: it changes no DOM, so the stream has no gap.
+    try {
+      return { kind, full: false, events: [], asset: decodeAssetPayload(payload) };
+    } catch {
+      return { kind, full: false, events: [] };
+    }
+  }
   const compressed = kind === FrameKind.FullSnapshotDeflate || kind === FrameKind.IncrementalDeflate;
   if (!compressed && payload.byteLength > maxBytes) throw new FrameError('too_big', `payload over ${maxBytes} bytes`);
   const text = compressed ? await inflateRawCapped(payload, maxBytes) : new TextDecoder().decode(payload);

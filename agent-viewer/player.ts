@@ -19,7 +19,11 @@
  *   stage, never enlarged, centred; tools use the same transform (`toViewport`).
  */
 import { Replayer } from 'rrweb';
+import { AssetStore } from './assets.ts';
 import type { DecodedFrame } from './frames.ts';
+import { CanvasPainter, canvasEvent, canvasPicture } from './canvasReplay.ts';
+import { makeScrollsInstant } from './instantScroll.ts';
+import { MASKED_BOX_RULE, markMaskedInEvent } from './maskedBoxes.ts';
 import { installReplayCsp, replayCsp } from './replayCsp.ts';
 import { EventSanitizer, EventType, parseOriginPatterns, type UrlPolicy } from './sanitize/index.ts';
 
@@ -33,6 +37,8 @@ interface Live {
   shift: number;
   lastTs: number;
   shown: boolean;
+  /** This view's canvas pictures (blob: URLs, revoked with the view). */
+  painter: CanvasPainter;
 }
 
 export interface PlayerEvents {
@@ -49,13 +55,15 @@ export class LivePlayer {
   private readonly sanitizer: EventSanitizer;
   /** Shared with the sanitiser; the page origins arrive with the relay's `ready`. */
   private readonly policy: UrlPolicy;
+  /** The visitor's images and fonts for this session (asset frames), as blob: URLs. */
+  private readonly assets: AssetStore;
   private resizeObserver: ResizeObserver;
   /** The visitor's viewport, in its CSS pixels. */
   viewport = { width: 0, height: 0 };
   /** Current scale and offset of the view inside the stage. */
   layout = { scale: 1, left: 0, top: 0 };
   /** Counters, exposed on the stage's dataset for tests and support. */
-  readonly stats = { fullSnapshots: 0, framesDropped: 0, eventsApplied: 0 };
+  readonly stats = { fullSnapshots: 0, framesDropped: 0, eventsApplied: 0, canvasPictures: 0, assets: 0 };
 
   constructor(
     /** The element the view is fitted into. */
@@ -69,6 +77,7 @@ export class LivePlayer {
     // No page origin is known until the relay says: until then only data: and blob: are allowed.
     this.policy = { baseUrl, pageOrigins: [] };
     this.sanitizer = new EventSanitizer(this.policy);
+    this.assets = new AssetStore(this.policy);
     this.resizeObserver = new ResizeObserver(() => this.fit());
     this.resizeObserver.observe(stage);
   }
@@ -91,6 +100,16 @@ export class LivePlayer {
 
   /** Applies one decoded frame, in arrival order. */
   apply(frame: DecodedFrame): void {
+    if (frame.asset) {
+      // Kept even while waiting for a snapshot: assets come just before one, or after an image loaded late.
+      if (this.assets.add(frame.asset)) {
+        this.stats.assets = this.assets.count;
+        const doc = this.live?.shown ? this.live.host.querySelector('iframe')?.contentDocument : undefined;
+        if (doc) this.assets.patchImages(doc, frame.asset.url);
+      }
+      this.publishStats();
+      return;
+    }
     if (frame.full) {
       this.rebuild(frame.events);
       return;
@@ -114,6 +133,7 @@ export class LivePlayer {
     this.synced = false;
     for (const l of [this.live, this.retiring]) if (l) this.destroy(l);
     this.live = this.retiring = undefined;
+    this.assets.clear();
     this.viewport = { width: 0, height: 0 };
     this.stage.dataset.viewport = '';
     this.toolLayer.hidden = true;
@@ -169,6 +189,7 @@ export class LivePlayer {
     host.className = 'replay-host';
     host.style.visibility = 'hidden';
     this.stage.prepend(host);
+    const painter = new CanvasPainter();
     const replayer = new Replayer([], {
       root: host,
       liveMode: true,
@@ -178,7 +199,16 @@ export class LivePlayer {
       triggerFocus: false, // never move the agent's focus into the view
       showWarning: false,
       loadTimeout: 500,
-      insertStyleRules: [],
+      // A live view jumps with the visitor (instantScroll.ts); also against a page's own smooth scrolling.
+      insertStyleRules: ['html, body { scroll-behavior: auto !important; }', MASKED_BOX_RULE],
+      // Canvas pictures are drawn by the viewer, in play order (canvasReplay.ts).
+      plugins: [{ handler: (event: unknown) => {
+        const p = canvasPicture(event);
+        if (!p) return;
+        this.stats.canvasPictures++;
+        this.publishStats();
+        void painter.paint(p, replayer.getMirror().getNode(p.id));
+      } }],
     });
     const iframe = host.querySelector('iframe');
     if (!iframe || !isScriptlessSandbox(iframe)) {
@@ -187,6 +217,7 @@ export class LivePlayer {
       host.remove();
       throw new Error('the replay iframe is not sandboxed without scripts; refusing to play');
     }
+    makeScrollsInstant(replayer);
     try {
       installReplayCsp(iframe, replayCsp(this.policy.pageOrigins));
     } catch (err) {
@@ -200,7 +231,7 @@ export class LivePlayer {
     const previous = this.live;
     if (this.retiring) this.destroy(this.retiring);
     this.retiring = previous;
-    const live: Live = { replayer, host, startPerf: 0, baseline: Number(meta.timestamp), shift: 0, lastTs: Number(meta.timestamp), shown: false };
+    const live: Live = { replayer, host, startPerf: 0, baseline: Number(meta.timestamp), shift: 0, lastTs: Number(meta.timestamp), shown: false, painter };
     this.live = live;
     this.synced = true;
     replayer.on('resize', (dim) => {
@@ -232,8 +263,12 @@ export class LivePlayer {
   }
 
   private add(live: Live, raw: unknown, clean = false): void {
-    const e = clean ? (raw as Json) : this.sanitizer.event(raw);
+    const picture = canvasPicture(raw);
+    // Canvas pictures bypass the sanitiser (which drops canvas events): they are checked and rebuilt by canvasReplay.ts.
+    const e = picture ? canvasEvent(picture, Number((raw as Json).timestamp) || live.lastTs) : clean ? (raw as Json) : this.sanitizer.event(raw);
     if (!e) return;
+    markMaskedInEvent(e);
+    this.assets.rewriteEvent(e);
     if (e.type === EventType.FullSnapshot && !clean) {
       // A full snapshot inside an incremental frame: the recorder restarted (e.g. checkout). Rebuild.
       this.rebuild([{ type: EventType.Meta, timestamp: e.timestamp, data: { href: '', width: this.viewport.width || 1024, height: this.viewport.height || 768 } }, e]);
@@ -259,6 +294,7 @@ export class LivePlayer {
       /* already detached */
     }
     l.host.remove();
+    l.painter.reset();
   }
 
   private fit(): void {
@@ -283,6 +319,8 @@ export class LivePlayer {
   private publishStats(): void {
     this.stage.dataset.fullSnapshots = String(this.stats.fullSnapshots);
     this.stage.dataset.framesDropped = String(this.stats.framesDropped);
+    this.stage.dataset.canvasPictures = String(this.stats.canvasPictures);
+    this.stage.dataset.assets = String(this.stats.assets);
   }
 }
 
@@ -291,3 +329,4 @@ export function isScriptlessSandbox(iframe: HTMLIFrameElement): boolean {
   const tokens = Array.from(iframe.sandbox);
   return iframe.hasAttribute('sandbox') && tokens.length === 1 && tokens[0] === 'allow-same-origin';
 }
+

@@ -3,6 +3,7 @@
  * browser has CompressionStream) and sends them in order. The outbound queue is bounded: past the
  * limit, incremental batches are dropped and a fresh full snapshot is asked for instead of growing.
  */
+import { encodeAssetFrame, type AssetFrame } from '../protocol/assetFrame.ts';
 import { encodeFrame, FrameKind } from '../protocol/frames.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../protocol/limits.ts';
 
@@ -50,6 +51,23 @@ export class FrameSender {
   full(events: unknown[]): void {
     this.gap = false;
     this.enqueue(true, events);
+  }
+
+  /** Images and fonts for the view, sent in order just before the full snapshot they belong to. */
+  assets(assets: AssetFrame[]): void {
+    const gen = this.generation;
+    for (const a of assets) {
+      const frame = encodeAssetFrame(a);
+      this.queuedBytes += frame.byteLength;
+      this.chain = this.chain
+        .then(() => {
+          if (gen !== this.generation) return;
+          this.queuedBytes -= frame.byteLength;
+          const ws = this.target.socket();
+          if (ws && ws.readyState === WebSocket.OPEN) ws.send(frame);
+        })
+        .catch((err) => this.target.error(err));
+    }
   }
 
   incremental(events: unknown[]): void {

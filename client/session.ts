@@ -87,7 +87,7 @@ export class Session {
       // Every frame is checked against the bar first: a page that hid it gets nothing sent. Not
       // cached: a stylesheet that finished loading, CSSOM edits and popover or dialog calls change
       // nothing a MutationObserver sees, so a cached pass would let frames out after a hide.
-      { full: (e) => this.barGuard.ok() && this.sender.full(e), incremental: (e) => this.barGuard.ok() && this.sender.incremental(e) },
+      { full: (e) => this.barGuard.ok() && this.sender.full(e), incremental: (e) => this.barGuard.ok() && this.sender.incremental(e), assets: (a) => this.barGuard.ok() && this.sender.assets(a) },
       { mask: options.mask, block: options.block },
       (err) => this.events.emit('error', { message: String((err as Error)?.message ?? err) }),
     );

@@ -12,6 +12,8 @@ export const FrameKind = {
   FullSnapshotDeflate: 3,
   /** Same as Incremental, payload compressed with CompressionStream('deflate-raw'). */
   IncrementalDeflate: 4,
+  /** One image or font of the page, sent before a full snapshot (protocol/assetFrame.ts). */
+  Asset: 5,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 

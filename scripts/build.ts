@@ -20,7 +20,14 @@ await build({ ...common, entryPoints: [path.join(root, 'agent-viewer/viewer.ts')
 await build({ ...common, entryPoints: [path.join(root, 'agent-viewer/decode.worker.ts')], outfile: path.join(out, 'agent/decode.worker.js') });
 await build({ ...common, entryPoints: [path.join(root, 'agent-viewer/viewer.css')], outfile: path.join(out, 'agent/viewer.css') });
 fs.copyFileSync(path.join(root, 'agent-viewer/index.html'), path.join(out, 'agent/index.html'));
-fs.copyFileSync(path.join(root, 'scripts/demo-site/index.html'), path.join(out, 'demo/index.html'));
+// The demo customer page, its images, and its web font (Inter, from the @fontsource/inter devDependency;
+// without it the page falls back to the system font).
+fs.cpSync(path.join(root, 'scripts/demo-site'), path.join(out, 'demo'), { recursive: true });
+fs.mkdirSync(path.join(out, 'demo/fonts'), { recursive: true });
+for (const w of ['400', '700']) {
+  const font = path.join(root, `node_modules/@fontsource/inter/files/inter-latin-${w}-normal.woff2`);
+  if (fs.existsSync(font)) fs.copyFileSync(font, path.join(out, `demo/fonts/inter-${w}.woff2`));
+}
 // The delete-visitor-data page (/delete/): no inline script or style, its CSP allows only 'self'.
 await build({ ...common, entryPoints: [path.join(root, 'delete-page/delete.ts')], outfile: path.join(out, 'delete/delete.js') });
 fs.copyFileSync(path.join(root, 'delete-page/index.html'), path.join(out, 'delete/index.html'));

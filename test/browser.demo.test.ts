@@ -31,9 +31,13 @@ if (!chromiumAvailable()) {
     await page.getByRole('alertdialog', { name: 'Alice wants to see this page' }).waitFor({ timeout: 10_000 });
     await page.getByRole('button', { name: 'Allow', exact: true }).click();
     await agent.next('joined', 10_000);
-    await agent.until(() => agent.frames.length > 0, 10_000, 'first snapshot');
-    const first = agent.frames[0];
-    t.ok(first[0] === 1 || first[0] === 3, 'a full snapshot frame');
+    await agent.until(() => agent.frames.some((f) => f[0] === 1 || f[0] === 3), 10_000, 'first snapshot');
+    const at = agent.frames.findIndex((f) => f[0] === 1 || f[0] === 3);
+    const first = agent.frames[at];
+    // The page's web font and images (asset frames, kind 5) come just before the snapshot that uses them.
+    const assets = agent.frames.slice(0, at);
+    t.ok(assets.length >= 2 && assets.every((f) => f[0] === 5), `${assets.length} asset frames before the full snapshot`);
+    t.ok(assets.some((f) => f.includes('font/woff2')) && assets.some((f) => f.includes('image/svg+xml')), 'the web font and the images');
     const text = decode(first);
     t.match(text, 'Acme Shop', 'the page arrived');
     t.notMatch(text, canary, 'typed input is masked in the browser');

@@ -244,9 +244,9 @@ t.test('validate() on its own', async (t) => {
 });
 
 t.test('frame kinds', async (t) => {
-  for (const k of [1, 2, 3, 4]) t.ok(isKnownFrameKind(k), `kind ${k} is known`);
-  t.same(Object.values(FrameKind).sort(), [1, 2, 3, 4], 'exactly four kinds');
-  for (const k of [0, 5, 6, 127, 255, 256, -1, 1.5, NaN, Infinity]) t.notOk(isKnownFrameKind(k), `kind ${k} is unknown`);
+  for (const k of [1, 2, 3, 4, 5]) t.ok(isKnownFrameKind(k), `kind ${k} is known`);
+  t.same(Object.values(FrameKind).sort(), [1, 2, 3, 4, 5], 'exactly five kinds (5: asset)');
+  for (const k of [0, 6, 127, 255, 256, -1, 1.5, NaN, Infinity]) t.notOk(isKnownFrameKind(k), `kind ${k} is unknown`);
   t.ok(isFullSnapshotKind(FrameKind.FullSnapshot));
   t.ok(isFullSnapshotKind(FrameKind.FullSnapshotDeflate));
   t.notOk(isFullSnapshotKind(FrameKind.Incremental));

@@ -24,6 +24,11 @@
  *    page (a1, a2) and the embed page ((b), then an agent joins, then (c)). Differences are taken
  *    per round between position-matched windows; the median round is reported.
  *
+ * 4. Canvas streaming and asset frames (embedCost/canvasAssets.ts): main-thread time while sharing
+ *    a page with three animated canvases, against the same page connected but not sharing; canvas
+ *    bytes/s; the snapshot's wait for its images and fonts and the asset bytes per join.
+ *    `--only canvas` runs just this phase.
+ *
  * The relay runs in-process (test/helpers/relay.ts: fresh SQLite dir, account `open` has consent
  * off so an agent's join attaches at once); the fixture site is a node:http server on another
  * loopback origin. Prints a Markdown table and writes everything to bench/embed-last-run.json.
@@ -39,6 +44,7 @@ import { chromium, type Browser, type BrowserContext, type CDPSession, type Page
 import { connectAgent, type TestSocket } from '../../test/helpers/clients.ts';
 import { startTestRelay, type TestRelay } from '../../test/helpers/relay.ts';
 import { bigPage } from './embedCost/page.ts';
+import { canvasAssetPhase, startCanvasAssetSite } from './embedCost/canvasAssets.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FIXTURES = path.join(ROOT, 'scripts/bench/embed-fixtures');
@@ -54,6 +60,7 @@ const SECONDS = Number(arg('seconds', '4'));
 const ROUNDS = Number(arg('rounds', '4'));
 const RESYNCS = Number(arg('resyncs', '15'));
 const REJOINS = 3;
+const ONLY = arg('only', '');
 /** A page's first load window starts this long after `goto` resolved (both pages alike). */
 const PAGE_SETTLE_MS = 1500;
 const JSON_OUT = path.resolve(ROOT, arg('json', 'bench/embed-last-run.json'));
@@ -577,15 +584,23 @@ async function main(): Promise<void> {
   const bundle = bundleSizes();
 
   const site = await startSite();
-  const relay = await startTestRelay({ LOG_LEVEL: 'warn' }, { siteOrigins: [site.origin] });
-  site.relay = `http://127.0.0.1:${relay.port}`;
-  site.key = relay.open.publicKey;
+  const canvasSite = await startCanvasAssetSite();
+  const relay = await startTestRelay({ LOG_LEVEL: 'warn' }, { siteOrigins: [site.origin, canvasSite.origin] });
+  site.relay = canvasSite.relay = `http://127.0.0.1:${relay.port}`;
+  site.key = canvasSite.key = relay.open.publicKey;
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
   try {
+    if (ONLY === 'canvas') {
+      const canvas = await canvasAssetPhase(browser, canvasSite, relay, SECONDS, ROUNDS);
+      console.log(JSON.stringify(canvas, null, 2));
+      return;
+    }
     process.stderr.write('snapshot phase…\n');
     const snapshot = await snapshotPhase(browser, site, relay);
     process.stderr.write(`load phase: ${ROUNDS} rounds × 3 modes × ${SECONDS} s…\n`);
     const load = await loadPhase(browser, site, relay);
+    process.stderr.write(`canvas and assets phase: ${ROUNDS} rounds × 2 windows × ${SECONDS} s…\n`);
+    const canvas = await canvasAssetPhase(browser, canvasSite, relay, SECONDS, ROUNDS);
 
     const machine = {
       nproc: os.availableParallelism(),
@@ -603,6 +618,7 @@ async function main(): Promise<void> {
       bundle,
       snapshot,
       load,
+      canvas,
     };
     fs.mkdirSync(path.dirname(JSON_OUT), { recursive: true });
     fs.writeFileSync(JSON_OUT, JSON.stringify(result, null, 2) + '\n');
@@ -612,6 +628,7 @@ async function main(): Promise<void> {
     await browser.close();
     await relay.stop();
     await site.close();
+    await canvasSite.close();
     fs.rmSync(relay.dataDir, { recursive: true, force: true });
   }
 }
@@ -621,8 +638,9 @@ function report(res: {
   bundle: ReturnType<typeof bundleSizes>;
   snapshot: Awaited<ReturnType<typeof snapshotPhase>>;
   load: Awaited<ReturnType<typeof loadPhase>>;
+  canvas: Awaited<ReturnType<typeof canvasAssetPhase>>;
 }): string {
-  const { bundle: b, snapshot: s, load: l } = res;
+  const { bundle: b, snapshot: s, load: l, canvas: cv } = res;
   const d = l.pairedDiff;
   const ms = (x: { median: number; p95: number }) => `${fmt(x.median)} / ${fmt(x.p95)} ms`;
   const ratio = (a: number, c: number) => (c > 0 ? `${fmt(a / c)}×` : '–');
@@ -669,6 +687,16 @@ function report(res: {
     ...l.runs.map((x) =>
       `| ${x.round} | ${x.window} | ${MODE_NAMES[x.mode]} | ${fmt(x.taskMsPerSec)} | ${fmt(x.scriptMsPerSec)} | ${fmt(x.layoutMsPerSec)} | ${fmt(x.styleMsPerSec)} | ${fmt(x.taskCpuMsPerSec)} | ${x.framesPerSec ?? '–'} | ${x.wireBytesPerSec ?? '–'} | ${fmt(x.loadPerSec.text)}, ${fmt(x.loadPerSec.inserted)}, ${fmt(x.loadPerSec.removed)}, ${fmt(x.loadPerSec.toggles)} | ${fmt(x.inputSent.movesPerSec)}, ${fmt(x.inputSent.keysPerSec)} | ${x.otherCpuPct} |`,
     ),
+    '',
+    `Canvas streaming and asset frames (${cv.page}; median of ${cv.windows.length} rounds):`,
+    '',
+    '| measure | value |',
+    '|---|---:|',
+    `| main thread while sharing vs connected, TaskDuration | +${fmt(cv.taskDiffMsPerSec)} ms/s |`,
+    `| main thread while sharing vs connected, ScriptDuration | +${fmt(cv.scriptDiffMsPerSec)} ms/s |`,
+    `| canvas pictures sent / wire bytes | ${fmt(cv.picturesPerSec)} /s, ${kib(cv.canvasBytesPerSec)}/s |`,
+    `| asset frames per join / bytes | ${cv.assetFramesPerJoin}, ${kib(cv.assetBytesPerJoin)} |`,
+    `| snapshot's wait for its assets (\`cobrowse:assets\`) | ${fmt(cv.assetWaitMsMedian)} ms |`,
   ];
   return lines.join('\n');
 }

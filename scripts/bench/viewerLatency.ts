@@ -1,8 +1,10 @@
 /**
- * `npx tsx scripts/bench/viewerLatency.ts [--changes N] [--interval MS] [--json FILE]`
+ * `npx tsx scripts/bench/viewerLatency.ts [--changes N] [--interval MS] [--scrolls N] [--json FILE]`
  *
- * Latency from a DOM change on the visitor's page to its appearance in the agent viewer, end
- * to end and as a user would run it: the relay is started as `npm start` starts it (its own
+ * Two latencies, end to end and as a user would run it: change → visible (a DOM change on the
+ * visitor's page to its appearance in the agent viewer) and scroll → settled (the visitor
+ * scrolls; the time until the view shows that exact position, at an animation frame, and has
+ * stopped moving: a smooth replay would count its whole animation). The set-up: the relay is started as `npm start` starts it (its own
  * process, embedded store, demo account; run `npm run build` first), the demo page (real embed)
  * in one Chromium context, the agent viewer from the printed sign-in link in another.
  *
@@ -14,6 +16,10 @@
  * The path: rrweb records the mutation; the embed batches incremental events for 50 ms
  * (client/capture.ts BATCH_MS), deflates when worth it, sends; the relay forwards; the viewer
  * inflates, sanitises, and the Replayer applies it on its next animation frame.
+ * Scrolls: the visitor page jumps to a new position (`window.scrollTo`, as a wheel or scrollbar
+ * does); rrweb samples scroll events every 50 ms (client/capture.ts), then the same path; in the
+ * viewer an animation-frame loop stamps the first frame at which the replayed page is at that
+ * position. The demo page is about three viewports high at 1000×700.
  * Results and method: bench/RESULTS.md, "Agent viewer: latency and fidelity".
  */
 import { spawn } from 'node:child_process';
@@ -34,6 +40,7 @@ function arg(name: string, def: string): string {
 const CHANGES = Number(arg('changes', '300'));
 const INTERVAL_MS = Number(arg('interval', '50'));
 const WARMUP = 20;
+const SCROLLS = Number(arg('scrolls', '60'));
 const JSON_OUT = arg('json', '');
 
 async function freePort(): Promise<number> {
@@ -158,6 +165,41 @@ async function main(): Promise<void> {
       dom.push(r.dom - s.at);
       if (r.frame) frame.push(r.frame - s.at);
     }
+    // Scroll → settled: the view, frame by frame, until it shows the visitor's new position.
+    await agent.evaluate(`(() => {
+      const w = window;
+      w.__scroll = { target: -1, at: 0 };
+      const now = () => performance.timeOrigin + performance.now();
+      const tick = () => {
+        const f = [...document.querySelectorAll('#stage iframe')].find((f) => f.closest('.replay-host').style.visibility !== 'hidden');
+        const y = f && f.contentWindow ? Math.round(f.contentWindow.scrollY) : -1;
+        if (w.__scroll.target === y && !w.__scroll.at) w.__scroll.at = now();
+        requestAnimationFrame(tick);
+      };
+      tick();
+    })()`);
+    const maxY = await visitor.evaluate(() => document.scrollingElement!.scrollHeight - innerHeight);
+    if (maxY < 300) throw new Error(`the demo page does not scroll (${maxY} px)`);
+    const settle: number[] = [];
+    let scrollMissing = 0;
+    let last = 0;
+    for (let i = 0; i < SCROLLS; i++) {
+      // Alternating long and short jumps, never to where the view already is.
+      let target = Math.round(((i * 0.37 + 0.1) % 1) * maxY);
+      if (target === last) target = (target + 97) % maxY;
+      last = target;
+      await agent.evaluate((y) => { (window as unknown as { __scroll: { target: number; at: number } }).__scroll = { target: y, at: 0 }; }, target);
+      const at = await visitor.evaluate((y) => {
+        const t = performance.timeOrigin + performance.now();
+        window.scrollTo({ top: y, behavior: 'instant' as ScrollBehavior });
+        return t;
+      }, target);
+      const seen = await agent.waitForFunction(() => (window as unknown as { __scroll: { at: number } }).__scroll.at || 0, null, { timeout: 5000, polling: 'raf' })
+        .then((h) => h.jsonValue() as Promise<number>).catch(() => 0);
+      if (seen) settle.push(seen - at);
+      else scrollMissing++;
+      await new Promise((r) => setTimeout(r, 100)); // let the view be still before the next jump
+    }
     const result = {
       date: new Date().toISOString(),
       changes: CHANGES,
@@ -165,6 +207,9 @@ async function main(): Promise<void> {
       missing,
       domMs: summary(dom),
       frameMs: summary(frame),
+      scrolls: SCROLLS,
+      scrollMissing,
+      scrollSettledMs: summary(settle),
       cpus: os.cpus().length,
       cpuModel: os.cpus()[0]?.model,
       node: process.version,
@@ -172,9 +217,11 @@ async function main(): Promise<void> {
     console.log(`viewer latency over ${dom.length} DOM changes (every ${INTERVAL_MS} ms, ${missing} not seen):`);
     console.log(`  in the view's DOM:  p50 ${result.domMs.p50} ms   p95 ${result.domMs.p95} ms   p99 ${result.domMs.p99} ms   max ${result.domMs.max} ms`);
     console.log(`  next frame (bound): p50 ${result.frameMs.p50} ms   p95 ${result.frameMs.p95} ms   p99 ${result.frameMs.p99} ms   max ${result.frameMs.max} ms`);
+    console.log(`scroll → settled over ${settle.length} scrolls (${scrollMissing} not seen within 5 s):`);
+    console.log(`  view at the position: p50 ${result.scrollSettledMs.p50} ms   p95 ${result.scrollSettledMs.p95} ms   p99 ${result.scrollSettledMs.p99} ms   max ${result.scrollSettledMs.max} ms`);
     console.log(JSON.stringify(result));
     if (JSON_OUT) fs.writeFileSync(JSON_OUT, JSON.stringify(result, null, 2) + '\n');
-    if (!(result.domMs.p50 < 100)) process.exitCode = 1;
+    if (!(result.domMs.p50 < 100) || !(result.scrollSettledMs.p50 < 200) || scrollMissing) process.exitCode = 1;
   } finally {
     await browser.close();
     relay.kill('SIGTERM');

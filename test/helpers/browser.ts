@@ -8,6 +8,7 @@ export function chromiumAvailable(): boolean {
   return fs.existsSync(CHROMIUM);
 }
 
+/** `extraArgs`: e.g. `--host-resolver-rules` to reach a loopback site under a public-looking name. */
 export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,

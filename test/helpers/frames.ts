@@ -10,7 +10,9 @@ export function decodeFrame(frame: Buffer | Uint8Array): string {
 
 export type RrEvent = { type: number; data: any; timestamp: number };
 
+/** The rrweb events of a frame; none for an asset frame (kind 5: an image or font, protocol/assetFrame.ts). */
 export function frameEvents(frame: Buffer | Uint8Array): RrEvent[] {
+  if (frame[0] === 5) return [];
   return JSON.parse(decodeFrame(frame)) as RrEvent[];
 }
 

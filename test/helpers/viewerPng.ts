@@ -84,13 +84,25 @@ export interface Diff {
   box?: { x0: number; y0: number; x1: number; y1: number };
 }
 
-/** Compares two images of the same size; `tolerance` absorbs anti-aliasing noise (0-255 per channel). */
-export function comparePixels(a: Image, b: Image, tolerance = 32): Diff {
+export interface Rect { x: number; y: number; width: number; height: number }
+
+const inside = (rects: Rect[], x: number, y: number) => rects.some((r) => x >= r.x && y >= r.y && x < r.x + r.width && y < r.y + r.height);
+
+/**
+ * Compares two images of the same size; `tolerance` absorbs anti-aliasing noise (0-255 per channel).
+ * Pixels inside `exclude` (areas that differ on purpose, e.g. masked blocks) are not counted.
+ */
+export function comparePixels(a: Image, b: Image, tolerance = 32, exclude: Rect[] = []): Diff {
   if (a.width !== b.width || a.height !== b.height) throw new Error(`sizes differ: ${a.width}x${a.height} vs ${b.width}x${b.height}`);
   let differing = 0;
   let sum = 0;
+  let skipped = 0;
   let box: Diff['box'];
   for (let i = 0, p = 0; i < a.data.length; i += 4, p++) {
+    if (exclude.length && inside(exclude, p % a.width, Math.floor(p / a.width))) {
+      skipped++;
+      continue;
+    }
     let max = 0;
     for (let c = 0; c < 3; c++) {
       const d = Math.abs(a.data[i + c] - b.data[i + c]);
@@ -103,6 +115,19 @@ export function comparePixels(a: Image, b: Image, tolerance = 32): Diff {
       box = box ? { x0: Math.min(box.x0, x), y0: Math.min(box.y0, y), x1: Math.max(box.x1, x), y1: Math.max(box.y1, y) } : { x0: x, y0: y, x1: x, y1: y };
     }
   }
-  const total = a.width * a.height;
+  const total = a.width * a.height - skipped;
   return { differing, total, percent: (differing / total) * 100, meanAbs: sum / (total * 3), box };
+}
+
+/** Share (percent) of the pixels of `rect` in `img` within `tolerance` of `rgb`. */
+export function shareOfColour(img: Image, rect: Rect, rgb: [number, number, number], tolerance = 8): number {
+  let n = 0, hit = 0;
+  for (let y = Math.max(0, rect.y); y < Math.min(img.height, rect.y + rect.height); y++) {
+    for (let x = Math.max(0, rect.x); x < Math.min(img.width, rect.x + rect.width); x++) {
+      const o = (y * img.width + x) * 4;
+      n++;
+      if (Math.abs(img.data[o] - rgb[0]) <= tolerance && Math.abs(img.data[o + 1] - rgb[1]) <= tolerance && Math.abs(img.data[o + 2] - rgb[2]) <= tolerance) hit++;
+    }
+  }
+  return n ? (hit / n) * 100 : 0;
 }

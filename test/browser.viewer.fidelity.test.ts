@@ -114,7 +114,7 @@ async function compare(browser: Browser, viewer: ViewerPage, url: string, maxPer
     // of the comparison instead.
     const uiRects: Rect[] = await visitor.evaluate(() => [...(document.querySelector('cobrowse-ui')?.shadowRoot?.querySelectorAll('.layer > *') ?? [])]
       .map((el) => el.getBoundingClientRect()).filter((r) => r.width > 0 && r.height > 0)
-      .map((r) => ({ x: Math.floor(r.x) - 2, y: Math.floor(r.y) - 2, width: Math.ceil(r.width) + 4, height: Math.ceil(r.height) + 4 })));
+      .map((r) => ({ x: Math.floor(r.x) - 16, y: Math.floor(r.y) - 16, width: Math.ceil(r.width) + 32, height: Math.ceil(r.height) + 32 }))); // with their shadows
     const shotVisitor = await visitor.screenshot({ animations: 'disabled', caret: 'hide' });
     const want = decodePng(shotVisitor);
     // Masked blocks differ on purpose (gray box instead of content): not counted, checked to be gray instead.

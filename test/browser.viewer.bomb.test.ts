@@ -11,7 +11,7 @@
 import zlib from 'node:zlib';
 import t from 'tap';
 import type { Page } from 'playwright-core';
-import { encodeFrame, FrameKind, MAX_INFLATED_FRAME_BYTES } from '../protocol/frames.ts';
+import { encodeFrame, FrameKind, MAX_FRAME_STRING_CHARS, MAX_INFLATED_FRAME_BYTES } from '../protocol/frames.ts';
 import { chromiumAvailable, launchChromium } from './helpers/browser.ts';
 import { connectVisitor, type TestSocket } from './helpers/clients.ts';
 import { bombFrame } from './helpers/deflateBomb.ts';
@@ -28,7 +28,7 @@ const MAX_STALL_MS = 500;
 const MAX_INPUT_DELAY_MS = 500;
 /** The worker holds at most one capped frame (plus chunks and the browser's own noise). */
 const MAX_RSS_GROWTH = 600 * 1024 * 1024;
-/** Frames in the burst of huge-string frames (each ~40 KB on the wire, 40 MB inflated). */
+/** Frames in the burst of huge-string frames (each ~30 KB on the wire, 30 MB inflated). */
 const BURST_FRAMES = 20;
 
 interface Attack { stallMs: number; inputDelayMs: number; inputRoundTripMs: number; rssGrowthMb: number; seconds: number }
@@ -178,16 +178,19 @@ if (!chromiumAvailable()) {
     t.comment(`${big.byteLength >> 20} MiB / ~900k-value frame under the caps: longest main-thread stall ${Math.round(bigStall.maxGap)} ms`);
     t.equal(await framesBad(viewer), badBeforeBig, 'a large frame under the caps is not dropped');
 
-    // A burst of frames each small on the wire (~40 KB) but inflating to one 40 MB string in a text
-    // node (one value: under the value cap). Each was decoded on arrival and waited, decoded, in the
-    // UI thread until applied: 20 of them were gigabytes. Now at most two decodes are in flight, the
-    // rest wait compressed, and such a string is over the per-string cap: the worker drops each.
+    // A burst of frames each small on the wire (~30 KB) but inflating to one 30 MB string in a text
+    // node (one value: under the value cap, and under the byte cap). Each was decoded on arrival and
+    // waited, decoded, in the UI thread until applied: the viewer's renderer crashed. Now at most two
+    // decodes are in flight, the rest wait compressed, and such a string is over
+    // MAX_FRAME_STRING_CHARS: the worker drops each frame, so the UI thread never receives it.
     {
       const b = new NodeBuilder();
       const h1 = b.el('h1', {}, [b.text('BURST-TARGET')]);
       visitor.sendFrame(fullFrame(b.doc([], [h1]), { compress: true }));
       await viewer.waitInView((d) => d.body?.textContent?.includes('BURST-TARGET'), 10_000, 'BURST-TARGET');
-      const STRING_BYTES = 40_000_000;
+      const STRING_BYTES = 30_000_000;
+      t.ok(STRING_BYTES > MAX_FRAME_STRING_CHARS && STRING_BYTES < MAX_INFLATED_FRAME_BYTES, 'one string over the string cap, the frame under the byte cap');
+      const badBeforeBurst = await framesBad(viewer);
       const burst = Array.from({ length: BURST_FRAMES }, (_, i) => {
         const head = Buffer.from(`[{"type":3,"data":{"source":0,"texts":[],"attributes":[],"removes":[],"adds":[{"parentId":${h1.id as number},"nextId":null,"node":{"type":3,"id":${100_000 + i},"textContent":"`);
         const tail = Buffer.from(`"}}]},"timestamp":${Date.now()}}]`);
@@ -213,6 +216,7 @@ if (!chromiumAvailable()) {
       t.ok(result.rssGrowthMb * 2 ** 20 < MAX_RSS_GROWTH, `browser memory grew ${result.rssGrowthMb} MiB during the burst (< ${MAX_RSS_GROWTH >> 20} MiB)`);
       t.ok(result.stallMs < MAX_STALL_MS, `longest main-thread stall during the burst ${result.stallMs} ms < ${MAX_STALL_MS} ms`);
       t.ok(result.inputDelayMs < MAX_INPUT_DELAY_MS, `slowest input event during the burst ${result.inputDelayMs} ms < ${MAX_INPUT_DELAY_MS} ms`);
+      t.equal(await framesBad(viewer), badBeforeBurst + BURST_FRAMES, `all ${BURST_FRAMES} dropped in the worker`);
       await viewer.waitState('live');
       t.notMatch(await viewer.state(), /signed-out|ended|refused/, 'still in the session after the burst');
     }

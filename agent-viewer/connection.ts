@@ -2,15 +2,16 @@
  * The agent socket: `ws(s)://<relay>/v1/agent` with the token in Sec-WebSocket-Protocol
  * (`cobrowse.v1, bearer.<jwt>`), never in the URL. Reconnects with capped, jittered
  * backoff. Everything it receives (control messages and binary frames) is handed on
- * strictly in arrival order, although frames are decoded asynchronously in a worker
- * (frameDecoder.ts): a frame is handed to the worker as it arrives, and one promise chain
- * carries every message, awaiting each frame's result in turn.
+ * strictly in arrival order through one FrameInbox (frameInbox.ts), although frames are decoded
+ * asynchronously in a worker (frameDecoder.ts): only a bounded number are decoded ahead, the rest
+ * wait compressed, and a backlog past its bounds is dropped and reported via `onBacklogDropped`.
  */
 import type { AgentToRelay, RelayToAgent } from '../protocol/control.ts';
 import { AGENT_SOCKET_PATH, agentProtocols, socketUrl } from '../protocol/endpoints.ts';
 import { AGENT_FINAL_CLOSE_CODES, Close } from '../protocol/errors.ts';
 import { FrameDecoder } from './frameDecoder.ts';
-import { FrameError, type DecodedFrame } from './frames.ts';
+import { FrameInbox } from './frameInbox.ts';
+import type { DecodedFrame, FrameError } from './frames.ts';
 
 export interface ConnectionHandlers {
   onOpen(): void;
@@ -18,6 +19,8 @@ export interface ConnectionHandlers {
   onFrame(f: DecodedFrame): void;
   /** A frame could not be decoded (corrupt, over the size cap, …): the stream has a gap. */
   onBadFrame(err: FrameError): void;
+  /** Frames arrived faster than they were applied, past the backlog bounds: `dropped` were skipped. */
+  onBacklogDropped(dropped: number): void;
   /** The socket closed; `retryInMs` is undefined when it will not reconnect. */
   onClose(code: number, reason: string, retryInMs: number | undefined): void;
 }
@@ -29,8 +32,10 @@ export class AgentConnection {
   private attempt = 0;
   private timer?: ReturnType<typeof setTimeout>;
   private stopped = false;
-  private chain: Promise<void> = Promise.resolve();
   private readonly decoder = new FrameDecoder();
+  private readonly inbox = new FrameInbox((data) => this.decoder.decode(data), (dropped) => {
+    if (!this.stopped) this.h.onBacklogDropped(dropped);
+  });
 
   constructor(private readonly url: string, private readonly token: string, private readonly h: ConnectionHandlers) {}
 
@@ -51,31 +56,23 @@ export class AgentConnection {
     };
     ws.onmessage = (ev) => {
       const data = ev.data as string | ArrayBuffer;
-      // Decoding starts now, off this thread; the chain below takes the result in arrival order.
-      const decoded = typeof data === 'string' ? undefined : this.decoder.decode(data);
-      decoded?.catch(() => {}); // handled in the chain; this only keeps it from being reported as unhandled
-      this.chain = this.chain.then(async () => {
-        if (this.latest !== ws) return; // from a socket we have since replaced
-        if (typeof data === 'string') {
-          let m: RelayToAgent;
-          try {
-            m = JSON.parse(data) as RelayToAgent;
-          } catch {
-            return;
-          }
-          this.h.onMessage(m);
-          return;
-        }
-        let frame: DecodedFrame;
+      if (typeof data !== 'string') {
+        this.inbox.pushFrame(data, (r) => {
+          if (this.latest !== ws || this.stopped) return; // from a socket we have since replaced
+          if (r.ok) this.h.onFrame(r.frame);
+          else this.h.onBadFrame(r.error);
+        });
+        return;
+      }
+      this.inbox.pushTask(() => {
+        if (this.latest !== ws) return;
+        let m: RelayToAgent;
         try {
-          frame = await decoded!;
-        } catch (err) {
-          if (this.latest === ws && !this.stopped) this.h.onBadFrame(err instanceof FrameError ? err : new FrameError('decoder_failed', String(err)));
+          m = JSON.parse(data) as RelayToAgent;
+        } catch {
           return;
         }
-        if (this.latest === ws) this.h.onFrame(frame);
-      }).catch((err) => {
-        console.error('cobrowse viewer: failed to apply a message', err);
+        this.h.onMessage(m);
       });
     };
     ws.onclose = (ev) => {
@@ -89,7 +86,7 @@ export class AgentConnection {
         this.timer = setTimeout(() => this.connect(), retry);
       }
       // Let frames already queued finish before the close is reported, to keep order.
-      this.chain = this.chain.then(() => this.h.onClose(ev.code, ev.reason, retry));
+      this.inbox.pushTask(() => this.h.onClose(ev.code, ev.reason, retry));
     };
   }
 

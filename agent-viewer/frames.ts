@@ -2,10 +2,11 @@
  * Decoding the visitor's binary frames: byte 0 is the kind (protocol/frames.ts); the rest is
  * the UTF-8 JSON of an array of rrweb events, deflate-raw compressed for kinds 3 and 4.
  * Runs in the decoder worker (decode.worker.ts), never on the viewer's UI thread: the payload is
- * untrusted, so inflating is streamed and stops at MAX_INFLATED_FRAME_BYTES (a deflate bomb).
+ * untrusted, so inflating is streamed and stops at MAX_INFLATED_FRAME_BYTES (a deflate bomb), and the
+ * parsed events are checked against the value and string-length caps before they are handed over.
  */
 import { decodeAssetPayload, type AssetFrame } from '../protocol/assetFrame.ts';
-import { FrameKind, isFullSnapshotKind, isKnownFrameKind, MAX_FRAME_JSON_VALUES, MAX_INFLATED_FRAME_BYTES } from '../protocol/frames.ts';
+import { FrameKind, isFullSnapshotKind, isKnownFrameKind, MAX_FRAME_JSON_VALUES, MAX_FRAME_STRING_CHARS, MAX_INFLATED_FRAME_BYTES } from '../protocol/frames.ts';
 
 export interface DecodedFrame {
   kind: FrameKind;
@@ -15,8 +16,8 @@ export interface DecodedFrame {
   asset?: AssetFrame;
 }
 
-/** Why a frame was dropped; `too_big` is the one the agent is told about specifically. */
-export type FrameErrorCode = 'unknown_kind' | 'too_big' | 'corrupt' | 'bad_json' | 'timeout' | 'decoder_failed';
+/** Why a frame was dropped; `too_big` and `backlog` are the ones the agent is told about specifically. */
+export type FrameErrorCode = 'unknown_kind' | 'too_big' | 'corrupt' | 'bad_json' | 'timeout' | 'decoder_failed' | 'backlog';
 
 export class FrameError extends Error {
   constructor(readonly code: FrameErrorCode, message: string) {
@@ -72,21 +73,32 @@ export async function inflateRawCapped(bytes: Uint8Array, maxBytes: number): Pro
   return parts.join('');
 }
 
-/** Counts JSON values (iteratively: nesting depth costs no stack), stopping as soon as there are more than `max`. */
-export function moreJsonValuesThan(root: unknown, max: number): boolean {
+/**
+ * Walks the parsed payload (iteratively: nesting depth costs no stack) and names the first cap it
+ * breaks: more than `maxValues` JSON values, or a string or object key longer than `maxStringChars`.
+ */
+export function overJsonCaps(root: unknown, maxValues: number, maxStringChars: number): string | undefined {
   const stack: unknown[] = [root];
   let n = 0;
   while (stack.length > 0) {
     const v = stack.pop();
-    if (++n > max) return true;
-    if (Array.isArray(v)) for (const x of v) stack.push(x);
-    else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) stack.push(x);
+    if (++n > maxValues) return `more than ${maxValues} JSON values`;
+    if (typeof v === 'string') {
+      if (v.length > maxStringChars) return `a string longer than ${maxStringChars} characters`;
+    } else if (Array.isArray(v)) {
+      for (const x of v) stack.push(x);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k.length > maxStringChars) return `a key longer than ${maxStringChars} characters`;
+        stack.push(x);
+      }
+    }
   }
-  return false;
+  return undefined;
 }
 
 /** Throws a FrameError on an unknown kind, a corrupt or oversized payload, or one that is not a JSON array. */
-export async function decodeFrame(data: ArrayBuffer, maxBytes = MAX_INFLATED_FRAME_BYTES, maxValues = MAX_FRAME_JSON_VALUES): Promise<DecodedFrame> {
+export async function decodeFrame(data: ArrayBuffer, maxBytes = MAX_INFLATED_FRAME_BYTES, maxValues = MAX_FRAME_JSON_VALUES, maxStringChars = MAX_FRAME_STRING_CHARS): Promise<DecodedFrame> {
   const bytes = new Uint8Array(data);
   const kind = bytes[0];
   if (!isKnownFrameKind(kind)) throw new FrameError('unknown_kind', `unknown frame kind ${kind}`);
@@ -109,6 +121,7 @@ export async function decodeFrame(data: ArrayBuffer, maxBytes = MAX_INFLATED_FRA
     throw new FrameError('bad_json', 'payload is not JSON');
   }
   if (!Array.isArray(events)) throw new FrameError('bad_json', 'frame payload is not an array of events');
-  if (moreJsonValuesThan(events, maxValues)) throw new FrameError('too_big', `more than ${maxValues} JSON values`);
+  const over = overJsonCaps(events, maxValues, maxStringChars);
+  if (over) throw new FrameError('too_big', over);
   return { kind, full: isFullSnapshotKind(kind), events };
 }

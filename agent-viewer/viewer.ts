@@ -12,7 +12,7 @@ import { Close } from '../protocol/errors.ts';
 import { MAX_INFLATED_FRAME_BYTES } from '../protocol/frames.ts';
 import { clearToken, getToken, setTokenFromInput, takeTokenFromFragment, tokenInfo } from './auth.ts';
 import { AgentConnection, agentSocketUrl } from './connection.ts';
-import type { FrameError } from './frames.ts';
+import { FrameError } from './frames.ts';
 import { Notice } from './notice.ts';
 import { LivePlayer } from './player.ts';
 import { ResyncThrottle } from './resyncThrottle.ts';
@@ -257,6 +257,7 @@ function connect(token: string): void {
       }
     },
     onBadFrame: (err) => onBadFrame(err),
+    onBacklogDropped: (dropped) => onBadFrame(new FrameError('backlog', 'frames arrived faster than they could be shown'), dropped),
     onClose: (code, reason, retry) => {
       ui.conn.textContent = retry === undefined ? 'disconnected' : 'reconnecting';
       ui.conn.dataset.state = retry === undefined ? 'closed' : 'reconnecting';
@@ -279,15 +280,17 @@ function connect(token: string): void {
 
 /** A frame was dropped (over the size cap, corrupt): the view waits for a fresh snapshot, and says so. */
 let framesBad = 0;
-function onBadFrame(err: FrameError): void {
-  ui.stage.dataset.framesBad = String(++framesBad);
+function onBadFrame(err: FrameError, frames = 1): void {
+  ui.stage.dataset.framesBad = String((framesBad += frames));
   player.gap();
   if (!session?.joined) return;
   const mib = Math.round(MAX_INFLATED_FRAME_BYTES / 1024 / 1024);
   notice.show(
     err.code === 'too_big'
       ? `An update from the visitor's page was too large to show (over ${mib} MiB unpacked) and was skipped. Asking their page for a fresh copy…`
-      : 'An update from the visitor\'s page could not be read and was skipped. Asking their page for a fresh copy…',
+      : err.code === 'backlog'
+        ? 'The visitor\'s page sent updates faster than they could be shown; they were skipped. Asking their page for a fresh copy…'
+        : 'An update from the visitor\'s page could not be read and was skipped. Asking their page for a fresh copy…',
     err.code,
   );
   resync.request();

@@ -11,7 +11,7 @@
 import zlib from 'node:zlib';
 import t from 'tap';
 import type { Page } from 'playwright-core';
-import { encodeFrame, FrameKind, MAX_INFLATED_FRAME_BYTES } from '../protocol/frames.ts';
+import { encodeFrame, FrameKind, MAX_FRAME_STRING_CHARS, MAX_INFLATED_FRAME_BYTES } from '../protocol/frames.ts';
 import { chromiumAvailable, launchChromium } from './helpers/browser.ts';
 import { connectVisitor, type TestSocket } from './helpers/clients.ts';
 import { bombFrame } from './helpers/deflateBomb.ts';
@@ -28,6 +28,8 @@ const MAX_STALL_MS = 500;
 const MAX_INPUT_DELAY_MS = 500;
 /** The worker holds at most one capped frame (plus chunks and the browser's own noise). */
 const MAX_RSS_GROWTH = 600 * 1024 * 1024;
+/** Frames in the burst of huge-string frames (each ~30 KB on the wire, 30 MB inflated). */
+const BURST_FRAMES = 20;
 
 interface Attack { stallMs: number; inputDelayMs: number; inputRoundTripMs: number; rssGrowthMb: number; seconds: number }
 
@@ -175,6 +177,49 @@ if (!chromiumAvailable()) {
     const bigStall = await stopMonitor(page);
     t.comment(`${big.byteLength >> 20} MiB / ~900k-value frame under the caps: longest main-thread stall ${Math.round(bigStall.maxGap)} ms`);
     t.equal(await framesBad(viewer), badBeforeBig, 'a large frame under the caps is not dropped');
+
+    // A burst of frames each small on the wire (~30 KB) but inflating to one 30 MB string in a text
+    // node (one value: under the value cap, and under the byte cap). Each was decoded on arrival and
+    // waited, decoded, in the UI thread until applied: the viewer's renderer crashed. Now at most two
+    // decodes are in flight, the rest wait compressed, and such a string is over
+    // MAX_FRAME_STRING_CHARS: the worker drops each frame, so the UI thread never receives it.
+    {
+      const b = new NodeBuilder();
+      const h1 = b.el('h1', {}, [b.text('BURST-TARGET')]);
+      visitor.sendFrame(fullFrame(b.doc([], [h1]), { compress: true }));
+      await viewer.waitInView((d) => d.body?.textContent?.includes('BURST-TARGET'), 10_000, 'BURST-TARGET');
+      const STRING_BYTES = 30_000_000;
+      t.ok(STRING_BYTES > MAX_FRAME_STRING_CHARS && STRING_BYTES < MAX_INFLATED_FRAME_BYTES, 'one string over the string cap, the frame under the byte cap');
+      const badBeforeBurst = await framesBad(viewer);
+      const burst = Array.from({ length: BURST_FRAMES }, (_, i) => {
+        const head = Buffer.from(`[{"type":3,"data":{"source":0,"texts":[],"attributes":[],"removes":[],"adds":[{"parentId":${h1.id as number},"nextId":null,"node":{"type":3,"id":${100_000 + i},"textContent":"`);
+        const tail = Buffer.from(`"}}]},"timestamp":${Date.now()}}]`);
+        return encodeFrame(FrameKind.IncrementalDeflate, zlib.deflateRawSync(Buffer.concat([head, Buffer.alloc(STRING_BYTES, 0x61), tail])));
+      });
+      const wire = burst.reduce((n, f) => n + f.byteLength, 0);
+      t.comment(`burst: ${BURST_FRAMES} frames, ${Math.round(wire / 1024)} KiB on the wire, ${Math.round((BURST_FRAMES * STRING_BYTES) / 2 ** 20)} MiB inflated`);
+      const rssBefore = treeRssBytes();
+      const rss = rssPeakSampler();
+      await startMonitor(page);
+      const t0 = performance.now();
+      for (const f of burst) visitor.sendFrame(f);
+      // In order after the burst: this renders only once every burst frame has been handled. A long
+      // wait, so that the old behaviour is measured rather than cut short (it took minutes, if ever).
+      const after = new NodeBuilder();
+      visitor.sendFrame(fullFrame(after.doc([], [after.el('h1', {}, [after.text('AFTER-BURST')])]), { compress: true }));
+      const done = viewer.waitInView((d) => d.body?.textContent?.includes('AFTER-BURST'), 180_000, 'AFTER-BURST');
+      const inputRoundTripMs = await wiggle(page, done);
+      await done;
+      const { maxGap, maxInput } = await stopMonitor(page);
+      const result = { stallMs: Math.round(maxGap), inputDelayMs: Math.round(maxInput), inputRoundTripMs: Math.round(inputRoundTripMs), rssGrowthMb: Math.round((rss.stop() - rssBefore) / 2 ** 20), seconds: Math.round((performance.now() - t0) / 100) / 10 };
+      t.comment(`burst of ${BURST_FRAMES} string frames: ${JSON.stringify(result)}`);
+      t.ok(result.rssGrowthMb * 2 ** 20 < MAX_RSS_GROWTH, `browser memory grew ${result.rssGrowthMb} MiB during the burst (< ${MAX_RSS_GROWTH >> 20} MiB)`);
+      t.ok(result.stallMs < MAX_STALL_MS, `longest main-thread stall during the burst ${result.stallMs} ms < ${MAX_STALL_MS} ms`);
+      t.ok(result.inputDelayMs < MAX_INPUT_DELAY_MS, `slowest input event during the burst ${result.inputDelayMs} ms < ${MAX_INPUT_DELAY_MS} ms`);
+      t.equal(await framesBad(viewer), badBeforeBurst + BURST_FRAMES, `all ${BURST_FRAMES} dropped in the worker`);
+      await viewer.waitState('live');
+      t.notMatch(await viewer.state(), /signed-out|ended|refused/, 'still in the session after the burst');
+    }
 
     t.same(viewer.errors.filter((e) => !/cobrowse viewer/.test(e)), [], 'no console error or CSP violation in the viewer');
   });

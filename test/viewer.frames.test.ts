@@ -7,7 +7,7 @@
 import zlib from 'node:zlib';
 import t from 'tap';
 import { decodeFrame, FrameError } from '../agent-viewer/frames.ts';
-import { encodeFrame, FrameKind } from '../protocol/frames.ts';
+import { encodeFrame, FrameKind, MAX_FRAME_STRING_CHARS, MAX_INFLATED_FRAME_BYTES } from '../protocol/frames.ts';
 import { bombFrame } from './helpers/deflateBomb.ts';
 
 const buf = (u: Uint8Array) => u.buffer.slice(u.byteOffset, u.byteOffset + u.byteLength) as ArrayBuffer;
@@ -43,7 +43,23 @@ t.test('a bomb stops at the cap, quickly, holding about the cap', async (t) => {
   t.ok(process.memoryUsage().arrayBuffers - heapBefore < 64 << 20, 'did not hold the inflated gigabyte');
   const big = json(['x'.repeat(cap)]);
   t.equal(await code(decodeFrame(buf(encodeFrame(FrameKind.Incremental, big)), cap)), 'too_big', 'an uncompressed payload over the cap too');
-  t.equal(await code(decodeFrame(buf(encodeFrame(FrameKind.IncrementalDeflate, zlib.deflateRawSync(json(['x'.repeat(cap - 100)])))), cap)), 'decoded', 'just under the cap decodes');
+  // Two strings: one string this long is over MAX_FRAME_STRING_CHARS (the next test).
+  t.equal(await code(decodeFrame(buf(encodeFrame(FrameKind.IncrementalDeflate, zlib.deflateRawSync(json(['x'.repeat(cap / 2 - 100), 'y'.repeat(cap / 2 - 100)])))), cap)), 'decoded', 'just under the cap decodes');
+});
+
+t.test('one string or key over MAX_FRAME_STRING_CHARS is too big, however few values', async (t) => {
+  t.equal(MAX_INFLATED_FRAME_BYTES, 32 * 1024 * 1024, 'the byte cap is 32 MiB (was 64: over 6x the largest realistic snapshot)');
+  const atCap = 'a'.repeat(MAX_FRAME_STRING_CHARS);
+  const over = atCap + 'a';
+  const frameOf = (v: unknown) => buf(encodeFrame(FrameKind.IncrementalDeflate, zlib.deflateRawSync(json(v))));
+  t.equal(await code(decodeFrame(frameOf([{ type: 3, data: { adds: [{ node: { type: 3, textContent: atCap } }] } }]))), 'decoded', 'a string exactly at the cap decodes');
+  t.equal(await code(decodeFrame(frameOf([{ type: 3, data: { adds: [{ node: { type: 3, textContent: over } }] } }]))), 'too_big', 'one character more does not');
+  t.equal(await code(decodeFrame(frameOf([{ [over]: 1 }]))), 'too_big', 'nor does an object key that long');
+  t.equal(await code(decodeFrame(frameOf([over]))), 'too_big', 'nor a bare string event');
+  // The attack the cap is for: ~40 KB on the wire, one 30 MB string (one value, under the byte cap).
+  const attack = encodeFrame(FrameKind.IncrementalDeflate, zlib.deflateRawSync(Buffer.concat([Buffer.from('["'), Buffer.alloc(30_000_000, 0x61), Buffer.from('"]')])));
+  t.ok(attack.byteLength < 64 * 1024, `${attack.byteLength} bytes on the wire`);
+  t.equal(await code(decodeFrame(buf(attack))), 'too_big', 'a 30 MB single string is dropped');
 });
 
 t.test('a payload of too many JSON values is too big, however small in bytes', async (t) => {

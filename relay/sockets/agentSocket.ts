@@ -78,7 +78,8 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
         };
         upgradeWithIpSlot(ctx, u, data, AGENT_SUBPROTOCOL);
       } catch (err) {
-        log.error({ err: (err as Error).message }, 'agent upgrade failed');
+        // A store outage fails every upgrade: budgeted per address like other client-caused lines.
+        ctx.clientLimits.log.error(clientIp(u.ip, u.forwardedFor, config.trustProxy), { err: (err as Error).message }, 'agent upgrade failed');
         refuseUpgrade(u, metrics, 'internal', 'internal error');
       }
     },

@@ -62,7 +62,8 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
         // Refused (connection cap) or gone: no visitor was created, so the new-visitor token goes back.
         if (!upgradeWithIpSlot(ctx, u, data) && isNew) ctx.clientLimits.newVisitors.refund(ip);
       } catch (err) {
-        log.error({ err: (err as Error).message }, 'visitor upgrade failed');
+        // A store outage fails every upgrade: budgeted per address like other client-caused lines.
+        ctx.clientLimits.log.error(clientIp(u.ip, u.forwardedFor, config.trustProxy), { err: (err as Error).message }, 'visitor upgrade failed');
         refuseUpgrade(u, metrics, 'internal', 'internal error');
       }
     },

@@ -147,6 +147,33 @@ t.test('a failed vacuum does not fail the erasure; the next sweep runs it again'
   t.equal(calls, 2, 'and only while one was owed');
 });
 
+t.test('vacuums run only when an erasure removed something, and are spaced and shared under a flood of erasures', async (t) => {
+  const { store, svc } = setup(t);
+  const runs: Array<{ start: number; end: number }> = [];
+  const real = store.vacuum.bind(store);
+  store.vacuum = async () => {
+    const start = performance.now();
+    const res = await real();
+    runs.push({ start, end: performance.now() });
+    return res;
+  };
+  const nothing = await svc.erase(ACC, { visitorIds: ['never-seen'] });
+  t.same([nothing.visitorIds, nothing.vacuumMs, runs.length], [[], 0, 0], 'an erasure that removed nothing runs no vacuum');
+
+  // 20 visitors erase themselves at once (a `forget` loop), then 5 more one after another.
+  for (let i = 0; i < 25; i++) svc.touch({ accountId: ACC, visitorId: `f${i}`, email: `f${i}@example.com` });
+  await flushAll(svc);
+  await Promise.all(Array.from({ length: 20 }, (_, i) => svc.erase(ACC, { visitorIds: [`f${i}`] })));
+  t.ok(runs.length <= 3, `20 concurrent erasures shared ${runs.length} vacuum run(s)`);
+  for (let i = 20; i < 25; i++) await svc.erase(ACC, { visitorIds: [`f${i}`] });
+  for (let i = 1; i < runs.length; i++) {
+    const took = runs[i - 1].end - runs[i - 1].start;
+    // The spacing is measured from the service's side, which sees the run end a little later.
+    t.ok(runs[i].start - runs[i - 1].end >= took * 4 - 5, `run ${i + 1} started ${(runs[i].start - runs[i - 1].end).toFixed(1)} ms after a run of ${took.toFixed(1)} ms (at least 4×)`);
+  }
+  for (let i = 0; i < 25; i++) t.equal(await store.getVisitor(ACC, `f${i}`), null, `f${i} is gone`);
+});
+
 /** Every token `cnry` + 12 hex (and every `2001:db8:` address) in every file under `dir`, in UTF-8 and UTF-16LE. */
 function tokensIn(dir: string): Set<string> {
   const found = new Set<string>();

@@ -1,7 +1,8 @@
 /**
  * Turns batches of events into binary frames (kind byte + JSON, deflate-raw compressed where the
  * browser has CompressionStream) and sends them in order. The outbound queue is bounded: past the
- * limit, incremental batches are dropped and a fresh full snapshot is asked for instead of growing.
+ * limit, incremental batches are dropped and, once the socket has drained, a fresh full snapshot is
+ * asked for instead of growing: overflow → drain → snapshot is this file's job from start to end.
  */
 import { encodeAssetFrame, type AssetFrame } from '../protocol/assetFrame.ts';
 import { encodeFrame, FrameKind } from '../protocol/frames.ts';
@@ -11,6 +12,8 @@ import { DEFAULT_MAX_PAYLOAD_BYTES } from '../protocol/limits.ts';
 export const OUTBOUND_LIMIT_BYTES = 4 * 1024 * 1024;
 /** Below this, compressing costs more than it saves. */
 const COMPRESS_MIN_BYTES = 512;
+/** While over the limit, how often to check whether the backlog drained. */
+const DRAIN_POLL_MS = 250;
 /** The relay's frame limit (MAX_PAYLOAD_BYTES default); a bigger snapshot cannot be delivered. */
 export const MAX_FRAME_BYTES = DEFAULT_MAX_PAYLOAD_BYTES;
 
@@ -33,8 +36,10 @@ async function deflate(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
 export interface SenderTarget {
   /** The open socket, or undefined while disconnected. */
   socket(): WebSocket | undefined;
-  /** Called when batches were dropped: the stream has a gap and needs a fresh snapshot. */
+  /** Batches were dropped: the stream has a gap; whatever is batched for it is moot. */
   overflowed(): void;
+  /** The backlog drained after an overflow: take the full snapshot that closes the gap. */
+  drained(): void;
   error(err: unknown): void;
 }
 
@@ -44,6 +49,7 @@ export class FrameSender {
   /** Bumped by `reset()`: work queued before it is abandoned, not sent. */
   private generation = 0;
   private gap = false;
+  private drainTimer?: ReturnType<typeof setInterval>;
   private readonly compress = canCompress();
 
   constructor(private readonly target: SenderTarget) {}
@@ -76,6 +82,7 @@ export class FrameSender {
     if (!ws || this.queuedBytes + ws.bufferedAmount > OUTBOUND_LIMIT_BYTES) {
       this.gap = true;
       this.target.overflowed();
+      this.awaitDrain();
       return;
     }
     this.enqueue(false, events);
@@ -86,10 +93,26 @@ export class FrameSender {
     this.generation++;
     this.queuedBytes = 0;
     this.gap = false;
+    clearInterval(this.drainTimer);
+    this.drainTimer = undefined;
   }
 
   get backlogBytes(): number {
     return this.queuedBytes + (this.target.socket()?.bufferedAmount ?? 0);
+  }
+
+  private awaitDrain(): void {
+    if (this.drainTimer) return;
+    this.drainTimer = setInterval(() => {
+      if (this.backlogBytes > 0 || !this.target.socket()) return;
+      clearInterval(this.drainTimer);
+      this.drainTimer = undefined;
+      try {
+        this.target.drained();
+      } catch (err) {
+        this.target.error(err);
+      }
+    }, DRAIN_POLL_MS);
   }
 
   private enqueue(full: boolean, events: unknown[]): void {

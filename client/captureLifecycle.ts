@@ -15,50 +15,50 @@ export interface CaptureLifecycleHost {
 }
 
 export class CaptureLifecycle {
-  private readonly capture: Capture;
-  private readonly sender: FrameSender;
+  readonly #capture: Capture;
+  readonly #sender: FrameSender;
 
   constructor(rules: { mask: string; block: string }, host: CaptureLifecycleHost) {
-    this.sender = new FrameSender({
+    this.#sender = new FrameSender({
       socket: host.socket,
-      overflowed: () => this.capture.dropPending(),
+      overflowed: () => this.#capture.dropPending(),
       // A capture ended meanwhile reset the sender (and its drain wait): this never restarts one.
-      drained: () => this.capture.running && this.capture.snapshotNow(),
+      drained: () => this.#capture.running && this.#capture.snapshotNow(),
       error: host.error,
     });
     // Not cached: a stylesheet that finished loading, CSSOM edits and popover or dialog calls change
     // nothing a MutationObserver sees, so a cached pass would let frames out after a hide.
     const ok = host.mayShare;
-    this.capture = new Capture(
-      { full: (e) => ok() && this.sender.full(e), incremental: (e) => ok() && this.sender.incremental(e), assets: (a) => ok() && this.sender.assets(a) },
+    this.#capture = new Capture(
+      { full: (e) => ok() && this.#sender.full(e), incremental: (e) => ok() && this.#sender.incremental(e), assets: (a) => ok() && this.#sender.assets(a) },
       rules,
       host.error,
     );
   }
 
   get running(): boolean {
-    return this.capture.running;
+    return this.#capture.running;
   }
 
   /** Inputs that were ever passwords (privacy.ts and control.ts keep treating them as such). */
   get everPassword(): WeakSet<Element> {
-    return this.capture.everPassword;
+    return this.#capture.everPassword;
   }
 
   nodeById(id: number): Node | null {
-    return this.capture.nodeById(id);
+    return this.#capture.nodeById(id);
   }
 
   /** Starts capture, or takes a fresh full snapshot if it runs; true when it just started. */
   startOrSnapshot(): boolean {
-    const wasRunning = this.capture.running;
-    this.capture.snapshotNow();
+    const wasRunning = this.#capture.running;
+    this.#capture.snapshotNow();
     return !wasRunning;
   }
 
   /** Stops recording and abandons everything queued. */
   end(): void {
-    this.capture.stop();
-    this.sender.reset();
+    this.#capture.stop();
+    this.#sender.reset();
   }
 }

@@ -15,16 +15,19 @@ export const CONSENT_MEMORY_MS = 5 * 60_000;
 
 export class ConsentMemory {
   /** Agent id → when the agreement lapses (ms since the epoch). */
-  private readonly until = new Map<string, number>();
+  readonly #until = new Map<string, number>();
 
-  constructor(
-    private readonly store: ConsentStore,
-    /** Whether the agent watches now: an agreement does not lapse while it does. */
-    private readonly watching: (agentId: string) => boolean,
-    private readonly now: () => number = Date.now,
-  ) {
+  readonly #store: ConsentStore;
+  /** Whether the agent watches now: an agreement does not lapse while it does. */
+  readonly #watching: (agentId: string) => boolean;
+  readonly #now: () => number;
+
+  constructor(store: ConsentStore, watching: (agentId: string) => boolean, now: () => number = Date.now) {
+    this.#store = store;
+    this.#watching = watching;
+    this.#now = now;
     try {
-      for (const [id, until] of Object.entries(JSON.parse(store.load() ?? '{}'))) if (typeof until === 'number') this.until.set(id, until);
+      for (const [id, until] of Object.entries(JSON.parse(store.load() ?? '{}'))) if (typeof until === 'number') this.#until.set(id, until);
     } catch {
       /* unreadable: ask again */
     }
@@ -32,35 +35,35 @@ export class ConsentMemory {
 
   /** The visitor agreed and it has not lapsed (or the agent is still watching). */
   allows(agentId: string): boolean {
-    return (this.until.get(agentId) ?? 0) > this.now() || (this.watching(agentId) && this.until.has(agentId));
+    return (this.#until.get(agentId) ?? 0) > this.#now() || (this.#watching(agentId) && this.#until.has(agentId));
   }
 
   /** (Re)starts the agreement's lapse clock for this agent. */
   remember(agentId: string): void {
-    this.until.set(agentId, this.now() + CONSENT_MEMORY_MS);
-    this.persist();
+    this.#until.set(agentId, this.#now() + CONSENT_MEMORY_MS);
+    this.#persist();
   }
 
   /** Restarts the clock only for an agent the visitor had agreed to (it stopped watching). */
   refresh(agentId: string): void {
-    if (this.until.has(agentId)) this.remember(agentId);
+    if (this.#until.has(agentId)) this.remember(agentId);
   }
 
   /** The agent ended the session: coming back needs the visitor's yes again. */
   forget(agentId: string): void {
-    this.until.delete(agentId);
-    this.persist();
+    this.#until.delete(agentId);
+    this.#persist();
   }
 
   /** The visitor stopped sharing: every agreement ends at once. */
   clear(): void {
-    this.until.clear();
-    this.persist();
+    this.#until.clear();
+    this.#persist();
   }
 
-  private persist(): void {
-    const now = this.now();
-    for (const [id, until] of this.until) if (until <= now && !this.watching(id)) this.until.delete(id);
-    this.store.save(JSON.stringify(Object.fromEntries(this.until)));
+  #persist(): void {
+    const now = this.#now();
+    for (const [id, until] of this.#until) if (until <= now && !this.#watching(id)) this.#until.delete(id);
+    this.#store.save(JSON.stringify(Object.fromEntries(this.#until)));
   }
 }

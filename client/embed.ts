@@ -5,7 +5,7 @@
  * Its only global is `window.Cobrowse`. Nothing is captured or sent until the visitor shares.
  */
 import { EMAIL_MAX_CHARS, IDENTIFY_MAX_CHARS } from '../protocol/control.ts';
-import { VisitorRefusal } from '../protocol/errors.ts';
+import { MISSING_KEY } from '../protocol/errors.ts';
 import { Emitter } from './emitter.ts';
 import { mergeOptions, optionsFromScript } from './options.ts';
 import { Session, type Identity } from './session.ts';
@@ -69,7 +69,7 @@ export const EMBED_VERSION = '1';
   early.forEach(call);
 
   if (!script || !key || !options) {
-    events.emit('error', { code: VisitorRefusal.missingKey, message: 'the embed script tag needs data-key="<public key>"' });
+    events.emit('error', { code: MISSING_KEY, message: 'the embed script tag needs data-key="<public key>"' });
     return;
   }
   let relay: URL;

@@ -24,36 +24,39 @@ export interface PagePollHost {
 
 export class PagePoll {
   /** The last URL and title sent; a poll sends only a change. */
-  private last = '';
-  private timer?: ReturnType<typeof setInterval>;
+  #last = '';
+  #timer?: ReturnType<typeof setInterval>;
 
-  constructor(
-    private readonly keepUrlQuery: boolean,
-    private readonly host: PagePollHost,
-  ) {}
+  readonly #keepUrlQuery: boolean;
+  readonly #host: PagePollHost;
+
+  constructor(keepUrlQuery: boolean, host: PagePollHost) {
+    this.#keepUrlQuery = keepUrlQuery;
+    this.#host = host;
+  }
 
   /** A new connection: send now, then poll. */
   start(): void {
     this.resend();
-    clearInterval(this.timer);
-    this.timer = setInterval(() => this.host.safely(() => this.report()), PAGE_POLL_MS);
+    clearInterval(this.#timer);
+    this.#timer = setInterval(() => this.#host.safely(() => this.#report()), PAGE_POLL_MS);
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    clearInterval(this.#timer);
   }
 
   /** Sends now even if unchanged (capture just started: now with the title). */
   resend(): void {
-    this.last = '';
-    this.report();
+    this.#last = '';
+    this.#report();
   }
 
-  private report(): void {
-    const msg = pageMessage(location, this.host.capturing() ? document.title : '', this.keepUrlQuery);
+  #report(): void {
+    const msg = pageMessage(location, this.#host.capturing() ? document.title : '', this.#keepUrlQuery);
     const key = `${msg.url}\n${msg.title}`;
-    if (key === this.last || !this.host.connected()) return;
-    this.last = key;
-    this.host.send(msg);
+    if (key === this.#last || !this.#host.connected()) return;
+    this.#last = key;
+    this.#host.send(msg);
   }
 }

@@ -44,92 +44,96 @@ export interface SenderTarget {
 }
 
 export class FrameSender {
-  private chain: Promise<void> = Promise.resolve();
-  private queuedBytes = 0;
+  #chain: Promise<void> = Promise.resolve();
+  #queuedBytes = 0;
   /** Bumped by `reset()`: work queued before it is abandoned, not sent. */
-  private generation = 0;
-  private gap = false;
-  private drainTimer?: ReturnType<typeof setInterval>;
-  private readonly compress = canCompress();
+  #generation = 0;
+  #gap = false;
+  #drainTimer?: ReturnType<typeof setInterval>;
+  readonly #compress = canCompress();
 
-  constructor(private readonly target: SenderTarget) {}
+  readonly #target: SenderTarget;
+
+  constructor(target: SenderTarget) {
+    this.#target = target;
+  }
 
   full(events: unknown[]): void {
-    this.gap = false;
-    this.enqueue(true, events);
+    this.#gap = false;
+    this.#enqueue(true, events);
   }
 
   /** Images and fonts for the view, sent in order just before the full snapshot they belong to. */
   assets(assets: AssetFrame[]): void {
-    const gen = this.generation;
+    const gen = this.#generation;
     for (const a of assets) {
       const frame = encodeAssetFrame(a);
-      this.queuedBytes += frame.byteLength;
-      this.chain = this.chain
+      this.#queuedBytes += frame.byteLength;
+      this.#chain = this.#chain
         .then(() => {
-          if (gen !== this.generation) return;
-          this.queuedBytes -= frame.byteLength;
-          const ws = this.target.socket();
+          if (gen !== this.#generation) return;
+          this.#queuedBytes -= frame.byteLength;
+          const ws = this.#target.socket();
           if (ws && ws.readyState === WebSocket.OPEN) ws.send(frame);
         })
-        .catch((err) => this.target.error(err));
+        .catch((err) => this.#target.error(err));
     }
   }
 
   incremental(events: unknown[]): void {
-    if (this.gap) return; // waiting for the fresh snapshot that closes the gap
-    const ws = this.target.socket();
-    if (!ws || this.queuedBytes + ws.bufferedAmount > OUTBOUND_LIMIT_BYTES) {
-      this.gap = true;
-      this.target.overflowed();
-      this.awaitDrain();
+    if (this.#gap) return; // waiting for the fresh snapshot that closes the gap
+    const ws = this.#target.socket();
+    if (!ws || this.#queuedBytes + ws.bufferedAmount > OUTBOUND_LIMIT_BYTES) {
+      this.#gap = true;
+      this.#target.overflowed();
+      this.#awaitDrain();
       return;
     }
-    this.enqueue(false, events);
+    this.#enqueue(false, events);
   }
 
   /** Abandons everything queued: `stop()` means nothing more leaves the page. */
   reset(): void {
-    this.generation++;
-    this.queuedBytes = 0;
-    this.gap = false;
-    clearInterval(this.drainTimer);
-    this.drainTimer = undefined;
+    this.#generation++;
+    this.#queuedBytes = 0;
+    this.#gap = false;
+    clearInterval(this.#drainTimer);
+    this.#drainTimer = undefined;
   }
 
   get backlogBytes(): number {
-    return this.queuedBytes + (this.target.socket()?.bufferedAmount ?? 0);
+    return this.#queuedBytes + (this.#target.socket()?.bufferedAmount ?? 0);
   }
 
-  private awaitDrain(): void {
-    if (this.drainTimer) return;
-    this.drainTimer = setInterval(() => {
-      if (this.backlogBytes > 0 || !this.target.socket()) return;
-      clearInterval(this.drainTimer);
-      this.drainTimer = undefined;
+  #awaitDrain(): void {
+    if (this.#drainTimer) return;
+    this.#drainTimer = setInterval(() => {
+      if (this.backlogBytes > 0 || !this.#target.socket()) return;
+      clearInterval(this.#drainTimer);
+      this.#drainTimer = undefined;
       try {
-        this.target.drained();
+        this.#target.drained();
       } catch (err) {
-        this.target.error(err);
+        this.#target.error(err);
       }
     }, DRAIN_POLL_MS);
   }
 
-  private enqueue(full: boolean, events: unknown[]): void {
-    const gen = this.generation;
+  #enqueue(full: boolean, events: unknown[]): void {
+    const gen = this.#generation;
     const json = encoder.encode(JSON.stringify(events)) as Uint8Array<ArrayBuffer>;
-    this.queuedBytes += json.byteLength;
-    this.chain = this.chain
+    this.#queuedBytes += json.byteLength;
+    this.#chain = this.#chain
       .then(async () => {
-        if (gen !== this.generation) return;
-        const compressed = this.compress && json.byteLength >= COMPRESS_MIN_BYTES;
+        if (gen !== this.#generation) return;
+        const compressed = this.#compress && json.byteLength >= COMPRESS_MIN_BYTES;
         const payload = compressed ? await deflate(json) : json;
-        if (gen !== this.generation) return; // stopped while compressing
-        this.queuedBytes -= json.byteLength;
-        const ws = this.target.socket();
+        if (gen !== this.#generation) return; // stopped while compressing
+        this.#queuedBytes -= json.byteLength;
+        const ws = this.#target.socket();
         if (!ws || ws.readyState !== WebSocket.OPEN) return;
         if (payload.byteLength + 1 > MAX_FRAME_BYTES) {
-          this.target.error(new Error(`frame of ${payload.byteLength} bytes is over the relay's limit`));
+          this.#target.error(new Error(`frame of ${payload.byteLength} bytes is over the relay's limit`));
           return;
         }
         const kind = full
@@ -137,6 +141,6 @@ export class FrameSender {
           : compressed ? FrameKind.IncrementalDeflate : FrameKind.Incremental;
         ws.send(encodeFrame(kind, payload));
       })
-      .catch((err) => this.target.error(err));
+      .catch((err) => this.#target.error(err));
   }
 }

@@ -20,44 +20,50 @@ export interface ToolHost {
 
 export class ToolDispatch {
   /** Agents holding control. */
-  private readonly granted = new Set<string>();
+  readonly #granted = new Set<string>();
 
-  constructor(
-    private readonly host: ToolHost,
-    private readonly allowControl: boolean,
-    private readonly prompts: Prompts,
-    private readonly presence: Presence,
-    private readonly events: Emitter,
-  ) {}
+  readonly #host: ToolHost;
+  readonly #allowControl: boolean;
+  readonly #prompts: Prompts;
+  readonly #presence: Presence;
+  readonly #events: Emitter;
+
+  constructor(host: ToolHost, allowControl: boolean, prompts: Prompts, presence: Presence, events: Emitter) {
+    this.#host = host;
+    this.#allowControl = allowControl;
+    this.#prompts = prompts;
+    this.#presence = presence;
+    this.#events = events;
+  }
 
   get controllers(): Iterable<string> {
-    return this.granted;
+    return this.#granted;
   }
 
   handle(m: AgentToolForVisitor): void {
-    const name = this.host.watcherName(m.agentId);
+    const name = this.#host.watcherName(m.agentId);
     if (name === undefined) return;
     switch (m.t) {
       case 'pointer':
-        this.presence.pointer(m.agentId, name, m.x, m.y);
+        this.#presence.pointer(m.agentId, name, m.x, m.y);
         return;
       case 'highlight':
-        this.presence.highlight(m.x, m.y, m.w, m.h);
+        this.#presence.highlight(m.x, m.y, m.w, m.h);
         return;
       case 'control-request':
-        void this.askControl(m.agentId, name);
+        void this.#askControl(m.agentId, name);
         return;
       case 'scroll':
       case 'click':
       case 'input': {
-        const refused = !this.granted.has(m.agentId) ? 'not_granted'
+        const refused = !this.#granted.has(m.agentId) ? 'not_granted'
           : m.t === 'scroll' ? (applyScroll(m.x, m.y), undefined)
-          : m.t === 'click' ? applyClick(m.x, m.y, this.host.rules())
-          : applyInput(m.nodeId, m.value, this.host.rules());
+          : m.t === 'click' ? applyClick(m.x, m.y, this.#host.rules())
+          : applyInput(m.nodeId, m.value, this.#host.rules());
         if (refused) {
-          this.events.emit('control-refused', { action: m.t, reason: refused });
+          this.#events.emit('control-refused', { action: m.t, reason: refused });
           // The agent is told too: a silent refusal left it typing into nothing.
-          this.host.send({ t: 'control-refused', agentId: m.agentId, action: m.t, reason: refused });
+          this.#host.send({ t: 'control-refused', agentId: m.agentId, action: m.t, reason: refused });
         }
       }
     }
@@ -65,29 +71,29 @@ export class ToolDispatch {
 
   /** The agent left: its control and its pointer go with it. */
   drop(agentId: string): void {
-    this.prompts.cancel(`control:${agentId}`);
-    this.granted.delete(agentId);
-    this.presence.remove(agentId);
+    this.#prompts.cancel(`control:${agentId}`);
+    this.#granted.delete(agentId);
+    this.#presence.remove(agentId);
   }
 
   /** Sharing ended or the socket closed: control must be asked for again. */
   clear(): void {
-    this.granted.clear();
-    this.presence.clear();
+    this.#granted.clear();
+    this.#presence.clear();
   }
 
   /** The visitor took control back from everyone. */
   revokeAll(): void {
-    for (const agentId of this.granted) this.host.send({ t: 'control', agentId, allow: false });
-    this.granted.clear();
-    this.host.controlChanged();
-    this.events.emit('control', { allow: false });
+    for (const agentId of this.#granted) this.#host.send({ t: 'control', agentId, allow: false });
+    this.#granted.clear();
+    this.#host.controlChanged();
+    this.#events.emit('control', { allow: false });
   }
 
-  private async askControl(agentId: string, name: string): Promise<void> {
+  async #askControl(agentId: string, name: string): Promise<void> {
     let allow = false;
-    if (this.allowControl) {
-      ({ allow } = await this.prompts.ask(
+    if (this.#allowControl) {
+      ({ allow } = await this.#prompts.ask(
         `control:${agentId}`,
         `${name} asks to control this page`,
         'They will be able to click, scroll and type for you, never in password or card fields. You can take control back at any time.',
@@ -95,11 +101,11 @@ export class ToolDispatch {
         'Deny',
       ));
     }
-    if (this.host.watcherName(agentId) === undefined) return;
-    if (allow) this.granted.add(agentId);
-    else this.granted.delete(agentId);
-    this.host.send({ t: 'control', agentId, allow });
-    this.host.controlChanged();
-    this.events.emit('control', { agent: { id: agentId, name }, allow });
+    if (this.#host.watcherName(agentId) === undefined) return;
+    if (allow) this.#granted.add(agentId);
+    else this.#granted.delete(agentId);
+    this.#host.send({ t: 'control', agentId, allow });
+    this.#host.controlChanged();
+    this.#events.emit('control', { agent: { id: agentId, name }, allow });
   }
 }

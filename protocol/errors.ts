@@ -28,19 +28,15 @@ export const VISITOR_FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([Close.bad
 export const AGENT_FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([Close.tokenExpired.code, Close.visitorDeleted.code]);
 
 /**
- * Why a visitor's connect was refused (`/v1/visitor/check`), named apart from the HTTP table because
- * the embed acts on them and bundles only these, not the whole table.
+ * Why a visitor's connect was refused (`/v1/visitor/check`): the embed acts on these, so they are
+ * named on their own (a property read of the table below would bundle all of it into the embed).
  */
-export const VisitorRefusal = {
-  missingKey: 'missing_key',
-  unknownKey: 'unknown_key',
-  forbiddenOrigin: 'forbidden_origin',
-  visitorTokenInvalid: 'visitor_token_invalid',
-} as const;
-// Plain names for the table below: a property read there would keep the whole table in the embed.
-const { missingKey: MISSING_KEY, unknownKey: UNKNOWN_KEY, forbiddenOrigin: FORBIDDEN_ORIGIN, visitorTokenInvalid: VISITOR_TOKEN_INVALID } = VisitorRefusal;
+export const MISSING_KEY = 'missing_key';
+export const VISITOR_TOKEN_INVALID = 'visitor_token_invalid';
+const UNKNOWN_KEY = 'unknown_key';
+const FORBIDDEN_ORIGIN = 'forbidden_origin';
 /** Of those, the refusals that retrying cannot change: the embed stops trying. */
-export const VISITOR_PERMANENT_REFUSALS: ReadonlySet<string> = new Set([VisitorRefusal.missingKey, VisitorRefusal.unknownKey, VisitorRefusal.forbiddenOrigin]);
+export const VISITOR_PERMANENT_REFUSALS: ReadonlySet<string> = new Set([MISSING_KEY, UNKNOWN_KEY, FORBIDDEN_ORIGIN]);
 
 export const HttpError = {
   badRequest: { status: 400, code: 'bad_request' },

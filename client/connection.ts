@@ -6,13 +6,10 @@
 import type { RelayToVisitor } from '../protocol/control.ts';
 import { socketUrl, VISITOR_CHECK_PATH, VISITOR_SOCKET_PATH } from '../protocol/endpoints.ts';
 import { Close, VISITOR_FINAL_CLOSE_CODES } from '../protocol/errors.ts';
+import { backoffDelay, checkRefusalCode, diagnose, MAX_BACKOFF_ATTEMPT } from './backoff.ts';
 import { KEYS, load, remove, save } from './storage.ts';
 
 const FORGET = JSON.stringify({ t: 'forget' });
-const BACKOFF_BASE_MS = 500;
-const BACKOFF_CAP_MS = 30_000;
-/** Refusals that will not change by retrying. */
-const PERMANENT = new Set(['missing_key', 'unknown_key', 'forbidden_origin']);
 const PUSHBACK = new Set<number>([Close.rateLimited.code, Close.overloaded.code]);
 
 export interface ConnectionEvents {
@@ -133,7 +130,7 @@ export class Connection {
       this.on.closed(ev.code, false);
       // Pushed back (rate limited, overloaded): back off as if the connect had failed, growing each
       // time, rather than reconnecting at once because the socket had opened.
-      if (PUSHBACK.has(ev.code)) this.attempt = Math.min(++this.pushbacks + 2, 16);
+      if (PUSHBACK.has(ev.code)) this.attempt = Math.min(++this.pushbacks + 2, MAX_BACKOFF_ATTEMPT);
       else if (opened) this.pushbacks = 0;
       if (opened) this.retryLater();
       else void this.diagnose(query);
@@ -145,17 +142,18 @@ export class Connection {
     let code: string | undefined;
     try {
       const res = await fetch(`${this.relay.origin}${VISITOR_CHECK_PATH}?${query}`, { credentials: 'omit', cache: 'no-store' });
-      if (res.status !== 204) code = ((await res.json()) as { error?: { code?: string } }).error?.code;
+      if (res.status !== 204) code = checkRefusalCode(res.status, await res.json());
     } catch {
       code = undefined; // the relay is unreachable: a network problem, retry later
     }
     if (this.stopped) return;
-    if (code && PERMANENT.has(code)) {
+    const next = diagnose(code);
+    if (next === 'stop') {
       this.stopped = true;
       this.on.closed(1006, true);
       return;
     }
-    if (code === 'visitor_token_invalid') {
+    if (next === 'fresh') {
       this.forgetIds();
       this.connect(); // start fresh right away with a new id
       return;
@@ -172,9 +170,8 @@ export class Connection {
 
   private retryLater(): void {
     if (this.stopped) return;
-    // Full jitter: a relay restart does not bring every visitor back in the same instant.
-    const delay = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
-    this.attempt = Math.min(this.attempt + 1, 16);
+    const delay = backoffDelay(this.attempt);
+    this.attempt = Math.min(this.attempt + 1, MAX_BACKOFF_ATTEMPT);
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.connect(), delay);
   }

@@ -1,7 +1,7 @@
 /** Frames reach exactly the joined agents, byte for byte and in order; nobody else gets anything. */
 import crypto from 'node:crypto';
 import t from 'tap';
-import { connectAgent, connectVisitor, frame, sleep } from '../../helpers/clients.ts';
+import { agentBarrier, connectAgent, connectVisitor, frame, sleep, visitorBarrier } from '../../helpers/clients.ts';
 import { startTestRelay } from '../../helpers/relay.ts';
 
 t.test('frames reach every joined agent verbatim, in order; others receive nothing', async (t) => {
@@ -52,7 +52,8 @@ t.test('frames reach every joined agent verbatim, in order; others receive nothi
     t.equal(a.frames.length, sent.length, 'no frame lost or duplicated');
     t.ok(a.frames.every((f, i) => f.equals(sent[i])), 'every frame byte for byte, in order');
   }
-  await sleep(200);
+  // Both watchers have every frame, so the relay has handled them all: what else it sent has arrived.
+  for (const other of [bystander, refusedAgent, foreign]) await agentBarrier(other);
   t.equal(bystander.frames.length, 0, 'an agent that did not join receives nothing');
   t.equal(refusedAgent.frames.length, 0, 'a refused agent receives nothing');
   t.equal(foreign.frames.length, 0, 'another account\'s agent receives nothing');
@@ -75,7 +76,7 @@ t.test('a late joiner triggers snapshot-request and gets nothing from before its
   late.send({ t: 'join', visitorId: welcome.visitorId });
   await late.next('joined');
   await visitor.until(() => visitor.texts.filter((m) => m.t === 'snapshot-request').length === 2, 5000, 'second snapshot-request');
-  await sleep(200);
+  await agentBarrier(late);
   t.equal(late.frames.length, 0, 'the relay replays nothing: it has no copy');
   visitor.sendFrame(frame(1, 21, 5000, 0x42));
   await late.until(() => late.frames.length === 1, 5000, 'fresh snapshot');
@@ -106,7 +107,8 @@ t.test('consent survives a dropped agent connection, not an ended session; agent
   a2.send({ t: 'leave' });
   t.equal((await visitor.next('agent-left', 5000, (m) => m.reason === 'ended')).agentId, 'alice', 'the visitor learns the agent ended the session');
   visitor.sendFrame(frame(2, 1, 10));
-  await sleep(100);
+  await visitorBarrier(visitor);
+  await agentBarrier(a2);
   t.equal(a2.frames.length, 0, 'after leave, nothing flows');
   a2.send({ t: 'join', visitorId: welcome.visitorId });
   await visitor.until(() => visitor.texts.filter((m) => m.t === 'consent-request').length === 2, 5000, 'a second consent request');

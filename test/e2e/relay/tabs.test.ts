@@ -3,7 +3,7 @@
  * they switch to (`tab-active`), without a new prompt; control ends with the move.
  */
 import t from 'tap';
-import { connectAgent, connectVisitor, frame, sleep, type Msg, type TestSocket } from '../../helpers/clients.ts';
+import { agentBarrier, connectAgent, connectVisitor, frame, visitorBarrier, type Msg, type TestSocket } from '../../helpers/clients.ts';
 import { startTestRelay, type TestRelay } from '../../helpers/relay.ts';
 
 /** A second tab of the same visitor: same id and token, its own tab id. */
@@ -30,7 +30,7 @@ t.test('agents follow the visitor to the tab they switch to', async (t) => {
   t.equal(w2.visitorId, w1.visitorId, 'one visitor');
   t.not(w2.tabId, w1.tabId, 'two tabs');
   tab1.send({ t: 'tab-active' }); // the visitor is on tab 1
-  await sleep(50);
+  await visitorBarrier(tab1);
   const alice = await watch(r, tab1, w1.visitorId, 'alice');
   t.equal(alice.texts.find((m) => m.t === 'joined')!.tabId, w1.tabId, 'the agent watches the tab the visitor is on');
   alice.send({ t: 'control-request' });
@@ -58,7 +58,8 @@ t.test('agents follow the visitor to the tab they switch to', async (t) => {
   tab1.sendFrame(frame(2, 1, 100, 0x31));
   tab2.sendFrame(frame(1, 2, 100, 0x32));
   await alice.until(() => alice.frames.length > before, 5000, 'a frame from tab 2');
-  await sleep(150);
+  await visitorBarrier(tab1);
+  await agentBarrier(alice);
   t.same(alice.frames.slice(before).map((f) => f[5]), [0x32], "only tab 2's frames reach the agent");
 
   // Tools go to the tab the agent now watches.
@@ -70,7 +71,8 @@ t.test('agents follow the visitor to the tab they switch to', async (t) => {
   const joinedBefore = count(alice, 'joined');
   tab2.send({ t: 'tab-active' });
   tab2.send({ t: 'tab-active' });
-  await sleep(150);
+  await visitorBarrier(tab2);
+  await agentBarrier(alice);
   t.equal(count(alice, 'joined'), joinedBefore, 'tab-active from the watched tab is a no-op');
 
   // Back to tab 1.
@@ -97,7 +99,7 @@ t.test('a consent prompt follows the visitor too; other accounts and visitors ar
 
   const alice = await connectAgent(r.port, r.token(r.acme, 'alice'));
   tab1.send({ t: 'tab-active' });
-  await sleep(50);
+  await visitorBarrier(tab1);
   alice.send({ t: 'join', visitorId: w1.visitorId });
   await tab1.next('consent-request');
   tab2.send({ t: 'tab-active' });
@@ -114,7 +116,8 @@ t.test('a consent prompt follows the visitor too; other accounts and visitors ar
   const bobJoins = count(bob, 'joined');
   tab1.send({ t: 'tab-active' });
   await alice.until(() => count(alice, 'joined') === 2, 5000, 'alice follows');
-  await sleep(100);
+  await agentBarrier(bob);
+  await visitorBarrier(otherVisitor);
   t.equal(count(bob, 'joined'), bobJoins, "another visitor's agent does not move");
   t.equal(count(otherVisitor, 'agent-left'), 0, 'and that visitor is not touched');
 
@@ -122,7 +125,8 @@ t.test('a consent prompt follows the visitor too; other accounts and visitors ar
   tab1.send({ t: 'end' });
   await alice.next('ended');
   tab2.send({ t: 'tab-active' });
-  await sleep(150);
+  await visitorBarrier(tab2);
+  await agentBarrier(alice);
   t.equal(count(alice, 'joined'), 2, 'no session after the visitor ended it');
   t.equal(count(tab2, 'agent-joined', (m) => m.agent.id === 'alice'), 1, 'tab 2 saw alice only the first time');
 });

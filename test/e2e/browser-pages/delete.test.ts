@@ -1,7 +1,7 @@
 /** The delete-visitor-data page (/delete/) in real Chromium, against a real relay and SQLite store. */
 import t from 'tap';
 import { chromiumAvailable, launchChromium } from '../../helpers/browser.ts';
-import { connectVisitor, sleep } from '../../helpers/clients.ts';
+import { connectVisitor, sleep, visitorBarrier } from '../../helpers/clients.ts';
 import { freePort, OTHER_ORIGIN, startTestRelay, type TestRelay } from '../../helpers/relay.ts';
 
 /** A real visitor socket that identifies, reports a page, and closes; returns its visitor id. */
@@ -9,16 +9,17 @@ async function seedVisitor(r: TestRelay, publicKey: string, identify: { userId: 
   const { sock, welcome } = await connectVisitor(r.port, publicKey, origin ? { origin } : {});
   sock.send({ t: 'identify', ...identify });
   sock.send({ t: 'page', url: 'https://shop.example.com/cart', title: 'Cart' });
-  await sleep(50); // let the relay read both messages before the close
+  await visitorBarrier(sock); // the relay has handled both messages before the close
   sock.close();
   await sock.closed;
   return welcome.visitorId as string;
 }
 
-/** Waits until the write-behind (flushed every second) has stored the visitor with its URL and email. */
+/** Writes what the write-behind holds (instead of waiting for its one-second tick) until the visitor is stored with its URL and email. */
 async function stored(r: TestRelay, accountId: string, visitorId: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
+    await r.relay.ctx.metadata.writer.flush();
     const v = await r.relay.ctx.store.getVisitor(accountId, visitorId);
     if (v?.lastUrl && v.email) return;
     await sleep(100);

@@ -3,7 +3,7 @@
  * real SQLite DATA_DIR, real visitor sockets, deletion over the REST API.
  */
 import t from 'tap';
-import { connectAgent, connectVisitor, refused, sleep } from '../../helpers/clients.ts';
+import { connectAgent, connectVisitor, refused, sleep, visitorBarrier } from '../../helpers/clients.ts';
 import { startTestRelay, type TestRelay } from '../../helpers/relay.ts';
 
 async function api(r: TestRelay, method: string, path: string, auth: string, body?: unknown) {
@@ -20,7 +20,13 @@ async function storedVisitor(r: TestRelay): Promise<{ visitorId: string; visitor
   const { sock, welcome } = await connectVisitor(r.port, r.acme.publicKey);
   sock.send({ t: 'identify', userId: 'u-gone', email: 'gone@example.com' });
   sock.send({ t: 'page', url: 'https://shop.example.com/cart', title: 'Cart' });
-  for (let i = 0; i < 200 && !(await r.relay.ctx.store.getVisitor(r.acme.accountId, welcome.visitorId))?.email; i++) await sleep(50);
+  await visitorBarrier(sock); // both messages handled: the update is queued
+  // Written now, not at the next one-second tick. A flush the tick already started may not hold
+  // this update, hence the loop (it ends at the second flush at the latest).
+  for (let i = 0; !(await r.relay.ctx.store.getVisitor(r.acme.accountId, welcome.visitorId))?.email; i++) {
+    if (i === 5) throw new Error('the visitor was not stored');
+    await r.relay.ctx.metadata.writer.flush();
+  }
   sock.close();
   await sock.closed;
   return { visitorId: welcome.visitorId, visitorToken: welcome.visitorToken };

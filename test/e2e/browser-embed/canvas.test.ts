@@ -7,11 +7,10 @@
  * The view side (pictures shown in the script-less replay) is test/e2e/browser-viewer/fidelity.test.ts.
  */
 import t from 'tap';
-import { chromiumAvailable, launchChromium } from '../../helpers/browser.ts';
+import { chromiumAvailable } from '../../helpers/browser.ts';
 import { connectAgent } from '../../helpers/clients.ts';
-import { startFidelitySite } from '../../helpers/fidelitySite.ts';
 import { frameEvents, isFullSnapshotFrame } from '../../helpers/frames.ts';
-import { startTestRelay } from '../../helpers/relay.ts';
+import { fidelityStack, openSitePage } from '../../helpers/viewerSetups.ts';
 
 const HOST = 'shop.example.com';
 type Node = { id: number; tagName?: string; attributes?: Record<string, unknown>; childNodes?: Node[] };
@@ -31,17 +30,9 @@ if (!chromiumAvailable()) {
   t.fail('Chromium is not installed at /usr/bin/chromium (apt-get install chromium); .ci/run installs it');
 } else {
   t.test('visible unmasked canvases are streamed when they change; masked ones never', async (t) => {
-    const site = await startFidelitySite({ secure: true, host: HOST });
-    t.teardown(site.close);
-    const r = await startTestRelay({}, { siteOrigins: [site.origin] });
-    t.teardown(r.stop);
-    site.relay = `http://127.0.0.1:${r.port}`;
-    site.key = r.open.publicKey; // consent off: the join starts sharing
-    const browser = await launchChromium([`--host-resolver-rules=MAP ${HOST} 127.0.0.1`, '--ignore-certificate-errors']);
-    t.teardown(() => browser.close());
-    const page = await (await browser.newContext({ viewport: { width: 800, height: 600 } })).newPage();
-    await page.goto(`${site.origin}/dashboard.html`);
-    const vid = await page.waitForFunction(() => (window as any).__vid).then((h) => h.jsonValue() as Promise<string>);
+    // account open: consent off, the join starts sharing
+    const { site, r, browser } = await fidelityStack(t, { secure: true, host: HOST, account: 'open' });
+    const { page, vid } = await openSitePage(browser, site, 'dashboard.html');
     await page.waitForFunction(() => (window as any).__ready === true);
 
     const agent = await connectAgent(r.port, r.token(r.open, 'bob', 'Bob'));

@@ -12,12 +12,12 @@ import zlib from 'node:zlib';
 import t from 'tap';
 import type { Page } from 'playwright-core';
 import { encodeFrame, FrameKind, MAX_FRAME_STRING_CHARS, MAX_INFLATED_FRAME_BYTES } from '../../../protocol/frames.ts';
-import { chromiumAvailable, launchChromium } from '../../helpers/browser.ts';
-import { connectVisitor, type TestSocket } from '../../helpers/clients.ts';
+import { chromiumAvailable } from '../../helpers/browser.ts';
+import type { TestSocket } from '../../helpers/clients.ts';
 import { bombFrame } from '../../helpers/deflateBomb.ts';
 import { rssPeakSampler, treeRssBytes } from '../../helpers/procMemory.ts';
-import { freePort, startTestRelay } from '../../helpers/relay.ts';
-import { openViewer, type ViewerPage } from '../../helpers/viewerPage.ts';
+import type { ViewerPage } from '../../helpers/viewerPage.ts';
+import { watchedRawVisitor } from '../../helpers/viewerSetups.ts';
 import { fullFrame, NodeBuilder } from '../../helpers/viewerStream.ts';
 
 /**
@@ -78,20 +78,8 @@ if (!chromiumAvailable()) {
 } else {
   t.setTimeout(300_000);
   t.test('deflate bombs: dropped at the cap, off the UI thread, resync asked, notice shown, view recovers', async (t) => {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const r = await startTestRelay({ PORT: String(port), PUBLIC_URL: base });
-    t.teardown(r.stop);
-    const browser = await launchChromium();
-    t.teardown(() => browser.close());
-
-    const { sock: visitor, welcome } = await connectVisitor(r.port, r.acme.publicKey);
-    const viewer = await openViewer(browser, base, r.token(r.acme, 'alice', 'Alice'), { width: 1200, height: 800 });
+    const { visitor, viewer } = await watchedRawVisitor(t);
     const page = viewer.page;
-    await viewer.watch(welcome.visitorId);
-    const req = await visitor.next('consent-request', 10_000);
-    visitor.send({ t: 'consent', agentId: req.agent.id, allow: true });
-    await visitor.next('snapshot-request', 10_000);
 
     let round = 0;
     const showPage = async (text: string) => {

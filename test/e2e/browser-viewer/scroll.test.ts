@@ -8,10 +8,9 @@
  * scripts/bench/viewerLatency.ts, measures it properly).
  */
 import t from 'tap';
-import { chromiumAvailable, launchChromium } from '../../helpers/browser.ts';
-import { startFidelitySite } from '../../helpers/fidelitySite.ts';
-import { freePort, startTestRelay } from '../../helpers/relay.ts';
+import { chromiumAvailable } from '../../helpers/browser.ts';
 import { allowFromKeyboard, openViewer } from '../../helpers/viewerPage.ts';
+import { fidelityStack, openSitePage } from '../../helpers/viewerSetups.ts';
 
 const HOST = 'shop.example.com';
 
@@ -19,20 +18,9 @@ if (!chromiumAvailable()) {
   t.fail('Chromium is not installed at /usr/bin/chromium (apt-get install chromium); .ci/run installs it');
 } else {
   t.test('the view jumps to each scroll position of the visitor, on a page with scroll-behavior: smooth', async (t) => {
-    const site = await startFidelitySite({ secure: true, host: HOST });
-    t.teardown(site.close);
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const r = await startTestRelay({ PORT: String(port), PUBLIC_URL: base }, { siteOrigins: [site.origin] });
-    t.teardown(r.stop);
-    site.relay = base;
-    site.key = r.acme.publicKey;
-    const browser = await launchChromium([`--host-resolver-rules=MAP ${HOST} 127.0.0.1`, '--ignore-certificate-errors']);
-    t.teardown(() => browser.close());
+    const { site, r, base, browser } = await fidelityStack(t, { secure: true, host: HOST, account: 'acme' });
     const viewer = await openViewer(browser, base, r.token(r.acme, 'alice', 'Alice'), { width: 1400, height: 950 });
-    const visitor = await (await browser.newContext({ viewport: { width: 800, height: 600 } })).newPage();
-    await visitor.goto(`${site.origin}/shop.html`);
-    const vid = await visitor.waitForFunction(() => (window as any).__vid).then((h) => h.jsonValue() as Promise<string>);
+    const { page: visitor, vid } = await openSitePage(browser, site, 'shop.html');
     t.equal(await visitor.evaluate(() => getComputedStyle(document.documentElement).scrollBehavior), 'smooth', 'the page asks for smooth scrolling (Bootstrap)');
     const maxY = await visitor.evaluate(() => document.scrollingElement!.scrollHeight - innerHeight);
     t.ok(maxY > 300, `the page scrolls (${maxY} px)`);

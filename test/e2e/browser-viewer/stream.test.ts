@@ -5,31 +5,17 @@
  * decode asynchronously, and viewport changes rescale the view. Frames come from a Node visitor.
  */
 import t from 'tap';
-import { chromiumAvailable, launchChromium } from '../../helpers/browser.ts';
-import { connectVisitor } from '../../helpers/clients.ts';
+import { chromiumAvailable } from '../../helpers/browser.ts';
 import { encodeFrame, FrameKind } from '../../../protocol/frames.ts';
-import { freePort, startTestRelay } from '../../helpers/relay.ts';
-import { openViewer } from '../../helpers/viewerPage.ts';
 import { fullFrame, incrementalFrame, mutation, NodeBuilder } from '../../helpers/viewerStream.ts';
+import { watchedRawVisitor } from '../../helpers/viewerSetups.ts';
 
 if (!chromiumAvailable()) {
   t.fail('Chromium is not installed at /usr/bin/chromium (apt-get install chromium); .ci/run installs it');
 } else {
   t.test('gaps, resync, rebuild in place, ordering, scaling', async (t) => {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const r = await startTestRelay({ PORT: String(port), PUBLIC_URL: base });
-    t.teardown(r.stop);
-    const browser = await launchChromium();
-    t.teardown(() => browser.close());
-
-    const { sock: visitor, welcome } = await connectVisitor(r.port, r.acme.publicKey);
-    const viewer = await openViewer(browser, base, r.token(r.acme, 'alice', 'Alice'), { width: 1200, height: 800 });
+    const { visitor, viewer } = await watchedRawVisitor(t);
     const a = viewer.page;
-    await viewer.watch(welcome.visitorId);
-    const req = await visitor.next('consent-request', 10_000);
-    visitor.send({ t: 'consent', agentId: req.agent.id, allow: true });
-    await visitor.next('snapshot-request', 10_000);
     await viewer.waitState('joined');
     const dataset = () => a.evaluate(() => ({ ...document.getElementById('stage')!.dataset }));
 

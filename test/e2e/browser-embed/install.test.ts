@@ -8,13 +8,13 @@ import zlib from 'node:zlib';
 import t from 'tap';
 import { PUBLIC_DIR } from '../../../relay/server.ts';
 import { chromiumAvailable, launchChromium } from '../../helpers/browser.ts';
+import { sleep } from '../../helpers/clients.ts';
 import { freePort, startTestRelay } from '../../helpers/relay.ts';
 import { startSite } from '../../helpers/site.ts';
 
 /** The budget for embed.js, gzipped. rrweb's recorder is about three quarters of it. */
 const GZIP_BUDGET_BYTES = 40 * 1024;
 const BROWSER_NETWORK_NOISE = /^(WebSocket connection to .* failed|Failed to load resource)/;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t.test('embed.js stays within its gzip budget', async (t) => {
   const js = fs.readFileSync(path.join(PUBLIC_DIR, 'embed.js'));

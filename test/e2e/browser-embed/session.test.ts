@@ -6,13 +6,12 @@
 import t from 'tap';
 import type { Browser } from 'playwright-core';
 import { chromiumAvailable, launchChromium } from '../../helpers/browser.ts';
-import { connectAgent, type TestSocket } from '../../helpers/clients.ts';
+import { connectAgent, sleep, type TestSocket } from '../../helpers/clients.ts';
 import { answerPrompt, openEmbedPage, type EmbedPage } from '../../helpers/embedPage.ts';
 import { decodeFrame, frameEvents, isFullSnapshotFrame } from '../../helpers/frames.ts';
 import { freePort, startTestRelay, type TestRelay } from '../../helpers/relay.ts';
 import { startSite, type Site } from '../../helpers/site.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const binaries = (ep: EmbedPage) => ep.sent.filter((f) => f.binary);
 /** Messages Chromium itself logs for failed connections while the relay is down: not from our script. */
 const BROWSER_NETWORK_NOISE = /^(WebSocket connection to .* failed|Failed to load resource)/;

@@ -15,6 +15,10 @@ type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
+// Each case spawns the CLI (a fresh tsx process): with coverage on and a loaded 2-core machine the
+// file took over the 120 s default (39 s without coverage, unloaded).
+t.setTimeout(300_000);
+
 interface Run {
   code: number | null;
   stdout: string;

@@ -3,10 +3,11 @@
  * runs. Capture starts only when the relay asks for a snapshot, which it does only after the
  * visitor consented (or the account turned consent off); it stops when the last agent leaves.
  */
-import { parseVisitorMessage, UI_HIDDEN, type AgentLeftMsg, type AgentToolForVisitor, type RelayToVisitor, type VisitorEndReason, type VisitorToRelay } from '../protocol/control.ts';
+import { KEY_REFUSED, parseVisitorMessage, UI_HIDDEN, type AgentInfo, type AgentLeftMsg, type AgentToolForVisitor, type RelayToVisitor, type VisitorEndReason, type VisitorToRelay } from '../protocol/control.ts';
 import { Capture } from './capture.ts';
 import { Connection } from './connection.ts';
 import { applyClick, applyInput, applyScroll, type ControlRules } from './control.ts';
+import { E2eGate } from './e2e/gate.ts';
 import type { Emitter } from './emitter.ts';
 import { matchesShortcut, type EmbedOptions } from './options.ts';
 import { configureUnmask } from './privacy.ts';
@@ -64,6 +65,7 @@ export class Session {
   private stopped = false;
   private connected = false;
   private lastTabActive = 0;
+  private readonly e2e: E2eGate;
 
   constructor(
     relay: URL,
@@ -78,7 +80,9 @@ export class Session {
     }
     this.bar = new SharingBar(this.ui, { stopSharing: () => this.stopSharing(), revokeControl: () => this.revokeControl() });
     this.barGuard = new UiGuard(() => this.ui.element, () => this.bar.element, () => this.ui.repair(), (problem) => this.safely(() => this.uiHidden(problem)), true);
+    this.e2e = new E2eGate(options.e2e, options.agentKey, (m) => this.send(m), (err) => this.events.emit('error', { code: 'e2e', message: String((err as Error)?.message ?? err) }));
     this.sender = new FrameSender({
+      seal: (kind, payload) => this.e2e.seal(kind, payload),
       socket: () => this.connection.socket,
       overflowed: () => this.onOverflow(),
       error: (err) => this.events.emit('error', { message: String((err as Error)?.message ?? err) }),
@@ -154,6 +158,7 @@ export class Session {
   private onMessage(m: RelayToVisitor): void {
     switch (m.t) {
       case 'welcome':
+        this.e2e.setAccountMode(m.e2e);
         this.lastPage = '';
         this.reportPage();
         clearInterval(this.pageTimer);
@@ -164,10 +169,10 @@ export class Session {
         this.events.emit('ready', { visitorId: m.visitorId });
         return;
       case 'consent-request':
-        void this.askConsent(m.agent.id, m.agent.name);
+        void this.askConsent(m.agent);
         return;
       case 'agent-joined':
-        this.agentJoined(m.agent.id, m.agent.name);
+        this.agentJoined(m.agent);
         return;
       case 'snapshot-request':
         // Held while any watcher still waits for this page's own consent prompt: frames reach every watcher.
@@ -189,7 +194,10 @@ export class Session {
     }
   }
 
-  private async askConsent(agentId: string, name: string): Promise<void> {
+  private async askConsent(agent: AgentInfo): Promise<void> {
+    const { id: agentId, name } = agent;
+    const admitted = await this.e2e.admit(agent);
+    if (!admitted.ok) return this.keyRefused(agent, admitted.reason, true);
     if (this.isConsented(agentId)) {
       this.send({ t: 'consent', agentId, allow: true });
       return;
@@ -197,7 +205,7 @@ export class Session {
     const { allow, reason } = await this.prompts.ask(
       `consent:${agentId}`,
       `${name} wants to see this page`,
-      'They will see this page as you do, with passwords and form entries hidden. You can stop sharing at any time.',
+      'They will see this page as you do, with passwords and form entries hidden. You can stop sharing at any time.' + e2eNote(admitted.code),
     );
     if (allow) {
       this.remember(agentId);
@@ -208,7 +216,8 @@ export class Session {
     this.events.emit('consent', { agent: { id: agentId, name }, allow });
   }
 
-  private agentJoined(agentId: string, name: string): void {
+  private agentJoined(agent: AgentInfo): void {
+    const { id: agentId, name } = agent;
     // Back within the consent memory (no prompt this time): the visitor is told all the same.
     const resumed = !this.justAllowed.delete(agentId) && this.isConsented(agentId) && !this.watchers.has(agentId);
     this.watchers.set(agentId, name);
@@ -230,6 +239,7 @@ export class Session {
             return;
           }
           this.remember(agentId);
+          this.e2e.joined(agent, (why) => this.keyRefused(agent, why, false));
           this.renderBar();
           this.notices.show(`${name} is now viewing this page`);
           if (this.awaitingLocal.size === 0) this.startOrSnapshot();
@@ -237,6 +247,7 @@ export class Session {
       return;
     }
     this.remember(agentId);
+    this.e2e.joined(agent, (why) => this.keyRefused(agent, why, false));
     this.codePanel.hide(); // the code has done its job
     this.renderBar();
     this.notices.show(resumed ? `${name} is viewing this page again` : `${name} is now viewing this page`);
@@ -251,6 +262,7 @@ export class Session {
     this.watchers.delete(agentId);
     this.control.delete(agentId);
     this.presence.remove(agentId);
+    this.e2e.left(agentId);
     if (reason === 'ended') {
       // The agent ended the session: coming back needs the visitor's yes again.
       this.consented.delete(agentId);
@@ -283,6 +295,7 @@ export class Session {
           this.send({ t: 'control-refused', agentId: m.agentId, action: m.t, reason: 'not_granted' });
           return;
         }
+        if (m.t === 'input' && (m.sealed !== undefined || this.e2e.active)) return void this.sealedInput(m.agentId, m.nodeId, m.sealed);
         const refused = m.t === 'scroll' ? (applyScroll(m.x, m.y), undefined) : m.t === 'click' ? applyClick(m.x, m.y, this.rules()) : applyInput(m.nodeId, m.value, this.rules());
         if (refused) {
           this.events.emit('control-refused', { action: m.t, reason: refused });
@@ -290,6 +303,36 @@ export class Session {
           this.send({ t: 'control-refused', agentId: m.agentId, action: m.t, reason: refused });
         }
       }
+    }
+  }
+
+  /** Typing sent end-to-end encrypted by the agent's viewer; a plain one is refused while the session is encrypted. */
+  private async sealedInput(agentId: string, nodeId: number, sealed: string | undefined): Promise<void> {
+    let value: string;
+    try {
+      if (sealed === undefined) throw new Error('typing sent in the clear was refused (this session is end-to-end encrypted)');
+      value = await this.e2e.openInput(agentId, nodeId, sealed);
+    } catch (err) {
+      this.events.emit('control-refused', { action: 'input', reason: 'e2e', message: String((err as Error).message) });
+      return;
+    }
+    this.safely(() => {
+      const refused = applyInput(nodeId, value, this.rules());
+      if (!refused) return;
+      this.events.emit('control-refused', { action: 'input', reason: refused });
+      this.send({ t: 'control-refused', agentId, action: 'input', reason: refused });
+    });
+  }
+
+  /** This agent's viewer failed the end-to-end key check: it sees nothing, and the visitor is told why. */
+  private keyRefused(agent: AgentInfo, why: string, asking: boolean): void {
+    this.events.emit('e2e-refused', { agent: { id: agent.id, name: agent.name }, reason: why });
+    this.notices.show(`Did not share with ${agent.name}: ${why}.`);
+    if (asking) this.send({ t: 'consent', agentId: agent.id, allow: false, reason: KEY_REFUSED });
+    else {
+      this.watchers.delete(agent.id);
+      this.send({ t: 'end', agentId: agent.id, reason: KEY_REFUSED });
+      this.renderBar();
     }
   }
 
@@ -316,6 +359,7 @@ export class Session {
     this.connected = false;
     // Whatever the relay knew is gone with the socket: agents must rejoin, control be asked again.
     this.endCapture();
+    this.e2e.reset();
     for (const id of this.watchers.keys()) if (this.consented.has(id)) this.remember(id);
     this.watchers.clear();
     this.control.clear();
@@ -333,6 +377,7 @@ export class Session {
   private stopSharing(reason?: VisitorEndReason): void {
     this.endCapture();
     this.send({ t: 'end', ...(reason ? { reason } : {}) });
+    this.e2e.reset();
     this.watchers.clear();
     this.control.clear();
     this.consented.clear();
@@ -421,7 +466,7 @@ export class Session {
   private renderBar(): void {
     const names = (ids: Iterable<string>) => [...ids].filter((id) => !this.awaitingLocal.has(id)).map((id) => this.watchers.get(id) ?? 'Agent');
     const watchers = names(this.watchers.keys());
-    this.bar.render({ watchers, controllers: names(this.control) });
+    this.bar.render({ watchers, controllers: names(this.control), encrypted: this.e2e.active });
     if (watchers.length > 0) this.barGuard.start();
     else this.barGuard.stop();
   }
@@ -464,4 +509,8 @@ export class Session {
       this.events.emit('error', { message: String((err as Error)?.message ?? err) });
     }
   }
+}
+
+function e2eNote(code: string | undefined): string {
+  return code ? ` End-to-end encrypted: the relay cannot see this page. Verification code: ${code}. If the agent reads out a different code, deny.` : '';
 }

@@ -71,7 +71,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
     open: (ws) => {
       // Until now the user data was the upgrade's TabInit; the router completes it.
       const tab = router.openTab(ws.getUserData() as TabInit, ws);
-      sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId), tabId: tab.tabId });
+      sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId), tabId: tab.tabId, e2e: tab.account.e2e ?? 'off' });
     },
 
     message: (ws, message, isBinary) => {

@@ -35,7 +35,8 @@ export interface E2eRig {
   close(): Promise<void>;
 }
 
-export async function startE2eRig(): Promise<E2eRig> {
+/** `e2e`: the account's setting (the product's default for a new account is `required`). */
+export async function startE2eRig(e2e: 'required' | 'off' = 'required'): Promise<E2eRig> {
   const rig = { snippetAttrs: '' } as E2eRig;
   const site = http.createServer((req, res) => {
     if (req.url === '/canary.svg') return void res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=600' }).end(SVG);
@@ -47,7 +48,7 @@ export async function startE2eRig(): Promise<E2eRig> {
   const port = await freePort();
   rig.tap = await startTapProxy(port);
   rig.base = `http://127.0.0.1:${rig.tap.port}`;
-  rig.relay = await startTestRelay({ PORT: String(port), PUBLIC_URL: rig.base }, { siteOrigins: [siteOrigin] });
+  rig.relay = await startTestRelay({ PORT: String(port), PUBLIC_URL: rig.base }, { siteOrigins: [siteOrigin], e2e });
   rig.siteUrl = `${siteOrigin}/`;
   rig.close = async () => {
     await rig.relay.stop();

@@ -61,11 +61,11 @@ const ui = {
 const keys = new ViewerKeys();
 (window as unknown as { cobrowseViewer: unknown }).cobrowseViewer = {
   /** The public key (base64url P-256 point) and its RFC 7638 thumbprint, for a key token's `cnf.jkt`. */
-  publicKey: () => keys.ready.then((k) => ({ publicKey: k.publicKey, jkt: k.thumbprint })),
+  publicKey: () => keys.ready.then((k) => (k ? { publicKey: k.publicKey, jkt: k.thumbprint } : undefined)),
   /** A customer-signed key token binding this viewer's key; sent with every join from now on. */
   setKeyToken: (token: string) => void (keys.keyToken = token),
 };
-void keys.ready.then((k) => (document.body.dataset.e2eJkt = k.thumbprint));
+void keys.ready.then((k) => k && (document.body.dataset.e2eJkt = k.thumbprint));
 
 /** `join` with this viewer's public key (and key token, if the customer gave one). */
 function joinMsg(visitorId: string, tabId?: string): JoinMsg {
@@ -339,7 +339,7 @@ function connect(token: string): void {
   const c = conn;
   void keys.ready.then((me) => {
     if (conn !== c) return;
-    c.setIdentity({ privateKey: me.privateKey, publicKey: me.publicKey });
+    if (me) c.setIdentity({ privateKey: me.privateKey, publicKey: me.publicKey });
     c.connect();
   });
   visitors.start();

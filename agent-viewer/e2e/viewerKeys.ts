@@ -10,7 +10,8 @@ import { derivePairKey, jwkThumbprint, makeAgreementPair, sealAgentValue, verifi
 import type { ViewerIdentity } from './frameKeys.ts';
 
 export class ViewerKeys {
-  readonly ready: Promise<ViewerIdentity & { thumbprint: string }>;
+  /** Undefined where the browser cannot encrypt (WebCrypto needs a secure context): joins then carry no key. */
+  readonly ready: Promise<(ViewerIdentity & { thumbprint: string }) | undefined>;
   private me?: ViewerIdentity;
   /** The embed (tab) we last got a key from, and our input key with it. */
   private embed?: { key: string; input: Promise<CryptoKey> };
@@ -19,10 +20,15 @@ export class ViewerKeys {
   keyToken?: string;
 
   constructor() {
-    this.ready = makeAgreementPair().then(async (p) => {
-      this.me = p;
-      return { ...p, thumbprint: await jwkThumbprint(p.publicKey) };
-    });
+    this.ready = (typeof crypto !== 'undefined' && crypto.subtle ? makeAgreementPair() : Promise.reject(new Error('no WebCrypto here')))
+      .then(async (p) => {
+        this.me = p;
+        return { ...p, thumbprint: await jwkThumbprint(p.publicKey) };
+      })
+      .catch((err) => {
+        console.error('cobrowse viewer: no end-to-end encryption key', err);
+        return undefined;
+      });
   }
 
   get publicKey(): string | undefined {
@@ -32,6 +38,7 @@ export class ViewerKeys {
   /** A key message from this embed: later input is sealed for it. Returns the verification code to show. */
   async fromEmbed(embedKey: string): Promise<string> {
     const me = await this.ready;
+    if (!me) return '';
     if (this.embed?.key !== embedKey) {
       this.embed = { key: embedKey, input: derivePairKey(me.privateKey, embedKey, embedKey, me.publicKey, 'agent-input') };
     }

@@ -14,10 +14,17 @@ import { importPinnedKey, verifyKeyToken, type PinnedKey } from './keyToken.ts';
 
 export type Admission = { ok: true; code?: string } | { ok: false; reason: string };
 
+/** WebCrypto's subtle API exists only in secure contexts: a page on plain http cannot encrypt. */
+const CAN_ENCRYPT = typeof isSecureContext === 'boolean' && isSecureContext && typeof crypto !== 'undefined' && crypto.subtle !== undefined;
+const NO_CRYPTO = 'this page is not served over https, so it cannot be end-to-end encrypted';
+
 export class E2eGate {
-  private readonly keys: EmbedKeys;
+  /** Undefined on a page that cannot encrypt (plain http). */
+  private readonly keys?: EmbedKeys;
   private accountMode: E2eMode = 'off';
   private readonly pin?: Promise<PinnedKey>;
+  /** The snippet pins the customer's key: implies required. */
+  private readonly pinned: boolean;
   /** Key of each agent watching (undefined: its viewer takes no part). */
   private readonly watching = new Map<string, string | undefined>();
   /** Admissions still being checked: frames wait for them, so a new agent gets the key before the snapshot. */
@@ -30,6 +37,8 @@ export class E2eGate {
     send: (m: E2eKeyMsg) => void,
     onError: (err: unknown) => void,
   ) {
+    this.pinned = pinnedKey !== '';
+    if (!CAN_ENCRYPT) return;
     this.keys = new EmbedKeys(send, onError);
     if (pinnedKey) {
       this.pin = importPinnedKey(pinnedKey);
@@ -42,17 +51,19 @@ export class E2eGate {
   }
 
   get required(): boolean {
-    return this.snippetMode === 'required' || this.accountMode === 'required' || this.pin !== undefined;
+    return this.snippetMode === 'required' || this.accountMode === 'required' || this.pinned;
   }
 
   /** Frames are encrypted now. */
   get active(): boolean {
+    if (!this.keys) return false;
     if (this.required) return true;
     return this.watching.size > 0 && [...this.watching.values()].every((k) => k !== undefined);
   }
 
   /** May this agent be shown the page? With the code to show in the prompt when it takes part. */
   async admit(agent: AgentInfo): Promise<Admission> {
+    if (!this.keys) return this.required ? { ok: false, reason: NO_CRYPTO } : { ok: true };
     if (!agent.key) return this.required ? { ok: false, reason: 'their viewer did not offer an end-to-end encryption key' } : { ok: true };
     if (this.pin) {
       try {
@@ -72,7 +83,7 @@ export class E2eGate {
       if (!a.ok) {
         this.left(agent.id);
         refuse(a.reason);
-      } else if (agent.key) this.keys.addAgent(agent.id, agent.key);
+      } else if (agent.key) this.keys?.addAgent(agent.id, agent.key);
     });
     this.checking.add(check);
     void check.finally(() => this.checking.delete(check));
@@ -81,23 +92,24 @@ export class E2eGate {
   /** Left, refused or removed: a new content key for the others. */
   left(agentId: string): void {
     this.watching.delete(agentId);
-    this.keys.removeAgent(agentId);
+    this.keys?.removeAgent(agentId);
   }
 
   /** Sharing stopped or the socket closed: every key is forgotten. */
   reset(): void {
     this.watching.clear();
-    this.keys.reset();
+    this.keys?.reset();
   }
 
   /** The encrypted frame, or undefined when frames go in the clear (E2E not in use for this session). */
   async seal(kind: number, payload: Uint8Array): Promise<Uint8Array | undefined> {
     while (this.checking.size > 0) await Promise.all([...this.checking]);
-    if (!this.active) return undefined;
+    if (!this.active || !this.keys) return undefined;
     return this.keys.seal(kind, payload);
   }
 
   openInput(agentId: string, nodeId: number, sealed: string): Promise<string> {
+    if (!this.keys) return Promise.reject(new Error(NO_CRYPTO));
     return this.keys.openInput(agentId, nodeId, sealed);
   }
 }

@@ -5,13 +5,8 @@
  */
 import type { RelayToVisitor } from '../protocol/control.ts';
 import { socketUrl, VISITOR_CHECK_PATH, VISITOR_SOCKET_PATH } from '../protocol/endpoints.ts';
-<<<<<<< HEAD
 import { ABNORMAL_CLOSE_CODE, Close, VISITOR_FINAL_CLOSE_CODES, VISITOR_PERMANENT_REFUSALS, VISITOR_TOKEN_INVALID } from '../protocol/errors.ts';
 import { backoffDelay, MAX_ATTEMPT } from './backoff.ts';
-=======
-import { Close, VISITOR_FINAL_CLOSE_CODES } from '../protocol/errors.ts';
-import { backoffDelay, checkRefusalCode, diagnose, MAX_BACKOFF_ATTEMPT } from './backoff.ts';
->>>>>>> h/testsreorg
 import { KEYS, load, remove, save } from './storage.ts';
 
 const FORGET = JSON.stringify({ t: 'forget' });
@@ -139,17 +134,10 @@ export class Connection {
       this.#on.closed(ev.code, false);
       // Pushed back (rate limited, overloaded): back off as if the connect had failed, growing each
       // time, rather than reconnecting at once because the socket had opened.
-<<<<<<< HEAD
       if (PUSHBACK.has(ev.code)) this.#attempt = Math.min(++this.#pushbacks + 2, MAX_ATTEMPT);
       else if (opened) this.#pushbacks = 0;
       if (opened) this.#retryLater();
       else void this.#diagnose(query);
-=======
-      if (PUSHBACK.has(ev.code)) this.attempt = Math.min(++this.pushbacks + 2, MAX_BACKOFF_ATTEMPT);
-      else if (opened) this.pushbacks = 0;
-      if (opened) this.retryLater();
-      else void this.diagnose(query);
->>>>>>> h/testsreorg
     };
   }
 
@@ -157,7 +145,6 @@ export class Connection {
   async #diagnose(query: URLSearchParams): Promise<void> {
     let code: string | undefined;
     try {
-<<<<<<< HEAD
       const res = await fetch(`${this.#relay.origin}${VISITOR_CHECK_PATH}?${query}`, { credentials: 'omit', cache: 'no-store' });
       if (res.status !== 204) code = ((await res.json()) as { error?: { code?: string } }).error?.code;
     } catch {
@@ -172,23 +159,6 @@ export class Connection {
     if (code === VISITOR_TOKEN_INVALID) {
       this.#forgetIds();
       this.#connect(); // start fresh right away with a new id
-=======
-      const res = await fetch(`${this.relay.origin}${VISITOR_CHECK_PATH}?${query}`, { credentials: 'omit', cache: 'no-store' });
-      if (res.status !== 204) code = checkRefusalCode(res.status, await res.json());
-    } catch {
-      code = undefined; // the relay is unreachable: a network problem, retry later
-    }
-    if (this.stopped) return;
-    const next = diagnose(code);
-    if (next === 'stop') {
-      this.stopped = true;
-      this.on.closed(1006, true);
-      return;
-    }
-    if (next === 'fresh') {
-      this.forgetIds();
-      this.connect(); // start fresh right away with a new id
->>>>>>> h/testsreorg
       return;
     }
     this.#retryLater();
@@ -201,20 +171,11 @@ export class Connection {
     this.#on.idsForgotten();
   }
 
-<<<<<<< HEAD
   #retryLater(): void {
     if (this.#stopped) return;
     const delay = backoffDelay(this.#attempt);
     this.#attempt = Math.min(this.#attempt + 1, MAX_ATTEMPT);
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => this.#connect(), delay);
-=======
-  private retryLater(): void {
-    if (this.stopped) return;
-    const delay = backoffDelay(this.attempt);
-    this.attempt = Math.min(this.attempt + 1, MAX_BACKOFF_ATTEMPT);
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.connect(), delay);
->>>>>>> h/testsreorg
   }
 }

@@ -108,7 +108,8 @@ export class E2eGate {
     return this.keys.seal(kind, payload);
   }
 
-  openInput(agentId: string, nodeId: number, sealed: string): Promise<string> {
+  openInput(agentId: string, nodeId: number, sealed: string | undefined): Promise<string> {
+    if (sealed === undefined) return Promise.reject(new Error('typing sent in the clear was refused (this session is end-to-end encrypted)'));
     if (!this.keys) return Promise.reject(new Error(NO_CRYPTO));
     return this.keys.openInput(agentId, nodeId, sealed);
   }

@@ -76,6 +76,7 @@ export class EmbedKeys {
   removeAgent(agentId: string): void {
     let removed = false;
     for (const [k, p] of this.peers) if (p.agentId === agentId) removed = this.peers.delete(k) || removed;
+    if (this.peers.size === 0) return this.reset(); // nobody left to read: the next agent gets a new key
     if (removed) this.rotate();
   }
 

@@ -54,7 +54,7 @@ const GATE_STUB = `export class E2eGate {
 
 async function bundleSize(withE2e: boolean): Promise<{ raw: number; gzip: number }> {
   const out = await build({
-    entryPoints: [path.join(ROOT, 'client/embed.ts')], bundle: true, minify: true, format: 'iife', target: 'es2020', write: false, logLevel: 'silent',
+    entryPoints: [path.join(ROOT, 'client/embed.ts')], bundle: true, minify: true, format: 'iife', target: ['chrome100', 'firefox100', 'safari15'], legalComments: 'none', write: false, logLevel: 'silent', // as scripts/build.ts
     plugins: withE2e ? [] : [{ name: 'no-e2e', setup(b) { b.onLoad({ filter: /client[\\/]e2e[\\/]gate\.ts$/ }, () => ({ contents: GATE_STUB, loader: 'ts' })); } }],
   });
   const code = out.outputFiles[0].contents;

@@ -13,6 +13,7 @@ import { FrameDecoder } from './frameDecoder.ts';
 import { FrameInbox } from './frameInbox.ts';
 import { reconnectDelay } from './reconnectDelay.ts';
 import type { DecodedFrame, FrameError } from './frames.ts';
+import type { ViewerIdentity } from './e2e/frameKeys.ts';
 
 export interface ConnectionHandlers {
   onOpen(): void;
@@ -65,14 +66,18 @@ export class AgentConnection {
         });
         return;
       }
+      let m: RelayToAgent;
+      try {
+        m = JSON.parse(data) as RelayToAgent;
+      } catch {
+        return;
+      }
+      // A content key goes to the decoder at once, so it precedes every frame that arrived after it.
+      if (m.t === 'e2e-key' && typeof m.embedKey === 'string' && Number.isInteger(m.keyId)) {
+        this.decoder.addKey({ embedKey: m.embedKey, keyId: m.keyId, iv: String(m.iv), wrapped: String(m.wrapped) });
+      }
       this.inbox.pushTask(() => {
         if (this.latest !== ws) return;
-        let m: RelayToAgent;
-        try {
-          m = JSON.parse(data) as RelayToAgent;
-        } catch {
-          return;
-        }
         this.h.onMessage(m);
       });
     };
@@ -93,6 +98,16 @@ export class AgentConnection {
     if (this.ws?.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify(m));
     return true;
+  }
+
+  /** This viewer's E2E key pair, for the decoder worker. */
+  setIdentity(identity: ViewerIdentity): void {
+    this.decoder.setIdentity(identity);
+  }
+
+  /** A new session: content keys of the previous one no longer apply. */
+  resetKeys(): void {
+    this.decoder.resetKeys();
   }
 
   /** Reconnect now (after a network change, or the "retry now" button). */

@@ -1,12 +1,17 @@
 /**
- * The frame decoder worker (bundled to /agent/decode.worker.js): inflates and parses the visitor's
- * frames off the viewer's UI thread, one at a time (so at most one frame's worth of inflated data is
- * held, and results come back in order), and posts each result back under the id it came with.
+ * The frame decoder worker (bundled to /agent/decode.worker.js): opens end-to-end encrypted frames
+ * (e2e/frameKeys.ts), inflates and parses the visitor's frames off the viewer's UI thread, one at a
+ * time (so at most one frame's worth of inflated data is held, and results come back in order), and
+ * posts each result back under the id it came with. Key messages come through the same port, in
+ * arrival order with the frames.
  */
-import { decodeFrame, FrameError } from './frames.ts';
-import type { DecodeRequest, DecodeResult } from './frameDecoder.ts';
+import { decodeFrame, FrameError, MAX_FRAME_JSON_VALUES_DEFAULTS } from './frames.ts';
+import { FrameKeys } from './e2e/frameKeys.ts';
+import type { DecodeResult, WorkerRequest } from './frameDecoder.ts';
 
 let queue: Promise<void> = Promise.resolve();
+const keys = new FrameKeys();
+const open = (bytes: Uint8Array) => keys.open(bytes);
 
 function reply(out: DecodeResult): void {
   try {
@@ -17,11 +22,15 @@ function reply(out: DecodeResult): void {
   }
 }
 
-self.onmessage = (ev: MessageEvent<DecodeRequest>) => {
-  const { id, data } = ev.data;
+self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
+  const req = ev.data;
   queue = queue.then(async () => {
+    if (req.type === 'identity') return keys.setIdentity(req.identity);
+    if (req.type === 'key') return keys.addKey(req.key);
+    if (req.type === 'reset') return keys.reset();
+    const { id, data } = req;
     try {
-      reply({ id, ok: true, frame: await decodeFrame(data) });
+      reply({ id, ok: true, frame: await decodeFrame(data, ...MAX_FRAME_JSON_VALUES_DEFAULTS, open) });
     } catch (err) {
       const e = err instanceof FrameError ? err : new FrameError('bad_json', (err as Error)?.message ?? String(err));
       reply({ id, ok: false, code: e.code, message: e.message });

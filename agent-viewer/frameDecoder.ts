@@ -6,8 +6,14 @@
  * fails the frames it holds (each becomes a gap) and is replaced on the next frame.
  */
 import { FrameError, type DecodedFrame, type FrameErrorCode } from './frames.ts';
+import type { ViewerIdentity, WrappedKey } from './e2e/frameKeys.ts';
 
-export interface DecodeRequest { id: number; data: ArrayBuffer }
+export interface DecodeRequest { type?: undefined; id: number; data: ArrayBuffer }
+/** End-to-end keys for the worker, in order with the frames (e2e/frameKeys.ts). */
+export type KeyRequest = { type: 'identity'; identity: ViewerIdentity } | { type: 'key'; key: WrappedKey } | { type: 'reset' };
+export type WorkerRequest = DecodeRequest | KeyRequest;
+/** Key messages kept to give a replacement worker (the last few; older keys are of no use). */
+const KEYS_KEPT = 8;
 export type DecodeResult =
   | { id: number; ok: true; frame: DecodedFrame }
   | { id: number; ok: false; code: FrameErrorCode; message: string };
@@ -27,6 +33,8 @@ export class FrameDecoder {
   private nextId = 1;
   private readonly waiting = new Map<number, Waiting>();
   private watchdog?: ReturnType<typeof setTimeout>;
+  private identity?: ViewerIdentity;
+  private keys: WrappedKey[] = [];
 
   constructor(private readonly url = DECODER_WORKER_URL) {}
 
@@ -38,6 +46,24 @@ export class FrameDecoder {
       if (this.waiting.size === 1) this.arm();
       worker.postMessage({ id, data } satisfies DecodeRequest, [data]);
     });
+  }
+
+  /** This viewer's E2E key pair: the worker unwraps content keys with it. */
+  setIdentity(identity: ViewerIdentity): void {
+    this.identity = identity;
+    this.worker?.postMessage({ type: 'identity', identity } satisfies KeyRequest);
+  }
+
+  /** A content key wrapped for us: reaches the worker before any frame that arrived after it. */
+  addKey(key: WrappedKey): void {
+    this.keys = [...this.keys, key].slice(-KEYS_KEPT);
+    (this.worker ?? this.start()).postMessage({ type: 'key', key } satisfies KeyRequest);
+  }
+
+  /** A new session: keys of the previous one are dropped. */
+  resetKeys(): void {
+    this.keys = [];
+    this.worker?.postMessage({ type: 'reset' } satisfies KeyRequest);
   }
 
   /** Fails everything in flight and stops the worker (sign-out, or a stuck worker). */
@@ -67,6 +93,8 @@ export class FrameDecoder {
       if (this.worker === worker) this.close('decoder_failed', 'the frame decoder failed');
     };
     this.worker = worker;
+    if (this.identity) worker.postMessage({ type: 'identity', identity: this.identity } satisfies KeyRequest);
+    for (const key of this.keys) worker.postMessage({ type: 'key', key } satisfies KeyRequest);
     return worker;
   }
 

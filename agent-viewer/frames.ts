@@ -6,7 +6,7 @@
  * parsed events are checked against the value and string-length caps before they are handed over.
  */
 import { decodeAssetPayload, type AssetFrame } from '../protocol/assetFrame.ts';
-import { FrameKind, isFullSnapshotKind, isKnownFrameKind, MAX_FRAME_JSON_VALUES, MAX_FRAME_STRING_CHARS, MAX_INFLATED_FRAME_BYTES } from '../protocol/frames.ts';
+import { ENCRYPTED_KIND_BIT, FrameKind, isFullSnapshotKind, isKnownFrameKind, isRelayedFrameKind, MAX_FRAME_JSON_VALUES, MAX_FRAME_STRING_CHARS, MAX_INFLATED_FRAME_BYTES } from '../protocol/frames.ts';
 
 export interface DecodedFrame {
   kind: FrameKind;
@@ -14,10 +14,15 @@ export interface DecodedFrame {
   events: unknown[];
   /** Kind 5: an image or font for the view (no events). */
   asset?: AssetFrame;
+  /** It came end-to-end encrypted (and opened with a key wrapped for this viewer). */
+  encrypted?: boolean;
 }
 
 /** Why a frame was dropped; `too_big` and `backlog` are the ones the agent is told about specifically. */
-export type FrameErrorCode = 'unknown_kind' | 'too_big' | 'corrupt' | 'bad_json' | 'timeout' | 'decoder_failed' | 'backlog';
+export type FrameErrorCode = 'unknown_kind' | 'too_big' | 'corrupt' | 'bad_json' | 'timeout' | 'decoder_failed' | 'backlog' | 'undecryptable' | 'out_of_order';
+
+/** Opens an end-to-end encrypted frame (agent-viewer/e2e/frameKeys.ts): plain kind + payload, or undefined to skip it. */
+export type FrameOpener = (bytes: Uint8Array) => Promise<{ kind: FrameKind; payload: Uint8Array } | undefined>;
 
 export class FrameError extends Error {
   constructor(readonly code: FrameErrorCode, message: string) {
@@ -97,9 +102,20 @@ export function overJsonCaps(root: unknown, maxValues: number, maxStringChars: n
   return undefined;
 }
 
+/** decodeFrame's default caps, for callers that pass an opener. */
+export const MAX_FRAME_JSON_VALUES_DEFAULTS = [MAX_INFLATED_FRAME_BYTES, MAX_FRAME_JSON_VALUES, MAX_FRAME_STRING_CHARS] as const;
+
 /** Throws a FrameError on an unknown kind, a corrupt or oversized payload, or one that is not a JSON array. */
-export async function decodeFrame(data: ArrayBuffer, maxBytes = MAX_INFLATED_FRAME_BYTES, maxValues = MAX_FRAME_JSON_VALUES, maxStringChars = MAX_FRAME_STRING_CHARS): Promise<DecodedFrame> {
+export async function decodeFrame(data: ArrayBuffer, maxBytes = MAX_INFLATED_FRAME_BYTES, maxValues = MAX_FRAME_JSON_VALUES, maxStringChars = MAX_FRAME_STRING_CHARS, open?: FrameOpener): Promise<DecodedFrame> {
   const bytes = new Uint8Array(data);
+  if (open && bytes.byteLength > 0 && (bytes[0] & ENCRYPTED_KIND_BIT) !== 0 && isRelayedFrameKind(bytes[0])) {
+    const opened = await open(bytes);
+    if (!opened) return { kind: (bytes[0] & ~ENCRYPTED_KIND_BIT) as FrameKind, full: false, events: [], encrypted: true };
+    const plain = new Uint8Array(opened.payload.byteLength + 1);
+    plain[0] = opened.kind;
+    plain.set(opened.payload, 1);
+    return { ...(await decodeFrame(plain.buffer, maxBytes, maxValues, maxStringChars)), encrypted: true };
+  }
   const kind = bytes[0];
   if (!isKnownFrameKind(kind)) throw new FrameError('unknown_kind', `unknown frame kind ${kind}`);
   const payload = bytes.subarray(1);

@@ -18,6 +18,8 @@ import { LivePlayer } from './player.ts';
 import { ResyncThrottle } from './resyncThrottle.ts';
 import { Tools } from './tools.ts';
 import { VisitorList, type VisitorItem } from './visitors.ts';
+import { ViewerKeys } from './e2e/viewerKeys.ts';
+import type { JoinMsg } from '../protocol/control.ts';
 
 /** What the agent sees in the view; mirrored on `<body data-state>` for tests and styling. */
 export type ViewState =
@@ -52,7 +54,35 @@ const ui = {
   end: $<HTMLButtonElement>('end'),
   toolbar: $('toolbar'),
   notice: $('notice'),
+  e2e: $('e2e'),
 };
+
+/** This viewer's end-to-end key pair (e2e/viewerKeys.ts), for every session of this page load. */
+const keys = new ViewerKeys();
+(window as unknown as { cobrowseViewer: unknown }).cobrowseViewer = {
+  /** The public key (base64url P-256 point) and its RFC 7638 thumbprint, for a key token's `cnf.jkt`. */
+  publicKey: () => keys.ready.then((k) => (k ? { publicKey: k.publicKey, jkt: k.thumbprint } : undefined)),
+  /** A customer-signed key token binding this viewer's key; sent with every join from now on. */
+  setKeyToken: (token: string) => void (keys.keyToken = token),
+};
+void keys.ready.then((k) => k && (document.body.dataset.e2eJkt = k.thumbprint));
+
+/** `join` with this viewer's public key (and key token, if the customer gave one). */
+function joinMsg(visitorId: string, tabId?: string): JoinMsg {
+  return {
+    t: 'join', visitorId,
+    ...(tabId ? { tabId } : {}),
+    ...(keys.publicKey ? { key: keys.publicKey } : {}),
+    ...(keys.keyToken ? { keyToken: keys.keyToken } : {}),
+  };
+}
+
+/** The header's "end-to-end encrypted" line: what the frames actually were, and the code to compare. */
+let e2eCode = '';
+function showE2e(state: 'none' | 'on' | 'off'): void {
+  ui.e2e.dataset.e2e = state;
+  ui.e2e.textContent = state === 'on' ? `End-to-end encrypted${e2eCode ? ` · verification code ${e2eCode}` : ''}` : state === 'off' ? 'Not end-to-end encrypted' : '';
+}
 
 let conn: AgentConnection | undefined;
 let state: ViewState = 'connecting';
@@ -86,7 +116,16 @@ const tools = new Tools(
     typeLabel: $('type-label'),
   },
   player,
-  (m) => (session?.joined ? (conn?.send(m) ?? false) : false),
+  (m) => {
+    if (!session?.joined || !conn) return false;
+    // Typing goes to the page sealed for it (the relay sees only that something was typed, and where).
+    if (m.t === 'input' && keys.canSeal) {
+      const c = conn;
+      keys.sealInput(m.nodeId, m.value, (sealed) => c.send({ t: 'input', nodeId: m.nodeId, value: '', sealed }));
+      return c.open;
+    }
+    return conn.send(m);
+  },
   (text) => (ui.status.textContent = text),
 );
 
@@ -140,8 +179,17 @@ function join(v: VisitorItem): void {
   setSessionHeader();
   player.clear();
   tools.reset();
-  conn.send({ t: 'join', visitorId: v.visitorId });
+  newKeys();
+  conn.send(joinMsg(v.visitorId));
   setState('waiting-consent', `Asking ${session.label} to allow you to see their page…`);
+}
+
+/** A new session: the previous visitor's keys and code no longer apply. */
+function newKeys(): void {
+  conn?.resetKeys();
+  keys.forgetEmbed();
+  e2eCode = '';
+  showE2e('none');
 }
 
 function leaveSession(send = true): void {
@@ -152,6 +200,7 @@ function leaveSession(send = true): void {
   session = undefined;
   player.clear();
   tools.reset();
+  newKeys();
   setSessionHeader();
 }
 
@@ -163,7 +212,7 @@ function onMessage(m: RelayToAgent): void {
       ui.conn.dataset.state = 'connected';
       if (session) {
         // Back after a drop: rejoin the same visitor (and tab). The relay re-asks only if it must.
-        conn?.send({ t: 'join', visitorId: session.visitorId, ...(session.tabId ? { tabId: session.tabId } : {}) });
+        conn?.send(joinMsg(session.visitorId, session.tabId));
         session.joined = false;
         session.rejoinUntil = Date.now() + REJOIN_WINDOW_MS;
         player.gap();
@@ -195,13 +244,13 @@ function onMessage(m: RelayToAgent): void {
         const s = session;
         clearTimeout(s.rejoinTimer);
         s.rejoinTimer = setTimeout(() => {
-          if (session === s) conn?.send({ t: 'join', visitorId: s.visitorId, ...(s.tabId ? { tabId: s.tabId } : {}) });
+          if (session === s) conn?.send(joinMsg(s.visitorId, s.tabId));
         }, REJOIN_EVERY_MS);
         setState('visitor-left', 'The visitor is not connected right now — waiting for them to come back…');
         return;
       }
       leaveSession(false);
-      setState('refused', m.reason === 'denied' ? 'The visitor declined to share their page.' : m.reason === 'ui_hidden' ? 'The visitor\'s page hid the consent prompt, so they could not be asked. Nothing was shared.' : 'That visitor is not online (or not in your account).');
+      setState('refused', m.reason === 'denied' ? 'The visitor declined to share their page.' : m.reason === 'key_refused' ? 'The visitor\'s page refused this viewer\'s end-to-end encryption key (see their page for the reason). Nothing was shared.' : m.reason === 'ui_hidden' ? 'The visitor\'s page hid the consent prompt, so they could not be asked. Nothing was shared.' : 'That visitor is not online (or not in your account).');
       return;
     case 'visitor-left':
       if (!session || session.visitorId !== m.visitorId) return;
@@ -212,7 +261,7 @@ function onMessage(m: RelayToAgent): void {
     case 'ended':
       if (!session || session.visitorId !== m.visitorId) return;
       leaveSession(false);
-      setState('ended', m.reason === 'visitor_stopped' ? 'The visitor stopped sharing. The session has ended.' : m.reason === 'ui_hidden' ? 'The visitor\'s page hid the sharing bar, so sharing stopped. The session has ended.' : 'The visitor has gone. The session has ended.');
+      setState('ended', m.reason === 'visitor_stopped' ? 'The visitor stopped sharing. The session has ended.' : m.reason === 'key_refused' ? 'The visitor\'s page refused this viewer\'s end-to-end encryption key. The session has ended.' : m.reason === 'ui_hidden' ? 'The visitor\'s page hid the sharing bar, so sharing stopped. The session has ended.' : 'The visitor has gone. The session has ended.');
       return;
     case 'page':
       if (!session || session.visitorId !== m.visitorId) return;
@@ -231,6 +280,17 @@ function onMessage(m: RelayToAgent): void {
     case 'resync':
       player.gap(); // the relay dropped frames for us; the next full snapshot puts it right
       return;
+    case 'e2e-key': {
+      // Already with the decoder (connection.ts); here only the code to show.
+      if (!session || session.visitorId !== m.visitorId) return;
+      const s = session;
+      void keys.fromEmbed(m.embedKey).then((code) => {
+        if (session !== s) return;
+        e2eCode = code;
+        if (ui.e2e.dataset.e2e === 'on') showE2e('on');
+      });
+      return;
+    }
     case 'error':
       ui.status.textContent = `Relay: ${m.message} (${m.code})`;
       return;
@@ -248,6 +308,7 @@ function connect(token: string): void {
     onMessage,
     onFrame: (f) => {
       if (!session?.joined) return; // not watching anyone (a frame in flight after leave)
+      if (f.events.length > 0 || f.asset) showE2e(f.encrypted ? 'on' : 'off');
       try {
         player.apply(f);
       } catch (err) {
@@ -274,7 +335,13 @@ function connect(token: string): void {
       void visitors.refresh();
     },
   });
-  conn.connect();
+  // The key pair first: every join carries its public key.
+  const c = conn;
+  void keys.ready.then((me) => {
+    if (conn !== c) return;
+    if (me) c.setIdentity({ privateKey: me.privateKey, publicKey: me.publicKey });
+    c.connect();
+  });
   visitors.start();
 }
 
@@ -288,6 +355,8 @@ function onBadFrame(err: FrameError, frames = 1): void {
   notice.show(
     err.code === 'too_big'
       ? `An update from the visitor's page was too large to show (over ${mib} MiB unpacked) and was skipped. Asking their page for a fresh copy…`
+      : err.code === 'undecryptable' || err.code === 'out_of_order'
+        ? `An encrypted update from the visitor's page was refused (${err.message}). Asking their page for a fresh copy…`
       : err.code === 'backlog'
         ? 'The visitor\'s page sent updates faster than they could be shown; they were skipped. Asking their page for a fresh copy…'
         : 'An update from the visitor\'s page could not be read and was skipped. Asking their page for a fresh copy…',

@@ -12,6 +12,8 @@ export interface CaptureLifecycleHost {
   /** The sharing bar is in front of the visitor (ui/guard.ts): checked for every frame. */
   mayShare(): boolean;
   error(err: unknown): void;
+  /** End-to-end encryption (e2e/gate.ts): the sealed frame, or undefined to send it in the clear. */
+  seal?(kind: number, payload: Uint8Array): Promise<Uint8Array | undefined>;
 }
 
 export class CaptureLifecycle {
@@ -25,6 +27,7 @@ export class CaptureLifecycle {
       // A capture ended meanwhile reset the sender (and its drain wait): this never restarts one.
       drained: () => this.#capture.running && this.#capture.snapshotNow(),
       error: host.error,
+      seal: host.seal,
     });
     // Not cached: a stylesheet that finished loading, CSSOM edits and popover or dialog calls change
     // nothing a MutationObserver sees, so a cached pass would let frames out after a hide.

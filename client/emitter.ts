@@ -1,6 +1,6 @@
 /** `Cobrowse.on(event, fn)`: the page's hooks into the session. A throwing handler never breaks us. */
-export type EmbedEvent = 'ready' | 'consent' | 'sharing' | 'control' | 'control-refused' | 'code' | 'stopped' | 'disconnected' | 'error';
-export const EMBED_EVENTS: ReadonlySet<string> = new Set<EmbedEvent>(['ready', 'consent', 'sharing', 'control', 'control-refused', 'code', 'stopped', 'disconnected', 'error']);
+export type EmbedEvent = 'ready' | 'consent' | 'sharing' | 'control' | 'control-refused' | 'code' | 'stopped' | 'disconnected' | 'error' | 'e2e-refused';
+export const EMBED_EVENTS: ReadonlySet<string> = new Set<EmbedEvent>(['ready', 'consent', 'sharing', 'control', 'control-refused', 'code', 'stopped', 'disconnected', 'error', 'e2e-refused']);
 
 type Handler = (detail: unknown) => void;
 

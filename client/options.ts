@@ -17,9 +17,13 @@ export interface EmbedOptions {
   shortcut: string;
   /** Send the URL's query and fragment in `page` metadata; off by default (they often carry tokens). */
   keepUrlQuery: boolean;
+  /** `required`: share only end-to-end encrypted, whatever the account says (it can only raise this). */
+  e2e: 'required' | 'off';
+  /** The customer's pinned agent-key-token verification key, `ES256:<base64 SPKI>` or `RS256:…`; implies e2e required. Set once. */
+  agentKey: string;
 }
 
-export const DEFAULT_OPTIONS: EmbedOptions = { requireConsent: false, mask: '', block: '', unmask: '', allowControl: true, shortcut: '', keepUrlQuery: false };
+export const DEFAULT_OPTIONS: EmbedOptions = { requireConsent: false, mask: '', block: '', unmask: '', allowControl: true, shortcut: '', keepUrlQuery: false, e2e: 'off', agentKey: '' };
 
 function bool(v: unknown, fallback: boolean): boolean {
   if (typeof v === 'boolean') return v;
@@ -52,6 +56,8 @@ export function mergeOptions(base: EmbedOptions, input: Record<string, unknown>,
   if ('allowControl' in input) out.allowControl = bool(input.allowControl, out.allowControl);
   if ('keepUrlQuery' in input) out.keepUrlQuery = bool(input.keepUrlQuery, out.keepUrlQuery);
   if (typeof input.shortcut === 'string') out.shortcut = input.shortcut.trim().toLowerCase();
+  if (input.e2e === 'required') out.e2e = 'required';
+  if (typeof input.agentKey === 'string' && !out.agentKey) out.agentKey = input.agentKey.trim();
   for (const key of ['mask', 'block', 'unmask'] as const) {
     if (!(key in input)) continue;
     const { ok, bad } = selectors(input[key]);
@@ -61,7 +67,7 @@ export function mergeOptions(base: EmbedOptions, input: Record<string, unknown>,
   return out;
 }
 
-/** `data-require-consent`, `data-mask`, `data-block`, `data-unmask`, `data-allow-control`, `data-shortcut`, `data-url-query="keep"`. */
+/** `data-require-consent`, `data-mask`, `data-block`, `data-unmask`, `data-allow-control`, `data-shortcut`, `data-url-query="keep"`, `data-e2e="required"`, `data-agent-key`. */
 export function optionsFromScript(script: HTMLScriptElement, report: (bad: string) => void): EmbedOptions {
   const d = script.dataset;
   const input: Record<string, unknown> = {};
@@ -72,6 +78,8 @@ export function optionsFromScript(script: HTMLScriptElement, report: (bad: strin
   if (d.unmask !== undefined) input.unmask = d.unmask;
   if (d.shortcut !== undefined) input.shortcut = d.shortcut;
   if (d.urlQuery !== undefined) input.keepUrlQuery = d.urlQuery === 'keep';
+  if (d.e2e !== undefined) input.e2e = d.e2e;
+  if (d.agentKey !== undefined) input.agentKey = d.agentKey;
   return mergeOptions(DEFAULT_OPTIONS, input, report);
 }
 

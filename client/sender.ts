@@ -41,6 +41,8 @@ export interface SenderTarget {
   /** The backlog drained after an overflow: take the full snapshot that closes the gap. */
   drained(): void;
   error(err: unknown): void;
+  /** End-to-end encryption (client/e2e/gate.ts): the sealed frame, or undefined to send it in the clear. */
+  seal?(kind: FrameKind, payload: Uint8Array): Promise<Uint8Array | undefined>;
 }
 
 export class FrameSender {
@@ -70,11 +72,13 @@ export class FrameSender {
       const frame = encodeAssetFrame(a);
       this.#queuedBytes += frame.byteLength;
       this.#chain = this.#chain
-        .then(() => {
+        .then(async () => {
+          if (gen !== this.#generation) return;
+          const sealed = await this.#target.seal?.(FrameKind.Asset, frame.subarray(1));
           if (gen !== this.#generation) return;
           this.#queuedBytes -= frame.byteLength;
           const ws = this.#target.socket();
-          if (ws && ws.readyState === WebSocket.OPEN) ws.send(frame);
+          if (ws && ws.readyState === WebSocket.OPEN) ws.send(sealed ?? frame);
         })
         .catch((err) => this.#target.error(err));
     }
@@ -129,17 +133,20 @@ export class FrameSender {
         const compressed = this.#compress && json.byteLength >= COMPRESS_MIN_BYTES;
         const payload = compressed ? await deflate(json) : json;
         if (gen !== this.#generation) return; // stopped while compressing
-        this.#queuedBytes -= json.byteLength;
-        const ws = this.#target.socket();
-        if (!ws || ws.readyState !== WebSocket.OPEN) return;
-        if (payload.byteLength + 1 > MAX_FRAME_BYTES) {
-          this.#target.error(new Error(`frame of ${payload.byteLength} bytes is over the relay's limit`));
-          return;
-        }
         const kind = full
           ? compressed ? FrameKind.FullSnapshotDeflate : FrameKind.FullSnapshot
           : compressed ? FrameKind.IncrementalDeflate : FrameKind.Incremental;
-        ws.send(encodeFrame(kind, payload));
+        // Compressed first, then encrypted (ciphertext does not compress).
+        const frame = (await this.#target.seal?.(kind, payload)) ?? encodeFrame(kind, payload);
+        if (gen !== this.#generation) return; // stopped while encrypting
+        this.#queuedBytes -= json.byteLength;
+        const ws = this.#target.socket();
+        if (!ws || ws.readyState !== WebSocket.OPEN) return;
+        if (frame.byteLength > MAX_FRAME_BYTES) {
+          this.#target.error(new Error(`frame of ${frame.byteLength} bytes is over the relay's limit`));
+          return;
+        }
+        ws.send(frame);
       })
       .catch((err) => this.#target.error(err));
   }

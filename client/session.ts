@@ -5,12 +5,13 @@
  * The parts live beside it: consentMemory.ts, captureLifecycle.ts (capture + sender), pagePoll.ts,
  * toolDispatch.ts.
  */
-import { parseVisitorMessage, UI_HIDDEN, type AgentLeftMsg, type RelayToVisitor, type VisitorEndReason, type VisitorToRelay } from '../protocol/control.ts';
+import { KEY_REFUSED, parseVisitorMessage, UI_HIDDEN, type AgentInfo, type AgentLeftMsg, type RelayToVisitor, type VisitorEndReason, type VisitorToRelay } from '../protocol/control.ts';
 import { Close } from '../protocol/errors.ts';
 import { CaptureLifecycle } from './captureLifecycle.ts';
 import { ConsentMemory } from './consentMemory.ts';
 import { askConsent } from './consentPrompt.ts';
 import { Connection } from './connection.ts';
+import { E2eGate } from './e2e/gate.ts';
 import type { Emitter } from './emitter.ts';
 import { matchesShortcut, type EmbedOptions } from './options.ts';
 import { PagePoll } from './pagePoll.ts';
@@ -61,6 +62,8 @@ export class Session {
   #lastTabActive = 0;
   readonly #options: EmbedOptions;
   readonly #events: Emitter;
+  /** End-to-end encryption: who gets the content key, and whether frames are sealed (e2e/gate.ts). */
+  readonly #e2e: E2eGate;
 
   constructor(
     relay: URL,
@@ -71,12 +74,14 @@ export class Session {
     this.#options = options;
     this.#events = events;
     const error = (err: unknown) => this.#events.emit('error', { message: String((err as Error)?.message ?? err) });
+    this.#e2e = new E2eGate(options.e2e, options.agentKey, (m) => this.#send(m), error);
     this.#bar = new SharingBar(this.#ui, { stopSharing: () => this.#stopSharing(), revokeControl: () => this.#tools.revokeAll() });
     this.#barGuard = new UiGuard(() => this.#ui.element, () => this.#bar.element, () => this.#ui.repair(), (problem) => this.#safely(() => this.#uiHidden(problem)), true);
     // Every frame is checked against the bar first: a page that hid it gets nothing sent.
-    this.#capture = new CaptureLifecycle({ mask: options.mask, block: options.block }, { socket: () => this.#connection.socket, mayShare: () => this.#barGuard.ok(), error });
+    this.#capture = new CaptureLifecycle({ mask: options.mask, block: options.block }, { socket: () => this.#connection.socket, mayShare: () => this.#barGuard.ok(), error, seal: (kind, payload) => this.#e2e.seal(kind, payload) });
     this.#tools = new ToolDispatch(
-      { watcherName: (id) => this.#watchers.get(id), send: (m) => this.#send(m), rules: () => ({ mask: options.mask, block: options.block, everPassword: this.#capture.everPassword, nodeById: (id) => this.#capture.nodeById(id) }), controlChanged: () => this.#renderBar() },
+      { watcherName: (id) => this.#watchers.get(id), send: (m) => this.#send(m), rules: () => ({ mask: options.mask, block: options.block, everPassword: this.#capture.everPassword, nodeById: (id) => this.#capture.nodeById(id) }), controlChanged: () => this.#renderBar(),
+        unseal: (agentId, nodeId, sealed) => (sealed !== undefined || this.#e2e.active ? this.#e2e.openInput(agentId, nodeId, sealed) : undefined) },
       options.allowControl, this.#prompts, this.#presence, events,
     );
     this.#page = new PagePoll(options.keepUrlQuery, { capturing: () => this.#capture.running, connected: () => this.#connected, send: (m) => this.#send(m), safely: (fn) => this.#safely(fn) });
@@ -142,6 +147,7 @@ export class Session {
   #onMessage(m: RelayToVisitor): void {
     switch (m.t) {
       case 'welcome':
+        this.#e2e.setAccountMode(m.e2e);
         this.#page.start();
         if (this.#wantCode) this.#send({ t: 'code-request' });
         // A tab opened in the foreground gets no focus event: say so once connected.
@@ -149,10 +155,10 @@ export class Session {
         this.#events.emit('ready', { visitorId: m.visitorId });
         return;
       case 'consent-request':
-        void this.#askConsent(m.agent.id, m.agent.name);
+        void this.#askConsent(m.agent);
         return;
       case 'agent-joined':
-        this.#agentJoined(m.agent.id, m.agent.name);
+        this.#agentJoined(m.agent);
         return;
       case 'snapshot-request':
         // Held while any watcher still waits for this page's own consent prompt: frames reach every watcher.
@@ -174,12 +180,16 @@ export class Session {
     }
   }
 
-  async #askConsent(agentId: string, name: string): Promise<void> {
+  async #askConsent(agent: AgentInfo): Promise<void> {
+    const { id: agentId, name } = agent;
+    // The key check comes first, also for an agent the visitor already allowed: a relay may swap keys on a rejoin.
+    const admitted = await this.#e2e.admit(agent);
+    if (!admitted.ok) return this.#keyRefused(agent, admitted.reason, true);
     if (this.#consent.allows(agentId)) {
       this.#send({ t: 'consent', agentId, allow: true });
       return;
     }
-    const { allow, reason } = await askConsent(this.#prompts, agentId, name);
+    const { allow, reason } = await askConsent(this.#prompts, agentId, name, admitted.code);
     if (allow) {
       this.#consent.remember(agentId);
       this.#justAllowed.add(agentId);
@@ -189,7 +199,8 @@ export class Session {
     this.#events.emit('consent', { agent: { id: agentId, name }, allow });
   }
 
-  #agentJoined(agentId: string, name: string): void {
+  #agentJoined(agent: AgentInfo): void {
+    const { id: agentId, name } = agent;
     // Back within the consent memory (no prompt this time): the visitor is told all the same.
     const resumed = !this.#justAllowed.delete(agentId) && this.#consent.allows(agentId) && !this.#watchers.has(agentId);
     this.#watchers.set(agentId, name);
@@ -210,6 +221,7 @@ export class Session {
             return;
           }
           this.#consent.remember(agentId);
+          this.#e2e.joined(agent, (why) => this.#keyRefused(agent, why, false));
           this.#renderBar();
           this.#notices.show(`${name} is now viewing this page`);
           if (this.#awaitingLocal.size === 0) this.#startOrSnapshot();
@@ -217,6 +229,7 @@ export class Session {
       return;
     }
     this.#consent.remember(agentId);
+    this.#e2e.joined(agent, (why) => this.#keyRefused(agent, why, false));
     this.#codePanel.hide(); // the code has done its job
     this.#renderBar();
     this.#notices.show(resumed ? `${name} is viewing this page again` : `${name} is now viewing this page`);
@@ -227,6 +240,7 @@ export class Session {
     const name = this.#watchers.get(agentId);
     this.#prompts.cancel(`consent:${agentId}`);
     this.#tools.drop(agentId);
+    this.#e2e.left(agentId); // a new content key for those still watching
     this.#awaitingLocal.delete(agentId);
     this.#watchers.delete(agentId);
     // The agent ended the session: coming back needs the visitor's yes again.
@@ -242,6 +256,7 @@ export class Session {
     this.#connected = false;
     // Whatever the relay knew is gone with the socket: agents must rejoin, control be asked again.
     this.#endCapture();
+    this.#e2e.reset();
     for (const id of this.#watchers.keys()) this.#consent.refresh(id);
     this.#watchers.clear();
     this.#tools.clear();
@@ -258,6 +273,7 @@ export class Session {
   #stopSharing(reason?: VisitorEndReason): void {
     this.#endCapture();
     this.#send({ t: 'end', ...(reason ? { reason } : {}) });
+    this.#e2e.reset();
     this.#watchers.clear();
     this.#tools.clear();
     this.#consent.clear();
@@ -270,6 +286,16 @@ export class Session {
     if (this.#watchers.size === 0) return;
     this.#stopSharing(UI_HIDDEN);
     this.#reportHidden(`the sharing bar (${problem}), so sharing stopped`);
+  }
+
+  /** This agent's viewer failed the end-to-end key check: it sees nothing, and the visitor is told why. */
+  #keyRefused(agent: AgentInfo, why: string, asking: boolean): void {
+    this.#events.emit('e2e-refused', { agent: { id: agent.id, name: agent.name }, reason: why });
+    this.#notices.show(`Did not share with ${agent.name}: ${why}.`);
+    if (asking) return this.#send({ t: 'consent', agentId: agent.id, allow: false, reason: KEY_REFUSED });
+    this.#watchers.delete(agent.id);
+    this.#send({ t: 'end', agentId: agent.id, reason: KEY_REFUSED });
+    this.#renderBar();
   }
 
   #reportHidden(what: string): void {
@@ -304,7 +330,7 @@ export class Session {
   #renderBar(): void {
     const names = (ids: Iterable<string>) => [...ids].filter((id) => !this.#awaitingLocal.has(id)).map((id) => this.#watchers.get(id) ?? 'Agent');
     const watchers = names(this.#watchers.keys());
-    this.#bar.render({ watchers, controllers: names(this.#tools.controllers) });
+    this.#bar.render({ watchers, controllers: names(this.#tools.controllers), encrypted: this.#e2e.active });
     if (watchers.length > 0) this.#barGuard.start();
     else this.#barGuard.stop();
   }

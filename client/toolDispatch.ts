@@ -4,6 +4,7 @@
  * (control.ts). Owns who holds control.
  */
 import type { AgentToolForVisitor, VisitorToRelay } from '../protocol/control.ts';
+import type { ControlRefusal } from '../protocol/sensitiveField.ts';
 import { applyClick, applyInput, applyScroll, type ControlRules } from './control.ts';
 import type { Emitter } from './emitter.ts';
 import type { Presence } from './ui/presence.ts';
@@ -16,6 +17,12 @@ export interface ToolHost {
   rules(): ControlRules;
   /** Who holds control changed: redraw the sharing bar. */
   controlChanged(): void;
+  /**
+   * Typing from an end-to-end encrypted session (e2e/gate.ts): the opened value, or a rejection
+   * (not sealed by that agent's viewer, a replay, or sent in the clear while encrypted); undefined
+   * when the typing is plain in a plain session.
+   */
+  unseal?(agentId: string, nodeId: number, sealed: string | undefined): Promise<string> | undefined;
 }
 
 export class ToolDispatch {
@@ -56,17 +63,27 @@ export class ToolDispatch {
       case 'scroll':
       case 'click':
       case 'input': {
-        const refused = !this.#granted.has(m.agentId) ? 'not_granted'
+        const opening = m.t === 'input' && this.#granted.has(m.agentId) ? this.#host.unseal?.(m.agentId, m.nodeId, m.sealed) : undefined;
+        if (opening && m.t === 'input') {
+          void opening.then(
+            (value) => this.#granted.has(m.agentId) && this.#report(m.agentId, 'input', applyInput(m.nodeId, value, this.#host.rules())),
+            (err) => this.#events.emit('control-refused', { action: 'input', reason: 'e2e', message: String((err as Error)?.message ?? err) }),
+          );
+          return;
+        }
+        this.#report(m.agentId, m.t, !this.#granted.has(m.agentId) ? 'not_granted'
           : m.t === 'scroll' ? (applyScroll(m.x, m.y), undefined)
           : m.t === 'click' ? applyClick(m.x, m.y, this.#host.rules())
-          : applyInput(m.nodeId, m.value, this.#host.rules());
-        if (refused) {
-          this.#events.emit('control-refused', { action: m.t, reason: refused });
-          // The agent is told too: a silent refusal left it typing into nothing.
-          this.#host.send({ t: 'control-refused', agentId: m.agentId, action: m.t, reason: refused });
-        }
+          : applyInput(m.nodeId, m.value, this.#host.rules()));
       }
     }
+  }
+
+  #report(agentId: string, action: 'scroll' | 'click' | 'input', refused: ControlRefusal | undefined): void {
+    if (!refused) return;
+    this.#events.emit('control-refused', { action, reason: refused });
+    // The agent is told too: a silent refusal left it typing into nothing.
+    this.#host.send({ t: 'control-refused', agentId, action, reason: refused });
   }
 
   /** The agent left: its control and its pointer go with it. */

@@ -4,6 +4,7 @@
  */
 import { validate, type Schema } from './schema.ts';
 import type { ControlRefusal } from './sensitiveField.ts';
+import { E2E_KEY_TOKEN_MAX_CHARS, E2E_PUBLIC_KEY_CHARS, E2E_SEALED_MAX_CHARS, type E2eMode } from './e2e.ts';
 
 /** Largest accepted text frame, in bytes. Control messages are small by design. */
 export const MAX_CONTROL_BYTES = 8 * 1024;
@@ -26,7 +27,9 @@ export interface PageMsg { t: 'page'; url: string; title: string }
  * covered or removed the consent prompt or the sharing bar, so nothing may be shared.
  */
 export const UI_HIDDEN = 'ui_hidden';
-export type VisitorEndReason = typeof UI_HIDDEN;
+/** The embed would not share with this agent: its end-to-end key was missing or failed verification. */
+export const KEY_REFUSED = 'key_refused';
+export type VisitorEndReason = typeof UI_HIDDEN | typeof KEY_REFUSED;
 export interface ConsentMsg { t: 'consent'; agentId: string; allow: boolean; reason?: VisitorEndReason }
 /** The visitor grants or revokes remote control for one agent. */
 export interface ControlMsg { t: 'control'; agentId: string; allow: boolean }
@@ -42,10 +45,16 @@ export interface ForgetMsg { t: 'forget' }
 export interface TabActiveMsg { t: 'tab-active' }
 /** The embed refused an agent's click or typing (a password or card field, another origin…): that agent is told why. */
 export interface ControlRefusedMsg { t: 'control-refused'; agentId: string; action: 'click' | 'input' | 'scroll'; reason: ControlRefusal }
-export type VisitorToRelay = PageMsg | ConsentMsg | ControlMsg | EndMsg | IdentifyMsg | CodeRequestMsg | ForgetMsg | TabActiveMsg | ControlRefusedMsg;
+/**
+ * The tab's current content key, wrapped for one agent's viewer (protocol/e2e.ts): routed by the
+ * relay to that agent's sockets whose public key is `agentKey`, and to no one else.
+ */
+export interface E2eKeyMsg { t: 'e2e-key'; agentId: string; agentKey: string; embedKey: string; keyId: number; iv: string; wrapped: string }
+export type VisitorToRelay = PageMsg | ConsentMsg | ControlMsg | EndMsg | IdentifyMsg | CodeRequestMsg | ForgetMsg | TabActiveMsg | ControlRefusedMsg | E2eKeyMsg;
 
 // ---- agent -> relay
-export interface JoinMsg { t: 'join'; visitorId: string; tabId?: string }
+/** `key`: the viewer's ECDH P-256 public key for this session (E2E); `keyToken`: a customer-signed JWT binding it (cnf.jkt). */
+export interface JoinMsg { t: 'join'; visitorId: string; tabId?: string; key?: string; keyToken?: string }
 export interface LeaveMsg { t: 'leave' }
 export interface ResyncRequestMsg { t: 'resync' }
 export interface PointerMsg { t: 'pointer'; x: number; y: number }
@@ -53,7 +62,8 @@ export interface HighlightMsg { t: 'highlight'; x: number; y: number; w: number;
 export interface ScrollMsg { t: 'scroll'; x: number; y: number }
 export interface ClickMsg { t: 'click'; x: number; y: number }
 /** Typing into the node with this rrweb mirror id. */
-export interface InputMsg { t: 'input'; nodeId: number; value: string }
+/** Typing into the node with this rrweb mirror id; with E2E, `value` is empty and `sealed` carries it encrypted. */
+export interface InputMsg { t: 'input'; nodeId: number; value: string; sealed?: string }
 export interface ControlRequestMsg { t: 'control-request' }
 export type AgentToRelay =
   | JoinMsg | LeaveMsg | ResyncRequestMsg | PointerMsg | HighlightMsg | ScrollMsg | ClickMsg | InputMsg | ControlRequestMsg;
@@ -64,11 +74,14 @@ export const AGENT_TOOL_TYPES = new Set(['pointer', 'highlight', 'scroll', 'clic
 export const CONTROL_ONLY_TYPES = new Set(['click', 'input']);
 
 // ---- relay -> visitor
-export interface WelcomeMsg { t: 'welcome'; visitorId: string; visitorToken: string; tabId: string }
-export interface ConsentRequestMsg { t: 'consent-request'; agent: { id: string; name: string } }
+/** `e2e`: the account's setting (protocol/e2e.ts); absent from older relays = off. */
+export interface WelcomeMsg { t: 'welcome'; visitorId: string; visitorToken: string; tabId: string; e2e?: E2eMode }
+/** The agent as the relay presents it; `key`/`keyToken` as its viewer sent them with `join`. */
+export interface AgentInfo { id: string; name: string; key?: string; keyToken?: string }
+export interface ConsentRequestMsg { t: 'consent-request'; agent: AgentInfo }
 export interface SnapshotRequestMsg { t: 'snapshot-request' }
 /** An agent is now watching this tab (sent with or without a consent prompt). */
-export interface AgentJoinedMsg { t: 'agent-joined'; agent: { id: string; name: string } }
+export interface AgentJoinedMsg { t: 'agent-joined'; agent: AgentInfo }
 /** `ended`: the agent ended the session (End session, or closed the viewer); otherwise its connection went. */
 export interface AgentLeftMsg { t: 'agent-left'; agentId: string; reason?: 'ended' | 'disconnected' | 'moved' }
 export interface CodeMsg { t: 'code'; code: string; expiresAt: string }
@@ -94,18 +107,24 @@ export interface ControlStateMsg { t: 'control'; visitorId: string; allow: boole
 export interface ResyncMsg { t: 'resync' }
 /** The visitor's page refused your click or typing, and why. */
 export interface ControlRefusedForAgentMsg { t: 'control-refused'; visitorId: string; action: 'click' | 'input' | 'scroll'; reason: ControlRefusal }
+/** The visitor's content key for this tab, wrapped for this viewer's key (E2eKeyMsg without the routing fields). */
+export interface E2eKeyForAgentMsg { t: 'e2e-key'; visitorId: string; tabId: string; embedKey: string; keyId: number; iv: string; wrapped: string }
 
 // ---- relay -> either
 export interface ErrorMsg { t: 'error'; code: string; message: string }
 
 export type RelayToAgent =
-  | ReadyMsg | JoinedMsg | RefusedMsg | ConsentPendingMsg | VisitorLeftMsg | EndedMsg | PageChangedMsg | ControlStateMsg | ResyncMsg | ControlRefusedForAgentMsg | ErrorMsg;
+  | ReadyMsg | JoinedMsg | RefusedMsg | ConsentPendingMsg | VisitorLeftMsg | EndedMsg | PageChangedMsg | ControlStateMsg | ResyncMsg | ControlRefusedForAgentMsg | E2eKeyForAgentMsg | ErrorMsg;
+
+const endReason = { type: 'string', max: 16, pattern: /^(ui_hidden|key_refused)$/, optional: true } as const;
+const publicKey = { type: 'string', min: E2E_PUBLIC_KEY_CHARS, max: E2E_PUBLIC_KEY_CHARS, pattern: /^[A-Za-z0-9_-]+$/ } as const;
+const b64 = (max: number) => ({ type: 'string', min: 1, max, pattern: /^[A-Za-z0-9_-]+$/ }) as const;
 
 const visitorSchemas: Record<string, Schema> = {
   page: { url: { type: 'string', max: PAGE_URL_MAX_CHARS }, title: { type: 'string', max: PAGE_TITLE_MAX_CHARS } },
-  consent: { agentId: id, allow: { type: 'boolean' }, reason: { type: 'string', max: 16, pattern: /^ui_hidden$/, optional: true } },
+  consent: { agentId: id, allow: { type: 'boolean' }, reason: endReason },
   control: { agentId: id, allow: { type: 'boolean' } },
-  end: { agentId: { ...id, optional: true }, reason: { type: 'string', max: 16, pattern: /^ui_hidden$/, optional: true } },
+  end: { agentId: { ...id, optional: true }, reason: endReason },
   identify: {
     userId: { type: 'string', min: 1, max: IDENTIFY_MAX_CHARS, optional: true },
     name: { type: 'string', max: IDENTIFY_MAX_CHARS, optional: true },
@@ -119,17 +138,18 @@ const visitorSchemas: Record<string, Schema> = {
     action: { type: 'string', max: 8, pattern: /^(click|input|scroll)$/ },
     reason: { type: 'string', max: 16, pattern: /^(sensitive_field|off_origin|not_editable|no_target|not_granted)$/ },
   },
+  'e2e-key': { agentId: id, agentKey: publicKey, embedKey: publicKey, keyId: { type: 'int', min: 0, max: 2 ** 32 - 1 }, iv: b64(16), wrapped: b64(64) },
 };
 
 const agentSchemas: Record<string, Schema> = {
-  join: { visitorId: id, tabId: { ...id, optional: true } },
+  join: { visitorId: id, tabId: { ...id, optional: true }, key: { ...publicKey, optional: true }, keyToken: { type: 'string', max: E2E_KEY_TOKEN_MAX_CHARS, pattern: /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, optional: true } },
   leave: {},
   resync: {},
   pointer: { x: coord, y: coord },
   highlight: { x: coord, y: coord, w: coord, h: coord },
   scroll: { x: coord, y: coord },
   click: { x: coord, y: coord },
-  input: { nodeId: { type: 'int', min: 0, max: 2 ** 31 }, value: { type: 'string', max: 4096 } },
+  input: { nodeId: { type: 'int', min: 0, max: 2 ** 31 }, value: { type: 'string', max: 4096 }, sealed: { ...b64(E2E_SEALED_MAX_CHARS), optional: true } },
   'control-request': {},
 };
 

@@ -21,12 +21,25 @@ export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
 const KNOWN = new Set<number>(Object.values(FrameKind));
 
+/**
+ * Set on byte 0 of an end-to-end encrypted frame: the kind is `ENCRYPTED_KIND_BIT | plain kind` and
+ * the payload is the clear header + ciphertext of protocol/e2e.ts. The relay forwards it as any other.
+ */
+export const ENCRYPTED_KIND_BIT = 0x80;
+
 export function isKnownFrameKind(kind: number): kind is FrameKind {
   return KNOWN.has(kind);
 }
 
+/** A kind the relay forwards: a known kind, plain or encrypted. */
+export function isRelayedFrameKind(kind: number): boolean {
+  return Number.isInteger(kind) && kind >= 0 && kind <= 0xff && KNOWN.has(kind & ~ENCRYPTED_KIND_BIT);
+}
+
+/** Full snapshot, plain or encrypted. */
 export function isFullSnapshotKind(kind: number): boolean {
-  return kind === FrameKind.FullSnapshot || kind === FrameKind.FullSnapshotDeflate;
+  const plain = kind & ~ENCRYPTED_KIND_BIT;
+  return plain === FrameKind.FullSnapshot || plain === FrameKind.FullSnapshotDeflate;
 }
 
 /** Builds a frame: kind byte followed by the payload. The embed's sender, the benchmark and tests use it; never the relay. */

@@ -1,4 +1,5 @@
 export * from './frames.ts';
+export * from './e2e.ts';
 export * from './assetFrame.ts';
 export * from './errors.ts';
 export * from './control.ts';

@@ -9,6 +9,8 @@ export interface NewAccount {
   name: string;
   origins: string[];
   requireConsent?: boolean;
+  /** Default `required` (docs/security.md, "End-to-end encryption"). */
+  e2e?: 'required' | 'off';
   agentKey?: { alg: AgentKeyAlg; pem: string };
 }
 
@@ -65,6 +67,7 @@ export class AccountService {
       secretHash: await hashSecret(secretKey),
       allowedOrigins,
       requireConsent: input.requireConsent ?? true,
+      e2e: input.e2e ?? 'required',
       agentKey,
       createdAt: new Date(),
     });

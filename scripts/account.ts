@@ -1,6 +1,6 @@
 /**
  * Account CLI.
- *   npm run account -- create --name <n> --origin <o> [--origin <o2>] [--no-consent]
+ *   npm run account -- create --name <n> --origin <o> [--origin <o2>] [--no-consent] [--e2e required|off]
  *                             [--agent-key <public.pem> --agent-key-alg RS256|ES256] [--json]
  *   npm run account -- rotate-secret --account <accountId> [--json]
  *   npm run account -- list [--json]
@@ -19,7 +19,7 @@ import { openStore } from '../relay/store/open.ts';
 import { StoreConflictError } from '../relay/store/types.ts';
 
 const USAGE = [
-  'usage: npm run account -- create --name <name> --origin <origin> [--origin ...] [--no-consent] [--agent-key <pem file> --agent-key-alg RS256|ES256] [--json]',
+  'usage: npm run account -- create --name <name> --origin <origin> [--origin ...] [--no-consent] [--e2e required|off] [--agent-key <pem file> --agent-key-alg RS256|ES256] [--json]',
   '       npm run account -- rotate-secret --account <accountId> [--json]',
   '       npm run account -- list [--json]',
 ].join('\n');
@@ -40,6 +40,7 @@ async function main(): Promise<number> {
         name: { type: 'string' },
         origin: { type: 'string', multiple: true },
         'no-consent': { type: 'boolean', default: false },
+        e2e: { type: 'string', default: 'required' },
         'agent-key': { type: 'string' },
         'agent-key-alg': { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -63,12 +64,17 @@ async function main(): Promise<number> {
     }
     agentKey = { alg, pem: fs.readFileSync(values['agent-key'], 'utf8') };
   }
+  if (values.e2e !== 'required' && values.e2e !== 'off') {
+    console.error('--e2e must be required or off');
+    return 2;
+  }
   const store = await openStore(loadConfig());
   try {
     const created = await new AccountService(store).create({
       name: values.name,
       origins: values.origin,
       requireConsent: !values['no-consent'],
+      e2e: values.e2e,
       agentKey,
     });
     if (values.json) {

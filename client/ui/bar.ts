@@ -6,6 +6,8 @@ export interface BarState {
   watchers: string[];
   /** Names of agents that hold control. */
   controllers: string[];
+  /** The page goes to them end-to-end encrypted (client/e2e/gate.ts). */
+  encrypted?: boolean;
 }
 
 export class SharingBar {
@@ -27,7 +29,8 @@ export class SharingBar {
       return;
     }
     const who = list(state.watchers);
-    const text = state.controllers.length > 0 ? `${list(state.controllers)} can control this page` : `Sharing this page with ${who}`;
+    const base = state.controllers.length > 0 ? `${list(state.controllers)} can control this page` : `Sharing this page with ${who}`;
+    const text = state.encrypted ? `${base} · end-to-end encrypted` : `${base} · not end-to-end encrypted`;
     const buttons: HTMLElement[] = [];
     if (state.controllers.length > 0) {
       const revoke = h('button', { text: 'Revoke control', attrs: { type: 'button' } });
@@ -37,7 +40,7 @@ export class SharingBar {
     const stop = h('button', { className: 'primary', text: 'Stop sharing', attrs: { type: 'button' } });
     stop.addEventListener('click', () => this.actions.stopSharing());
     buttons.push(stop);
-    const el = h('div', { className: 'bar', attrs: { role: 'region', 'aria-label': 'Screen sharing' } }, [
+    const el = h('div', { className: 'bar', attrs: { role: 'region', 'aria-label': 'Screen sharing', 'data-e2e': state.encrypted ? 'on' : 'off' } }, [
       h('i', { className: 'dot', attrs: { 'aria-hidden': 'true' } }),
       h('span', { text, attrs: { 'aria-live': 'polite' } }),
       ...buttons,

@@ -12,6 +12,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { MetadataService } from '../metadata/service.ts';
 import { Backpressure } from './backpressure.ts';
+import { agentInfo, routeE2eKey } from './e2eKeys.ts';
 import { TabPublisher } from './publish.ts';
 import { closeWith, sendMessage } from './send.ts';
 import { requestSnapshot } from './snapshots.ts';
@@ -81,7 +82,7 @@ export class SessionRouter {
       }
     }
     for (const agent of v.pending) {
-      sendMessage(tab.ws, tab, { t: 'consent-request', agent: { id: agent.agentId, name: agent.name } });
+      sendMessage(tab.ws, tab, { t: 'consent-request', agent: agentInfo(agent) });
     }
   }
 
@@ -148,6 +149,9 @@ export class SessionRouter {
       case 'end': return this.onEnd(tab.visitor, msg);
       case 'tab-active': return this.followActiveTab(tab);
       case 'control-refused': return this.onControlRefused(tab, msg);
+      case 'e2e-key':
+        if (routeE2eKey(tab, msg) === 0) this.ignoreAnswer(); // for an agent gone (or a key it no longer has)
+        return;
       default: return; // identify, code-request and forget concern the visitor's record: sockets/visitorRecord.ts
     }
   }
@@ -242,6 +246,8 @@ export class SessionRouter {
   onAgentMessage(agent: AgentData, msg: AgentToRelay): void {
     switch (msg.t) {
       case 'join':
+        agent.e2eKey = msg.key;
+        agent.e2eKeyToken = msg.keyToken;
         return this.join(agent, msg.visitorId, msg.tabId);
       case 'leave':
         return this.reset(agent);
@@ -296,7 +302,7 @@ export class SessionRouter {
     v.pending.add(agent);
     // The agent's view must not keep saying "not connected" (a rejoin after not_found) while the visitor is asked.
     sendMessage(agent.ws, agent, { t: 'consent-pending', visitorId: v.visitorId });
-    sendMessage(tab.ws, tab, { t: 'consent-request', agent: { id: agent.agentId, name: agent.name } });
+    sendMessage(tab.ws, tab, { t: 'consent-request', agent: agentInfo(agent) });
   }
 
   /**
@@ -332,7 +338,7 @@ export class SessionRouter {
     for (const agent of v.pending) {
       if (agent.target?.tabId === tab.tabId) continue;
       agent.target = { visitor: v, tabId: tab.tabId };
-      sendMessage(tab.ws, tab, { t: 'consent-request', agent: { id: agent.agentId, name: agent.name } });
+      sendMessage(tab.ws, tab, { t: 'consent-request', agent: agentInfo(agent) });
     }
   }
 
@@ -362,7 +368,7 @@ export class SessionRouter {
     if (!agent.lagging) agent.ws.subscribe(tab.topic);
     sendMessage(agent.ws, agent, { t: 'joined', visitorId: tab.visitorId, tabId: tab.tabId, url: tab.url, title: tab.title });
     // The visitor always learns who is watching (the sharing bar), with or without a consent prompt.
-    sendMessage(tab.ws, tab, { t: 'agent-joined', agent: { id: agent.agentId, name: agent.name } });
+    sendMessage(tab.ws, tab, { t: 'agent-joined', agent: agentInfo(agent) });
     requestSnapshot(tab, this.metrics);
   }
 

@@ -50,6 +50,9 @@ export interface AgentInit extends SocketBase {
   /** The secret key generation its token was minted under, if any: rotating the key closes the socket. */
   secretGeneration?: string;
   state: AgentState;
+  /** The viewer's E2E public key and the customer-signed token binding it, as sent with its last `join` (forwarded, never checked here). */
+  e2eKey?: string;
+  e2eKeyToken?: string;
   /** The visitor and tab this agent asked for (pending), watches, or follows across a navigation. */
   target?: { visitor: Visitor; tabId: string };
   /** Subscribed tab while state is 'watching'. */

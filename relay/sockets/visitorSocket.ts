@@ -1,6 +1,6 @@
 /** `GET /v1/visitor?key=<publicKey>[&vid=<visitorId>&vt=<visitorToken>][&tab=<tabId>]` */
 import type { WebSocketBehavior } from 'uWebSockets.js';
-import { ID_PATTERN, isKnownFrameKind, parseVisitorMessage } from '../../protocol/index.ts';
+import { ID_PATTERN, isRelayedFrameKind, parseVisitorMessage } from '../../protocol/index.ts';
 import { newTabId, visitorToken } from '../auth/visitorToken.ts';
 import type { RelayContext } from '../context.ts';
 import { clientIp } from '../http/clientIp.ts';
@@ -71,7 +71,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
     open: (ws) => {
       // Until now the user data was the upgrade's TabInit; the router completes it.
       const tab = router.openTab(ws.getUserData() as TabInit, ws);
-      sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId), tabId: tab.tabId });
+      sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId), tabId: tab.tabId, e2e: tab.account.e2e ?? 'off' });
     },
 
     message: (ws, message, isBinary) => {
@@ -92,7 +92,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           }
           // The hot path: one byte read, then a verbatim publish. No parse, no copy, no cache.
           const kind = size > 0 ? new Uint8Array(message, 0, 1)[0] : -1;
-          if (!isKnownFrameKind(kind)) {
+          if (!isRelayedFrameKind(kind)) {
             metrics.counters.frames_rejected_total++;
             return closeWith(ws, tab, 'badMessage', `unknown frame kind ${kind}`);
           }

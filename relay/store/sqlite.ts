@@ -131,6 +131,7 @@ interface AccountRow {
   require_consent: number;
   agent_key_alg: string | null;
   agent_key_pem: string | null;
+  e2e: string | null;
   created_at: number;
 }
 
@@ -144,6 +145,7 @@ function fromRow(r: AccountRow | undefined): AccountRecord | null {
     allowedOrigins: JSON.parse(r.allowed_origins) as string[],
     requireConsent: r.require_consent === 1,
     agentKey: r.agent_key_alg && r.agent_key_pem ? { alg: r.agent_key_alg as 'RS256' | 'ES256', pem: r.agent_key_pem } : undefined,
+    ...(r.e2e === 'required' || r.e2e === 'off' ? { e2e: r.e2e } : {}),
     createdAt: new Date(r.created_at),
   };
 }
@@ -173,6 +175,9 @@ export class SqliteStore implements Store {
   private migrate(): void {
     const activityColumns = (this.db.prepare('PRAGMA table_info(activity)').all() as Array<{ name: string }>).map((c) => c.name);
     if (!activityColumns.includes('event_id')) this.db.exec('ALTER TABLE activity ADD COLUMN event_id TEXT');
+    // The e2e setting (NULL: an account from before it, = off).
+    const accountColumns = (this.db.prepare('PRAGMA table_info(accounts)').all() as Array<{ name: string }>).map((c) => c.name);
+    if (!accountColumns.includes('e2e')) this.db.exec('ALTER TABLE accounts ADD COLUMN e2e TEXT');
     // Idempotent appends: a retried batch keeps one row per event (NULLs, from before, never clash).
     this.db.exec('CREATE UNIQUE INDEX IF NOT EXISTS activity_event_id ON activity (event_id)');
   }
@@ -182,11 +187,11 @@ export class SqliteStore implements Store {
     try {
       this.db
         .prepare(
-          `INSERT INTO accounts (id, name, public_key, secret_hash, allowed_origins, require_consent, agent_key_alg, agent_key_pem, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO accounts (id, name, public_key, secret_hash, allowed_origins, require_consent, agent_key_alg, agent_key_pem, e2e, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(a.id, a.name, a.publicKey, a.secretHash, JSON.stringify(a.allowedOrigins), a.requireConsent ? 1 : 0,
-          a.agentKey?.alg ?? null, a.agentKey?.pem ?? null, a.createdAt.getTime());
+          a.agentKey?.alg ?? null, a.agentKey?.pem ?? null, a.e2e ?? null, a.createdAt.getTime());
     } catch (err) {
       if ((err as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
         throw new StoreConflictError('an account with this id, name or public key exists');

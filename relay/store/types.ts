@@ -11,6 +11,11 @@ export interface AccountRecord {
   /** Exact origins (`https://shop.example.com`) or wildcard subdomains (`https://*.example.com`). */
   allowedOrigins: string[];
   requireConsent: boolean;
+  /**
+   * End-to-end encryption (docs/security.md): `required` = the embed shares only with agents whose
+   * viewer takes part. Absent (accounts from before the setting) = off; new accounts get `required`.
+   */
+  e2e?: 'required' | 'off';
   /** Public key of the customer's own agent-token signer, if registered. */
   agentKey?: { alg: AgentKeyAlg; pem: string };
   createdAt: Date;

@@ -1,5 +1,10 @@
 /**
- * `npx tsx scripts/bench/viewerLatency.ts [--changes N] [--interval MS] [--scrolls N] [--json FILE]`
+ * `npx tsx scripts/bench/viewerLatency.ts [--changes N] [--interval MS] [--scrolls N] [--e2e on|off|both] [--json FILE]`
+ *
+ * `--e2e` (default both, each in its own relay, same run): "on" is the product as shipped (the demo
+ * account requires end-to-end encryption; frames are decrypted in the viewer's decoder worker);
+ * "off" seeds the demo account with e2e off and strips the key from the viewer's `join`, so frames
+ * travel in the clear: the difference is what encryption adds to change → visible.
  *
  * Two latencies, end to end and as a user would run it: change → visible (a DOM change on the
  * visitor's page to its appearance in the agent viewer) and scroll → settled (the visitor
@@ -29,6 +34,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { AccountService } from '../../relay/accounts.ts';
+import { DEMO_ACCOUNT_NAME } from '../../relay/demo.ts';
+import { SqliteStore } from '../../relay/store/sqlite.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -42,6 +50,11 @@ const INTERVAL_MS = Number(arg('interval', '50'));
 const WARMUP = 20;
 const SCROLLS = Number(arg('scrolls', '60'));
 const JSON_OUT = arg('json', '');
+const E2E_MODES = arg('e2e', 'both') === 'both' ? (['on', 'off'] as const) : ([arg('e2e', 'both') === 'off' ? 'off' : 'on'] as const);
+/** In the viewer, for the "off" runs: `join` without the viewer's key (bench only; the product always sends it). */
+const STRIP_JOIN_KEY = `(() => { const send = WebSocket.prototype.send; WebSocket.prototype.send = function (d) {
+  if (typeof d === 'string' && d.indexOf('"t":"join"') >= 0) { const m = JSON.parse(d); delete m.key; delete m.keyToken; d = JSON.stringify(m); }
+  return send.call(this, d); }; })()`;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -66,9 +79,29 @@ function summary(values: number[]) {
 async function main(): Promise<void> {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`);
   if (!fs.existsSync(path.join(ROOT, 'dist/public/agent/viewer.js'))) throw new Error('run `npm run build` first');
+  const results: Record<string, Awaited<ReturnType<typeof runOnce>>> = {};
+  for (const mode of E2E_MODES) results[mode] = await runOnce(mode);
+  if (results.on && results.off) {
+    console.log('\n## Viewer change → visible, E2E on vs off (same run)\n');
+    console.log('| | E2E off | E2E on |');
+    console.log('|---|---|---|');
+    for (const [k, label] of [['domMs', 'change → in the view\'s DOM'], ['frameMs', 'change → next frame'], ['scrollSettledMs', 'scroll → settled']] as const) {
+      for (const p of ['p50', 'p95'] as const) console.log(`| ${label}, ${p} (ms) | ${results.off[k][p]} | ${results.on[k][p]} |`);
+    }
+  }
+  if (JSON_OUT) fs.writeFileSync(JSON_OUT, JSON.stringify(results, null, 2) + '\n');
+}
+
+async function runOnce(e2e: 'on' | 'off') {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-viewer-bench-'));
+  if (e2e === 'off') {
+    // The demo account, made as the relay would make it, but with e2e off.
+    const store = new SqliteStore(dataDir);
+    await new AccountService(store).create({ name: DEMO_ACCOUNT_NAME, origins: [base, `http://localhost:${port}`], requireConsent: true, e2e: 'off' });
+    await store.close();
+  }
   const relay = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'relay/main.ts')], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, PUBLIC_URL: base, LOG_LEVEL: 'warn' },
@@ -100,7 +133,9 @@ async function main(): Promise<void> {
       document.body.append(el);
     });
 
-    const agent = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
+    const agentContext = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    if (e2e === 'off') await agentContext.addInitScript(STRIP_JOIN_KEY);
+    const agent = await agentContext.newPage();
     await agent.goto(agentUrl);
     const watch = agent.locator(`li[data-visitor-id="${vid}"] button.watch`);
     await watch.waitFor({ timeout: 15_000 });
@@ -200,7 +235,10 @@ async function main(): Promise<void> {
       else scrollMissing++;
       await new Promise((r) => setTimeout(r, 100)); // let the view be still before the next jump
     }
+    const e2eShown = await agent.evaluate(() => document.getElementById('e2e')?.dataset.e2e);
+    if (e2eShown !== e2e) throw new Error(`asked for e2e ${e2e}, the viewer says ${e2eShown}`);
     const result = {
+      e2e,
       date: new Date().toISOString(),
       changes: CHANGES,
       intervalMs: INTERVAL_MS,
@@ -214,14 +252,14 @@ async function main(): Promise<void> {
       cpuModel: os.cpus()[0]?.model,
       node: process.version,
     };
-    console.log(`viewer latency over ${dom.length} DOM changes (every ${INTERVAL_MS} ms, ${missing} not seen):`);
+    console.log(`E2E ${e2e}: viewer latency over ${dom.length} DOM changes (every ${INTERVAL_MS} ms, ${missing} not seen):`);
     console.log(`  in the view's DOM:  p50 ${result.domMs.p50} ms   p95 ${result.domMs.p95} ms   p99 ${result.domMs.p99} ms   max ${result.domMs.max} ms`);
     console.log(`  next frame (bound): p50 ${result.frameMs.p50} ms   p95 ${result.frameMs.p95} ms   p99 ${result.frameMs.p99} ms   max ${result.frameMs.max} ms`);
     console.log(`scroll → settled over ${settle.length} scrolls (${scrollMissing} not seen within 5 s):`);
     console.log(`  view at the position: p50 ${result.scrollSettledMs.p50} ms   p95 ${result.scrollSettledMs.p95} ms   p99 ${result.scrollSettledMs.p99} ms   max ${result.scrollSettledMs.max} ms`);
     console.log(JSON.stringify(result));
-    if (JSON_OUT) fs.writeFileSync(JSON_OUT, JSON.stringify(result, null, 2) + '\n');
     if (!(result.domMs.p50 < 100) || !(result.scrollSettledMs.p50 < 200) || scrollMissing) process.exitCode = 1;
+    return result;
   } finally {
     await browser.close();
     relay.kill('SIGTERM');

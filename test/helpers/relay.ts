@@ -41,6 +41,11 @@ export interface TestRelayOptions {
   siteOrigins?: string[];
   /** Start again on a stopped relay's DATA_DIR and accounts (same keys, same relay secret). */
   restartOf?: TestRelay;
+  /**
+   * acme's and open's E2E setting. Off here (unlike a new account's default, `required`) because
+   * most tests read frames with scripted agents that hold no key; test/e2e/e2ee/ sets `required`.
+   */
+  e2e?: 'required' | 'off';
 }
 
 export async function startTestRelay(env: Record<string, string> = {}, opts: TestRelayOptions = {}): Promise<TestRelay> {
@@ -60,9 +65,9 @@ export async function startTestRelay(env: Record<string, string> = {}, opts: Tes
   const store = new SqliteStore(dataDir);
   const accounts = new AccountService(store);
   const prev = opts.restartOf;
-  const acme = prev?.acme ?? await accounts.create({ name: 'acme', origins: [SITE_ORIGIN, new URL(config.publicUrl).origin, ...(opts.siteOrigins ?? [])], requireConsent: true });
-  const open = prev?.open ?? await accounts.create({ name: 'open', origins: [SITE_ORIGIN, ...(opts.siteOrigins ?? [])], requireConsent: false });
-  const other = prev?.other ?? await accounts.create({ name: 'other', origins: [OTHER_ORIGIN], requireConsent: false });
+  const acme = prev?.acme ?? await accounts.create({ name: 'acme', origins: [SITE_ORIGIN, new URL(config.publicUrl).origin, ...(opts.siteOrigins ?? [])], requireConsent: true, e2e: opts.e2e ?? 'off' });
+  const open = prev?.open ?? await accounts.create({ name: 'open', origins: [SITE_ORIGIN, ...(opts.siteOrigins ?? [])], requireConsent: false, e2e: opts.e2e ?? 'off' });
+  const other = prev?.other ?? await accounts.create({ name: 'other', origins: [OTHER_ORIGIN], requireConsent: false, e2e: opts.e2e ?? 'off' });
   const log = createLogger('debug', logStream as unknown as Writable);
   const relay = await startRelay({ config, store: opts.wrapStore ? opts.wrapStore(store) : store, log, now: opts.now, templateVars: { demoPublicKey: acme.publicKey } });
   return {

@@ -13,7 +13,8 @@ import { freePort, startTestRelay } from '../../helpers/relay.ts';
 import { startSite } from '../../helpers/site.ts';
 
 /** The budget for embed.js, gzipped. rrweb's recorder is about three quarters of it. */
-const GZIP_BUDGET_BYTES = 40 * 1024;
+/** 44 KiB since end-to-end encryption (key schedule, WebCrypto glue, key-token check: +3.7 KiB); was 40. */
+const GZIP_BUDGET_BYTES = 44 * 1024;
 const BROWSER_NETWORK_NOISE = /^(WebSocket connection to .* failed|Failed to load resource)/;
 
 t.test('embed.js stays within its gzip budget', async (t) => {

@@ -1,0 +1,98 @@
+/**
+ * The viewer's content keys, held in the decoder worker (decode.worker.ts): keys arrive wrapped for
+ * this viewer's private key (E2eKeyForAgentMsg) and are unwrapped here, off the UI thread; frames are
+ * opened in arrival order with the replay rules of docs/security.md ("Key schedule"):
+ * - under the key in use, the sequence must go up by exactly one (a full snapshot may skip ahead:
+ *   it follows a gap the relay reported); anything else was replayed, reordered or dropped;
+ * - a newer key may take over with its first frame (sequence 0) or a full snapshot; once it has,
+ *   every older key is forgotten, so an old frame cannot be replayed after it;
+ * - a frame under a key we were never given (an agent removed from the session) cannot be opened.
+ */
+import { derivePairKey, isEncryptedKind, openFrame, unwrapContentKey, decodeE2eHeader } from '../../protocol/e2e.ts';
+import { isFullSnapshotKind, type FrameKind } from '../../protocol/frames.ts';
+import { FrameError } from '../frames.ts';
+
+export interface WrappedKey { embedKey: string; keyId: number; iv: string; wrapped: string }
+export interface ViewerIdentity { privateKey: CryptoKey; publicKey: string }
+
+/** Keys held at most (a rotation in flight plus the one in use, per tab followed). */
+const MAX_KEYS = 8;
+
+export class FrameKeys {
+  private me?: ViewerIdentity;
+  /** Key id → key, in the order they arrived. */
+  private readonly keys = new Map<number, Promise<CryptoKey>>();
+  private cur?: { keyId: number; lastSeq: number };
+  /** Every key id received in this session: a key message replayed by the relay is ignored. */
+  private readonly seen = new Set<string>();
+
+  setIdentity(me: ViewerIdentity): void {
+    this.me = me;
+  }
+
+  /** A new session (another visitor): nothing from before applies. */
+  reset(): void {
+    this.keys.clear();
+    this.seen.clear();
+    this.cur = undefined;
+  }
+
+  addKey(k: WrappedKey): void {
+    const me = this.me;
+    if (!me) return;
+    const id = `${k.embedKey} ${k.keyId}`;
+    if (this.seen.has(id) || this.seen.size >= 4096) return;
+    this.seen.add(id);
+    const key = derivePairKey(me.privateKey, k.embedKey, k.embedKey, me.publicKey, 'wrap').then((pair) => unwrapContentKey(pair, k, k.embedKey, me.publicKey));
+    key.catch(() => {}); // a key that does not unwrap shows up as frames that do not open
+    this.keys.delete(k.keyId); // the same id from another tab's embed: the newer one counts
+    this.keys.set(k.keyId, key);
+    while (this.keys.size > MAX_KEYS) this.keys.delete(this.keys.keys().next().value!);
+  }
+
+  /**
+   * The plain frame (kind byte + payload) of an encrypted one, or undefined for a frame to skip
+   * quietly (the stream before this viewer's first snapshot). Throws FrameError otherwise.
+   */
+  async open(bytes: Uint8Array): Promise<{ kind: FrameKind; payload: Uint8Array } | undefined> {
+    if (!isEncryptedKind(bytes[0])) throw new FrameError('corrupt', 'not an encrypted frame');
+    let h;
+    try {
+      h = decodeE2eHeader(bytes);
+    } catch (err) {
+      throw new FrameError('corrupt', (err as Error).message);
+    }
+    const full = isFullSnapshotKind(h.kind);
+    const keyP = this.keys.get(h.keyId);
+    if (!keyP) throw new FrameError('undecryptable', `no key ${h.keyId} was given to this viewer`);
+    const cur = this.cur;
+    if (cur && h.keyId === cur.keyId) {
+      if (h.seq <= cur.lastSeq) throw new FrameError('out_of_order', `frame ${h.seq} replayed or reordered (last was ${cur.lastSeq})`);
+      if (h.seq !== cur.lastSeq + 1 && !full) throw new FrameError('out_of_order', `frames ${cur.lastSeq + 1}..${h.seq - 1} are missing`);
+    } else if (cur) {
+      const order = [...this.keys.keys()];
+      const at = order.indexOf(cur.keyId);
+      if (at >= 0 && order.indexOf(h.keyId) < at) {
+        throw new FrameError('out_of_order', `frame under an older key ${h.keyId}`);
+      }
+      if (h.seq !== 0 && !full) throw new FrameError('out_of_order', `first frame under key ${h.keyId} is ${h.seq}, not 0`);
+    } else if (!full && h.seq !== 0) {
+      return undefined; // joined mid-stream: the snapshot asked for on our behalf follows
+    }
+    let opened;
+    try {
+      opened = await openFrame(await keyP, bytes);
+    } catch {
+      throw new FrameError('undecryptable', `frame ${h.seq} under key ${h.keyId} does not open (wrong key or altered)`);
+    }
+    if (!cur || cur.keyId !== h.keyId) {
+      // Switched: every key received before this one is forgotten.
+      for (const id of [...this.keys.keys()]) {
+        if (id === h.keyId) break;
+        this.keys.delete(id);
+      }
+    }
+    this.cur = { keyId: h.keyId, lastSeq: h.seq };
+    return { kind: h.kind as FrameKind, payload: opened.payload };
+  }
+}

@@ -1,0 +1,66 @@
+/** agent-viewer/e2e/frameKeys.ts: which encrypted frames the viewer opens, and in what order. */
+import t from 'tap';
+import { derivePairKey, makeAgreementPair, makeContentKey, sealFrame, wrapContentKey } from '../../../protocol/e2e.ts';
+import { FrameKind } from '../../../protocol/frames.ts';
+import { FrameKeys } from '../../../agent-viewer/e2e/frameKeys.ts';
+
+async function setup() {
+  const embed = await makeAgreementPair();
+  const me = await makeAgreementPair();
+  const keys = new FrameKeys();
+  keys.setIdentity(me);
+  const pair = await derivePairKey(embed.privateKey, me.publicKey, embed.publicKey, me.publicKey, 'wrap');
+  const give = async (keyId: number) => {
+    const content = await makeContentKey();
+    const w = { embedKey: embed.publicKey, keyId, ...(await wrapContentKey(pair, content, keyId, embed.publicKey, me.publicKey)) };
+    keys.addKey(w);
+    return { content, w };
+  };
+  const frame = (content: CryptoKey, keyId: number, seq: number, kind: number = FrameKind.Incremental) => sealFrame(content, { kind, keyId, seq }, new TextEncoder().encode(`[${seq}]`));
+  return { keys, give, frame };
+}
+
+const code = (p: Promise<unknown>) => p.then(() => 'opened', (e) => e.code as string);
+
+t.test('in order under one key; replayed, reordered or missing frames are refused', async (t) => {
+  const { keys, give, frame } = await setup();
+  const { content } = await give(1);
+  t.ok(await keys.open(await frame(content, 1, 0, FrameKind.FullSnapshot)), 'the first frame');
+  t.ok(await keys.open(await frame(content, 1, 1)), 'the next');
+  const f2 = await frame(content, 1, 2);
+  t.ok(await keys.open(f2));
+  t.equal(await code(keys.open(f2)), 'out_of_order', 'the same frame again (replay)');
+  t.equal(await code(keys.open(await frame(content, 1, 1))), 'out_of_order', 'an older one (reorder)');
+  t.equal(await code(keys.open(await frame(content, 1, 5))), 'out_of_order', 'a gap');
+  t.ok(await keys.open(await frame(content, 1, 9, FrameKind.FullSnapshotDeflate)), 'a full snapshot may follow a gap');
+  t.ok(await keys.open(await frame(content, 1, 10)), 'and the stream goes on from it');
+});
+
+t.test('rotation: the new key takes over at 0; the old one is then forgotten', async (t) => {
+  const { keys, give, frame } = await setup();
+  const k1 = await give(1);
+  t.ok(await keys.open(await frame(k1.content, 1, 0, FrameKind.FullSnapshot)));
+  const late = await frame(k1.content, 1, 1);
+  const k2 = await give(2);
+  t.ok(await keys.open(late), 'a frame under the old key still opens before the switch');
+  t.equal(await code(keys.open(await frame(k2.content, 2, 3))), 'out_of_order', 'the new key must start at 0');
+  t.ok(await keys.open(await frame(k2.content, 2, 0)), 'the switch');
+  t.equal(await code(keys.open(await frame(k1.content, 1, 2))), 'undecryptable', 'the old key is gone: its frames no longer open');
+  keys.addKey(k1.w);
+  t.equal(await code(keys.open(await frame(k1.content, 1, 0, FrameKind.FullSnapshot))), 'undecryptable', 'a replayed key message does not bring it back');
+});
+
+t.test('keys never given, altered frames, joining mid-stream', async (t) => {
+  const { keys, give, frame } = await setup();
+  const k = await give(7);
+  t.equal(await keys.open(await frame(k.content, 7, 12)), undefined, 'mid-stream incremental before any snapshot: skipped quietly');
+  const other = await makeContentKey();
+  t.equal(await code(keys.open(await frame(other, 8, 0, FrameKind.FullSnapshot))), 'undecryptable', 'a key id never given');
+  t.equal(await code(keys.open(await frame(other, 7, 0, FrameKind.FullSnapshot))), 'undecryptable', 'a frame sealed with another key under a known id');
+  const f = await frame(k.content, 7, 0, FrameKind.FullSnapshot);
+  f[f.length - 1] ^= 1;
+  t.equal(await code(keys.open(f)), 'undecryptable', 'an altered tag');
+  const opened = await keys.open(await frame(k.content, 7, 0, FrameKind.FullSnapshot));
+  t.equal(opened?.kind, FrameKind.FullSnapshot, 'gives the plain kind');
+  t.equal(new TextDecoder().decode(opened?.payload), '[0]', 'and the payload');
+});

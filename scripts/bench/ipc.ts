@@ -6,8 +6,10 @@ export interface RelayReady {
   publicKey: string;
   /** One agent token per agent slot (agentIds a0..aN-1). */
   tokens: string[];
-  /** 'uws' for the real relay, 'ws-baseline' for the ws reference relay. */
-  impl: 'uws' | 'ws-baseline';
+  /** 'uws' for the real relay; the others are reference relays (scripts/bench/relayHandle.ts). */
+  impl: 'uws' | 'uws-bare' | 'ws-baseline' | 'socketio';
+  /** How clients talk to it (default 'plain': our protocol). */
+  dialect?: 'plain' | 'socketio';
   /** True when the uWebSockets.js native binary is loaded (always false for the baseline). */
   native: boolean;
 }

@@ -110,28 +110,25 @@ export async function runPhase(relay: RelayHandle, o: PhaseOptions, host?: Agent
   if (o.agents > tokens.length) throw new Error(`need ${o.agents} agent tokens, have ${tokens.length}`);
   const nRemote = host ? Math.min(o.remoteAgents ?? 0, o.agents) : 0;
   const nLocal = o.agents - nRemote;
-  const visitor = await Visitor.connect(port, publicKey);
+  const dialect = relay.info.dialect ?? 'plain';
+  const visitor = await Visitor.connect(port, publicKey, { dialect });
   const agents: Agent[] = [];
   try {
-    for (let i = 0; i < nLocal; i++) agents.push(await Agent.connect(port, tokens[i], i));
+    for (let i = 0; i < nLocal; i++) agents.push(await Agent.connect(port, tokens[i], i, { dialect }));
     for (const a of agents) await a.join(visitor.visitorId);
     if (host && nRemote > 0) {
       const indices = Array.from({ length: nRemote }, (_, k) => nLocal + k);
-      await host.connect(port, indices.map((i) => tokens[i]), indices, visitor.visitorId);
+      await host.connect(port, indices.map((i) => tokens[i]), indices, visitor.visitorId, dialect);
     }
     return await drive(relay, { visitor, agents }, o, nRemote > 0 ? host : undefined);
   } finally {
-    const closing: Promise<unknown>[] = [];
-    for (const ws of [visitor.ws, ...agents.map((a) => a.ws)]) {
-      if (ws.readyState === ws.CLOSED) continue;
-      closing.push(new Promise((r) => ws.once('close', r)));
-    }
+    const closing: Promise<unknown>[] = [visitor.ws.closed, ...agents.map((a) => a.ws.closed)];
     for (const a of agents) if (a.paused) a.resume();
     visitor.close();
     for (const a of agents) a.close();
     if (host && nRemote > 0) closing.push(host.close().catch(() => undefined));
     await Promise.race([Promise.all(closing), sleep(3000)]);
-    visitor.ws.terminate();
+    visitor.terminate();
     for (const a of agents) a.terminate();
   }
 }

@@ -6,10 +6,13 @@ import type { ParentToRelay, RelayReady, RelayStats, RelayToParent } from './ipc
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-export type Impl = 'uws' | 'ws-baseline';
+/** `uws`: ours. `uws-bare`: the floor (bare uWebSockets.js publish relay). `ws-baseline`, `socketio`: references. */
+export type Impl = 'uws' | 'uws-bare' | 'ws-baseline' | 'socketio';
 
 const ENTRY: Record<Impl, string> = {
   uws: path.join(HERE, 'relayChild.ts'),
+  'uws-bare': path.join(HERE, 'bareUwsRelay.ts'),
+  socketio: path.join(HERE, 'socketIoRelay.ts'),
   'ws-baseline': path.join(HERE, 'wsBaselineRelay.ts'),
 };
 

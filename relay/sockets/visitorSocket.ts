@@ -6,6 +6,7 @@ import type { RelayContext } from '../context.ts';
 import { clientIp } from '../http/clientIp.ts';
 import { readUpgrade } from '../http/upgradeRequest.ts';
 import { TokenBucket } from '../limits/tokenBucket.ts';
+import { emptySet } from '../sessions/emptySet.ts';
 import { SessionRouter } from '../sessions/router.ts';
 import { closeWith, sendMessage } from '../sessions/send.ts';
 import type { TabData, TabInit } from '../sessions/types.ts';
@@ -18,6 +19,7 @@ import { refuseUpgrade } from './refuse.ts';
 export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
   const { config, metrics, router, log } = ctx;
   const publisher = router.publisher;
+  const visitorBytesBurst = Math.max(config.visitorBytesPerSec, config.maxPayloadBytes * 2);
   return {
     // uWS drops a frame over its limit with a bare TCP close (1006, no reason). A margin above our own
     // limit lets a moderately oversized frame get a proper 4009 close; a wildly oversized one is cut off.
@@ -46,15 +48,15 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           kind: 'visitor',
           ip,
           closed: false,
-          msgs: new TokenBucket(config.visitorMsgsPerSec, config.visitorMsgsPerSec * 2),
-          bytes: new TokenBucket(config.visitorBytesPerSec, Math.max(config.visitorBytesPerSec, config.maxPayloadBytes * 2)),
+          msgs: undefined,
+          bytes: undefined,
           account,
           visitorId,
           tabId,
           topic: SessionRouter.topic(account.id, visitorId, tabId),
           url: '',
           title: '',
-          agents: new Set(),
+          agents: emptySet(),
           lastActive: Date.now(),
           lastSnapshotRequest: 0,
           lastTouch: performance.now(),
@@ -80,7 +82,9 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
       try {
         const size = message.byteLength;
         const now = performance.now();
-        if (!tab.msgs.take(1, now) || !tab.bytes.take(size, now)) {
+        const msgs = (tab.msgs ??= new TokenBucket(config.visitorMsgsPerSec, config.visitorMsgsPerSec * 2, now));
+        const bytes = (tab.bytes ??= new TokenBucket(config.visitorBytesPerSec, visitorBytesBurst, now));
+        if (!msgs.take(1, now) || !bytes.take(size, now)) {
           metrics.counters.rate_limited_total++;
           return closeWith(ws, tab, 'rateLimited', 'too many messages');
         }

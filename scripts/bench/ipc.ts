@@ -17,6 +17,8 @@ export interface RelayReady {
 export interface StatsRequest {
   type: 'stats';
   id: number;
+  /** Collect garbage first (the children run with --expose-gc), for memory figures. */
+  gc?: boolean;
 }
 
 export interface RelayStats {
@@ -26,6 +28,12 @@ export interface RelayStats {
   user: number;
   system: number;
   rss: number;
+  /** V8 heap in use (process.memoryUsage().heapUsed) and ArrayBuffer/external memory. */
+  heapUsed: number;
+  external: number;
+  /** Event-loop delay over the last stats interval, ms (monitorEventLoopDelay, 10 ms resolution): max and p99. */
+  loopDelayMaxMs: number;
+  loopDelayP99Ms: number;
   /** Relay-side counters where the implementation has them (uWS relay: its Metrics). */
   counters: Record<string, number>;
   gauges: Record<string, number>;

@@ -26,7 +26,11 @@ const config = loadConfig({
   VISITOR_MSGS_PER_SEC: '1000000',
   VISITOR_BYTES_PER_SEC: String(64 * 1024 * 1024 * 1024),
   AGENT_MSGS_PER_SEC: '100000',
-  MAX_CONNECTIONS_PER_IP: '10000',
+  // Bench only: every generator connection comes from a few loopback addresses.
+  MAX_CONNECTIONS_PER_IP: '200000',
+  NEW_VISITORS_PER_MIN_PER_IP: '100000000',
+  // A closed visitor is kept this long for its reconnect; short, so that the idle scenario's rounds do not overlap.
+  VISITOR_GRACE_MS: '1000',
 });
 const store = new SqliteStore(dataDir);
 const account = await new AccountService(store).create({ name: 'bench', origins: [BENCH_ORIGIN], requireConsent: false });

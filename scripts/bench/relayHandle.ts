@@ -43,7 +43,7 @@ export class RelayHandle {
   static async start(impl: Impl, env: Record<string, string> = {}): Promise<RelayHandle> {
     const child = fork(ENTRY[impl], [], {
       // BENCH_RELAY_NODE_ARGS: extra node flags for the relay child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-      execArgv: ['--import', 'tsx', ...(process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+      execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter(Boolean)],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
@@ -79,7 +79,7 @@ export class RelayHandle {
     return this.info.port;
   }
 
-  stats(timeoutMs = 5000): Promise<RelayStats> {
+  stats(timeoutMs = 5000, gc = false): Promise<RelayStats> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -90,7 +90,7 @@ export class RelayHandle {
         clearTimeout(timer);
         resolve(s);
       });
-      const msg: ParentToRelay = { type: 'stats', id };
+      const msg: ParentToRelay = { type: 'stats', id, gc };
       this.child.send(msg);
     });
   }

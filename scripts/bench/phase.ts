@@ -51,8 +51,10 @@ export interface PhaseResult {
   /** Relay process CPU over the window, µs (user + system), and the system (kernel) part of it. */
   relayCpuUs: number;
   relaySysUs: number;
-  /** Generator CPU (this process + the agent host) over the window, µs. */
+  /** Generator CPU (this process + the agent host) over the window, µs; and each process's part. */
   genCpuUs: number;
+  genLocalCpuUs: number;
+  genHostCpuUs: number;
   /** Wall time over which the CPU figures were taken (send start to drain end), ms. */
   windowMs: number;
   /** CPU used over the window by processes other than the relay and the generator (noise), µs; -1 when unknown. */
@@ -282,6 +284,8 @@ async function drive(relay: RelayHandle, session: LocalSession, o: PhaseOptions,
     relayCpuUs: after.user + after.system - before.user - before.system,
     relaySysUs: after.system - before.system,
     genCpuUs: genCpu.user + genCpu.system + hostCpuUs,
+    genLocalCpuUs: genCpu.user + genCpu.system,
+    genHostCpuUs: hostCpuUs,
     windowMs,
     otherCpuUs: busyBefore && busyAfter ? Math.max(0, busyAfter.proc - busyBefore.proc - (after.user + after.system - before.user - before.system) - genCpu.user - genCpu.system - hostCpuUs) : -1,
     irqCpuUs: busyBefore && busyAfter ? busyAfter.irq - busyBefore.irq : -1,

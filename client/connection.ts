@@ -5,7 +5,7 @@
  */
 import type { RelayToVisitor } from '../protocol/control.ts';
 import { socketUrl, VISITOR_CHECK_PATH, VISITOR_SOCKET_PATH } from '../protocol/endpoints.ts';
-import { Close, VISITOR_FINAL_CLOSE_CODES } from '../protocol/errors.ts';
+import { ADMISSION_RETRY_AFTER_MAX_MS, ADMISSION_RETRY_AFTER_MIN_MS, Close, VISITOR_FINAL_CLOSE_CODES } from '../protocol/errors.ts';
 import { KEYS, load, remove, save } from './storage.ts';
 
 const FORGET = JSON.stringify({ t: 'forget' });
@@ -31,6 +31,8 @@ export class Connection {
   private pushbacks = 0;
   private timer?: ReturnType<typeof setTimeout>;
   private stopped = false;
+  /** From the `error` before a 4503 close: when the relay's admission has room for us. */
+  private retryAfterMs = ADMISSION_RETRY_AFTER_MIN_MS;
 
   constructor(
     private readonly relay: URL,
@@ -110,6 +112,9 @@ export class Connection {
       } catch {
         return;
       }
+      if (msg.t === 'error' && typeof msg.retryAfterMs === 'number') {
+        this.retryAfterMs = Math.min(ADMISSION_RETRY_AFTER_MAX_MS, Math.max(ADMISSION_RETRY_AFTER_MIN_MS, msg.retryAfterMs));
+      }
       if (msg.t === 'welcome') {
         save('local', KEYS.visitorId, msg.visitorId);
         save('local', KEYS.visitorToken, msg.visitorToken);
@@ -131,6 +136,12 @@ export class Connection {
         return;
       }
       this.on.closed(ev.code, false);
+      if (ev.code === Close.tryAgainLater.code) {
+        // Shed by admission (connect storm): come back when told, plus jitter, not at once.
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => this.connect(), this.retryAfterMs * (1 + Math.random() / 2));
+        return;
+      }
       // Pushed back (rate limited, overloaded): back off as if the connect had failed, growing each
       // time, rather than reconnecting at once because the socket had opened.
       if (PUSHBACK.has(ev.code)) this.attempt = Math.min(++this.pushbacks + 2, 16);

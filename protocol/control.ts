@@ -89,7 +89,8 @@ export interface ResyncMsg { t: 'resync' }
 export interface ControlRefusedForAgentMsg { t: 'control-refused'; visitorId: string; action: 'click' | 'input' | 'scroll'; reason: ControlRefusal }
 
 // ---- relay -> either
-export interface ErrorMsg { t: 'error'; code: string; message: string }
+/** `retryAfterMs`: with close 4503 `try_again_later`, how long to wait before reconnecting. */
+export interface ErrorMsg { t: 'error'; code: string; message: string; retryAfterMs?: number }
 
 export type RelayToAgent =
   | ReadyMsg | JoinedMsg | RefusedMsg | ConsentPendingMsg | VisitorLeftMsg | EndedMsg | PageChangedMsg | ControlStateMsg | ResyncMsg | ControlRefusedForAgentMsg | ErrorMsg;

@@ -15,6 +15,7 @@ import { guarded, readControl } from './controlText.ts';
 import { releaseIpSlot, upgradeWithIpSlot } from './ipSlot.ts';
 import { handleVisitorRecordMessage } from './visitorRecord.ts';
 import { refuseUpgrade } from './refuse.ts';
+import { closeShed, shedVisitor, type ShedInit } from './shedVisitor.ts';
 
 export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
   const { config, metrics, router, log } = ctx;
@@ -31,6 +32,9 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
 
     upgrade: async (res, req, context) => {
       const u = readUpgrade(res, req, context);
+      // Before any await or store look-up: a connect storm is shed here, cheaply.
+      const gate = ctx.clientLimits.admission.enter();
+      if (!gate.ok) return shedVisitor(ctx, u, gate.retryAfterMs);
       try {
         const admitted = await admitVisitor(ctx, u.query, u.origin);
         if (!admitted.ok) return refuseUpgrade(u, metrics, admitted.name, admitted.message);
@@ -67,12 +71,16 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
         // A store outage fails every upgrade: budgeted per address like other client-caused lines.
         ctx.clientLimits.log.error(clientIp(u.ip, u.forwardedFor, config.trustProxy), { err: (err as Error).message }, 'visitor upgrade failed');
         refuseUpgrade(u, metrics, 'internal', 'internal error');
+      } finally {
+        ctx.clientLimits.admission.done();
       }
     },
 
     open: (ws) => {
+      const init = ws.getUserData() as TabInit | ShedInit;
+      if (init.kind === 'shed') return closeShed(ws, init);
       // Until now the user data was the upgrade's TabInit; the router completes it.
-      const tab = router.openTab(ws.getUserData() as TabInit, ws);
+      const tab = router.openTab(init, ws);
       sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId), tabId: tab.tabId });
     },
 
@@ -119,6 +127,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
 
     close: (ws) => {
       const tab = ws.getUserData();
+      if ((tab as TabData | ShedInit).kind === 'shed') return;
       releaseIpSlot(ctx, tab);
       guarded(log, 'visitor close handler', () => {
         router.removeTab(tab);

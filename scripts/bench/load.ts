@@ -127,7 +127,19 @@ export class Visitor {
     });
   }
 
-  static async connect(port: number, publicKey: string, o: { dialect?: Dialect; localAddress?: string } = {}): Promise<Visitor> {
+  static async connect(port: number, publicKey: string, o: { dialect?: Dialect; localAddress?: string; retryShedForMs?: number } = {}): Promise<Visitor> {
+    // A watched visitor of the storm bench: shed by admission (4503), it tries again shortly, for a while.
+    for (const until = nowMs() + (o.retryShedForMs ?? 0); ; ) {
+      try {
+        return await Visitor.connectOnce(port, publicKey, o);
+      } catch (err) {
+        if (nowMs() > until || !String((err as Error).message).includes(`(${Close.tryAgainLater.code} `)) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+
+  private static async connectOnce(port: number, publicKey: string, o: { dialect?: Dialect; localAddress?: string }): Promise<Visitor> {
     const dialect = o.dialect ?? 'plain';
     const key = encodeURIComponent(publicKey);
     const path = dialect === 'plain' ? `${VISITOR_SOCKET_PATH}?key=${key}` : `${SIO_PATH}&key=${key}`;

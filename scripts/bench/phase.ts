@@ -27,6 +27,8 @@ export interface PhaseOptions {
   backlogBytes: number;
   /** Longest wait for the agents to receive everything after the last send. */
   drainMs: number;
+  /** During a connect storm: keep trying this long if admission sheds the session's visitor. */
+  retryShedForMs?: number;
   /** Agents (by index, local ones only) that stop reading right after joining. */
   pausedAgents?: number[];
   /** Runs after sending and draining, before the session is closed (e.g. to resume a paused agent). */
@@ -113,7 +115,7 @@ export async function runPhase(relay: RelayHandle, o: PhaseOptions, host?: Agent
   const nRemote = host ? Math.min(o.remoteAgents ?? 0, o.agents) : 0;
   const nLocal = o.agents - nRemote;
   const dialect = relay.info.dialect ?? 'plain';
-  const visitor = await Visitor.connect(port, publicKey, { dialect });
+  const visitor = await Visitor.connect(port, publicKey, { dialect, retryShedForMs: o.retryShedForMs });
   const agents: Agent[] = [];
   try {
     for (let i = 0; i < nLocal; i++) agents.push(await Agent.connect(port, tokens[i], i, { dialect }));

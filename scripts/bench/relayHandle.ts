@@ -1,5 +1,6 @@
 /** A relay under test running as a forked child (`--import tsx`), driven over IPC. */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ParentToRelay, RelayReady, RelayStats, RelayToParent } from './ipc.ts';
@@ -40,13 +41,14 @@ export class RelayHandle {
     });
   }
 
-  static async start(impl: Impl, env: Record<string, string> = {}): Promise<RelayHandle> {
+  static async start(impl: Impl, env: Record<string, string> = {}, o: { nofile?: number } = {}): Promise<RelayHandle> {
     const child = fork(ENTRY[impl], [], {
       // BENCH_RELAY_NODE_ARGS: extra node flags for the relay child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
       execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter(Boolean)],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
+    if (o.nofile) raiseNofile(child.pid!, o.nofile);
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {
       stderr += d.toString();
@@ -108,5 +110,28 @@ export class RelayHandle {
 
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+/**
+ * Raises a child's open-file limit (one descriptor per socket: 100,000 visitors need more than the
+ * usual 20,000). Needs `prlimit` (util-linux) and the privilege to raise a hard limit (root).
+ */
+export function raiseNofile(pid: number, n: number): boolean {
+  try {
+    execFileSync('prlimit', ['--pid', String(pid), `--nofile=${n}:${n}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false; // not permitted here: the caller sizes the run to the limit it has
+  }
+}
+
+/** This process's hard limit on open files (Linux), or Infinity when it cannot be read. */
+export function nofileHardLimit(): number {
+  try {
+    const m = /Max open files\s+\S+\s+(\S+)/.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m && m[1] !== 'unlimited' ? Number(m[1]) : Infinity;
+  } catch {
+    return Infinity;
   }
 }

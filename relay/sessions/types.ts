@@ -27,6 +27,8 @@ export interface TabInit extends SocketBase {
   agents: Set<AgentData>;
   lastActive: number;
   lastSnapshotRequest: number;
+  /** Bytes published to the tab since its agents' buffers were last looked at (backpressure.ts). */
+  uncheckedBytes: number;
   /** performance.now() of the last metadata heartbeat. */
   lastTouch: number;
   snapshotTimer?: NodeJS.Timeout;

@@ -64,6 +64,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           lastActive: Date.now(),
           lastSnapshotRequest: 0,
           lastTouch: performance.now(),
+          uncheckedBytes: 0,
         };
         // Refused (connection cap) or gone: no visitor was created, so the new-visitor token goes back.
         if (!upgradeWithIpSlot(ctx, u, data) && isNew) ctx.clientLimits.newVisitors.refund(ip);

@@ -5,7 +5,7 @@
  */
 import type { RelayToVisitor } from '../protocol/control.ts';
 import { socketUrl, VISITOR_CHECK_PATH, VISITOR_SOCKET_PATH } from '../protocol/endpoints.ts';
-import { ABNORMAL_CLOSE_CODE, Close, VISITOR_FINAL_CLOSE_CODES } from '../protocol/errors.ts';
+import { ABNORMAL_CLOSE_CODE, ADMISSION_RETRY_AFTER_MAX_MS, ADMISSION_RETRY_AFTER_MIN_MS, Close, VISITOR_FINAL_CLOSE_CODES } from '../protocol/errors.ts';
 import { backoffDelay, checkRefusalCode, diagnose, MAX_BACKOFF_ATTEMPT } from './backoff.ts';
 import { KEYS, load, remove, save } from './storage.ts';
 
@@ -28,6 +28,8 @@ export class Connection {
   #pushbacks = 0;
   #timer?: ReturnType<typeof setTimeout>;
   #stopped = false;
+  /** From the `error` before a 4503 close: when the relay's admission has room for us. */
+  #retryAfterMs = ADMISSION_RETRY_AFTER_MIN_MS;
 
   readonly #relay: URL;
   readonly #key: string;
@@ -111,6 +113,9 @@ export class Connection {
       } catch {
         return;
       }
+      if (msg.t === 'error' && typeof msg.retryAfterMs === 'number') {
+        this.#retryAfterMs = Math.min(ADMISSION_RETRY_AFTER_MAX_MS, Math.max(ADMISSION_RETRY_AFTER_MIN_MS, msg.retryAfterMs));
+      }
       if (msg.t === 'welcome') {
         save('local', KEYS.visitorId, msg.visitorId);
         save('local', KEYS.visitorToken, msg.visitorToken);
@@ -132,6 +137,12 @@ export class Connection {
         return;
       }
       this.#on.closed(ev.code, false);
+      if (ev.code === Close.tryAgainLater.code) {
+        // Shed by admission (connect storm): come back when told, plus jitter, not at once.
+        clearTimeout(this.#timer);
+        this.#timer = setTimeout(() => this.#connect(), this.#retryAfterMs * (1 + Math.random() / 2));
+        return;
+      }
       // Pushed back (rate limited, overloaded): back off as if the connect had failed, growing each
       // time, rather than reconnecting at once because the socket had opened.
       if (PUSHBACK.has(ev.code)) this.#attempt = Math.min(++this.#pushbacks + 2, MAX_BACKOFF_ATTEMPT);

@@ -111,7 +111,8 @@ export interface ControlRefusedForAgentMsg { t: 'control-refused'; visitorId: st
 export interface E2eKeyForAgentMsg { t: 'e2e-key'; visitorId: string; tabId: string; embedKey: string; keyId: number; iv: string; wrapped: string }
 
 // ---- relay -> either
-export interface ErrorMsg { t: 'error'; code: string; message: string }
+/** `retryAfterMs`: with close 4503 `try_again_later`, how long to wait before reconnecting. */
+export interface ErrorMsg { t: 'error'; code: string; message: string; retryAfterMs?: number }
 
 export type RelayToAgent =
   | ReadyMsg | JoinedMsg | RefusedMsg | ConsentPendingMsg | VisitorLeftMsg | EndedMsg | PageChangedMsg | ControlStateMsg | ResyncMsg | ControlRefusedForAgentMsg | E2eKeyForAgentMsg | ErrorMsg;

@@ -11,6 +11,8 @@ export const Close = {
   slowConsumer: { code: 4008, reason: 'slow_consumer' },
   tooBig: { code: 4009, reason: 'too_big' },
   overloaded: { code: 4013, reason: 'overloaded' },
+  /** Admission shed the visitor (connect storm): the `error` message before the close carries `retryAfterMs`. */
+  tryAgainLater: { code: 4503, reason: 'try_again_later' },
   rateLimited: { code: 4029, reason: 'rate_limited' },
 } as const;
 export type CloseName = keyof typeof Close;
@@ -26,6 +28,10 @@ export const ABNORMAL_CLOSE_CODE = 1006;
  */
 export const VISITOR_FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([Close.badMessage.code, Close.visitorDeleted.code, Close.tooBig.code]);
 export const AGENT_FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([Close.tokenExpired.code, Close.visitorDeleted.code]);
+
+/** Bounds of the `retryAfterMs` a shed visitor is told (close 4503); the embed adds jitter on top. */
+export const ADMISSION_RETRY_AFTER_MIN_MS = 1000;
+export const ADMISSION_RETRY_AFTER_MAX_MS = 30_000;
 
 /**
  * Why a visitor's connect was refused (`/v1/visitor/check`): the embed acts on these, so they are

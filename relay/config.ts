@@ -58,6 +58,10 @@ export interface RelayConfig extends SecurityConfig {
   clientLogLinesPerMin: number;
   /** Sockets per minute per address that start a new visitor (each creates a visitor record). */
   newVisitorsPerMinPerIp: number;
+  /** Visitor sockets admitted per second (burst as many); over it they are shed with 4503 and a retry-after. */
+  admissionsPerSec: number;
+  /** Visitor upgrades waiting on the store at once; over it they are shed the same way. */
+  maxPendingAdmissions: number;
   logLevel: string;
   seedDemo: boolean;
 }
@@ -137,6 +141,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     clientLogLinesPerMinPerIp: int(env, 'CLIENT_LOG_LINES_PER_MIN_PER_IP', 60, 1),
     clientLogLinesPerMin: int(env, 'CLIENT_LOG_LINES_PER_MIN', 1200, 1),
     newVisitorsPerMinPerIp: int(env, 'NEW_VISITORS_PER_MIN_PER_IP', 600, 1),
+    admissionsPerSec: int(env, 'ADMISSIONS_PER_SEC', 2000, 1, 1_000_000),
+    maxPendingAdmissions: int(env, 'MAX_PENDING_ADMISSIONS', 500, 1, 1_000_000),
     logLevel: env.LOG_LEVEL || 'info',
     seedDemo: env.SEED_DEMO !== '0',
     ...loadSecurityConfig(env),

@@ -14,6 +14,8 @@ export class Metrics {
     slow_agents_closed_total: 0,
     snapshot_requests_total: 0,
     upgrades_refused_total: 0,
+    /** Visitor sockets shed by admission (connect storm): closed 4503 with a retry-after. */
+    visitors_shed_total: 0,
     http_requests_total: 0,
     http_auth_failures_total: 0,
     /** Scrypt runs verifying secret keys (bounded per address by API_AUTH_FAILURES_PER_MIN). */

@@ -4,6 +4,7 @@ import type { Logger } from '../log.ts';
 import type { MetadataService } from '../metadata/service.ts';
 import type { Metrics } from '../metrics.ts';
 import { ActivityBudget } from './activityBudget.ts';
+import { AdmissionGate } from './admission.ts';
 import { ClientLog } from './clientLog.ts';
 import { IpRateLimiter } from './ipRateLimiter.ts';
 
@@ -12,6 +13,8 @@ export interface ClientLimits {
   log: ClientLog;
   /** New visitor ids per address: each one is a new record in the store. Reconnects are not counted. */
   newVisitors: IpRateLimiter;
+  /** Visitor sockets admitted per second and waiting on the store: the rest is shed (connect storms). */
+  admission: AdmissionGate;
 }
 
 export function clientLimits(config: RelayConfig, metrics: Metrics, log: Logger, metadata: MetadataService): ClientLimits {
@@ -24,5 +27,6 @@ export function clientLimits(config: RelayConfig, metrics: Metrics, log: Logger,
     }),
     log: new ClientLog(log, metrics, { perIpPerMin: config.clientLogLinesPerMinPerIp, totalPerMin: config.clientLogLinesPerMin }),
     newVisitors: new IpRateLimiter(config.newVisitorsPerMinPerIp / 60, config.newVisitorsPerMinPerIp),
+    admission: new AdmissionGate(config.admissionsPerSec, config.maxPendingAdmissions),
   };
 }

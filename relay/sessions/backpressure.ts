@@ -12,6 +12,13 @@ import { sendMessage } from './send.ts';
 import { requestSnapshot } from './snapshots.ts';
 import type { AgentData, TabData } from './types.ts';
 
+/**
+ * An agent's buffer is read (a call into uWS per agent) once this many bytes were published to its
+ * tab since the last look, not after every small frame: the soft limit (8 MiB by default) is then
+ * overshot by at most this much plus one frame.
+ */
+const CHECK_EVERY_BYTES = 64 * 1024;
+
 export class Backpressure {
   constructor(
     private readonly agents: ReadonlySet<AgentData>,
@@ -24,13 +31,15 @@ export class Backpressure {
    * Called after each publish to the tab: marks agents past the soft limit lagging (unsubscribed),
    * and returns how many agents the message went to.
    */
-  afterPublish(tab: TabData): number {
+  afterPublish(tab: TabData, bytes: number): number {
     const soft = this.config.agentSoftBackpressure;
+    const look = (tab.uncheckedBytes += bytes) >= CHECK_EVERY_BYTES;
+    if (look) tab.uncheckedBytes = 0;
     let delivered = 0;
     for (const agent of tab.agents) {
       if (agent.lagging) continue;
       delivered++;
-      if (agent.ws.getBufferedAmount() > soft) this.markLagging(agent);
+      if (look && agent.ws.getBufferedAmount() > soft) this.markLagging(agent);
     }
     return delivered;
   }

@@ -17,6 +17,6 @@ export class TabPublisher {
   publish(tab: TabData, message: RecognizedString, isBinary: boolean): number {
     if (tab.agents.size === 0) return 0;
     this.app.publish(tab.topic, message, isBinary, false);
-    return this.backpressure.afterPublish(tab);
+    return this.backpressure.afterPublish(tab, typeof message === 'string' ? message.length : message.byteLength);
   }
 }

@@ -14,9 +14,13 @@ import type { MetadataService } from '../metadata/service.ts';
 import { Backpressure } from './backpressure.ts';
 import { agentInfo, routeE2eKey } from './e2eKeys.ts';
 import { TabPublisher } from './publish.ts';
+import { addTo, emptySet } from './emptySet.ts';
 import { closeWith, sendMessage } from './send.ts';
 import { requestSnapshot } from './snapshots.ts';
 import type { AgentData, AgentInit, TabData, TabInit, Visitor } from './types.ts';
+
+/** A visitor's stored last-seen is refreshed at most this often by connects and by activity. */
+const TOUCH_INTERVAL_MS = 60_000;
 
 
 export class SessionRouter {
@@ -54,7 +58,8 @@ export class SessionRouter {
     const key = SessionRouter.visitorKey(init.account.id, init.visitorId);
     let v = this.visitors.get(key);
     if (!v) {
-      v = { key, account: init.account, visitorId: init.visitorId, tabs: new Map(), consented: new Set(), control: new Set(), pending: new Set(), controlAsked: new Set(), followers: new Set() };
+      // Shared empty sets until an agent comes (emptySet.ts): most visitors are never watched.
+      v = { key, account: init.account, visitorId: init.visitorId, tabs: new Map(), consented: emptySet(), control: emptySet(), pending: emptySet(), controlAsked: emptySet(), followers: emptySet(), touchedAt: -Infinity, touchedIp: '' };
       this.visitors.set(key, v);
     }
     // The same object uWS holds as the socket's user data, now whole.
@@ -71,7 +76,14 @@ export class SessionRouter {
     if (old && !old.closed) closeWith(old.ws, old, 'normal', 'replaced by a newer connection of the same tab');
     v.tabs.set(tab.tabId, tab);
     this.log.debug({ accountId: v.account.id, visitorId: v.visitorId, tabId: tab.tabId, ip: tab.ip }, 'visitor tab connected');
-    this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, ip: tab.ip });
+    // A reconnect (page load, network blip) within a minute of the last touch from the same address
+    // writes nothing: the stored record is already that fresh.
+    const now = performance.now();
+    if (now - v.touchedAt >= TOUCH_INTERVAL_MS || v.touchedIp !== tab.ip) {
+      v.touchedAt = now;
+      v.touchedIp = tab.ip;
+      this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, ip: tab.ip });
+    }
     this.metrics.gauges.visitor_sockets++;
 
     for (const agent of [...v.followers]) {
@@ -95,7 +107,7 @@ export class SessionRouter {
     for (const agent of [...tab.agents]) {
       this.detach(agent);
       agent.state = 'following';
-      v.followers.add(agent);
+      addTo(v.followers, agent, (s) => (v.followers = s));
       sendMessage(agent.ws, agent, { t: 'visitor-left', visitorId: v.visitorId, tabId: tab.tabId });
     }
     if (v.tabs.size === 0) {
@@ -135,7 +147,7 @@ export class SessionRouter {
 
   /** At most once a minute while a tab is active: keep last-seen fresh. */
   heartbeat(tab: TabData, nowPerf: number): void {
-    if (nowPerf - tab.lastTouch < 60_000) return;
+    if (nowPerf - tab.lastTouch < TOUCH_INTERVAL_MS) return;
     tab.lastTouch = nowPerf;
     this.metadata.touch({ accountId: tab.account.id, visitorId: tab.visitorId });
   }
@@ -175,7 +187,7 @@ export class SessionRouter {
     if (asking.length === 0) return this.ignoreAnswer();
     this.limits.log.info(tab.ip, { accountId: v.account.id, visitorId: v.visitorId, agentId: msg.agentId, allow: msg.allow }, 'consent answered');
     this.metadata.activity(v.account.id, msg.allow ? 'consent_given' : 'consent_refused', { agentId: msg.agentId, visitorId: v.visitorId, userId: v.userId });
-    if (msg.allow) v.consented.add(msg.agentId);
+    if (msg.allow) addTo(v.consented, msg.agentId, (s) => (v.consented = s));
     else v.consented.delete(msg.agentId);
     for (const agent of asking) {
       v.pending.delete(agent);
@@ -201,7 +213,7 @@ export class SessionRouter {
     if (msg.allow !== holds) {
       this.metadata.activity(v.account.id, msg.allow ? 'control_granted' : 'control_revoked', { agentId: msg.agentId, visitorId: v.visitorId, userId: v.userId });
     }
-    if (msg.allow) v.control.add(msg.agentId);
+    if (msg.allow) addTo(v.control, msg.agentId, (s) => (v.control = s));
     else v.control.delete(msg.agentId);
     this.tellControl(v, msg.agentId, msg.allow);
   }
@@ -269,7 +281,8 @@ export class SessionRouter {
       // The visitor's answer may write control_granted/revoked: a new request is budgeted.
       const refusal = this.limits.activity.take(agent.ip, agent.accountId);
       if (refusal) return closeWith(agent.ws, agent, refusal.name, refusal.message);
-      tab.visitor.controlAsked.add(agent.agentId);
+      const v = tab.visitor;
+      addTo(v.controlAsked, agent.agentId, (s) => (v.controlAsked = s));
     }
     sendMessage(tab.ws, tab, { ...msg, agentId: agent.agentId });
   }
@@ -299,7 +312,7 @@ export class SessionRouter {
     }
     this.metadata.activity(v.account.id, 'session_requested', { agentId: agent.agentId, visitorId: v.visitorId, userId: v.userId });
     agent.state = 'pending';
-    v.pending.add(agent);
+    addTo(v.pending, agent, (s) => (v.pending = s));
     // The agent's view must not keep saying "not connected" (a rejoin after not_found) while the visitor is asked.
     sendMessage(agent.ws, agent, { t: 'consent-pending', visitorId: v.visitorId });
     sendMessage(tab.ws, tab, { t: 'consent-request', agent: agentInfo(agent) });
@@ -364,7 +377,7 @@ export class SessionRouter {
     agent.state = 'watching';
     agent.tab = tab;
     agent.target = { visitor: tab.visitor, tabId: tab.tabId };
-    tab.agents.add(agent);
+    addTo(tab.agents, agent, (s) => (tab.agents = s));
     if (!agent.lagging) agent.ws.subscribe(tab.topic);
     sendMessage(agent.ws, agent, { t: 'joined', visitorId: tab.visitorId, tabId: tab.tabId, url: tab.url, title: tab.title });
     // The visitor always learns who is watching (the sharing bar), with or without a consent prompt.

@@ -6,7 +6,6 @@ import type { TokenBucket } from '../limits/tokenBucket.ts';
 export interface SocketBase {
   ip: string;
   closed: boolean;
-  msgs: TokenBucket;
 }
 
 /**
@@ -20,12 +19,16 @@ export interface TabInit extends SocketBase {
   tabId: string;
   /** uWS topic carrying this tab's frames to its agents. */
   topic: string;
-  bytes: TokenBucket;
+  /** Message and byte budgets: made at the first message (a new bucket is full, as it would be by then). */
+  msgs: TokenBucket | undefined;
+  bytes: TokenBucket | undefined;
   url: string;
   title: string;
   agents: Set<AgentData>;
   lastActive: number;
   lastSnapshotRequest: number;
+  /** Bytes published to the tab since its agents' buffers were last looked at (backpressure.ts). */
+  uncheckedBytes: number;
   /** performance.now() of the last metadata heartbeat. */
   lastTouch: number;
   snapshotTimer?: NodeJS.Timeout;
@@ -41,6 +44,7 @@ export type AgentState = 'idle' | 'pending' | 'watching' | 'following';
 /** What the agent upgrade builds; `open` completes it with the socket (router.openAgent). */
 export interface AgentInit extends SocketBase {
   kind: 'agent';
+  msgs: TokenBucket;
   accountId: string;
   agentId: string;
   name: string;
@@ -86,4 +90,7 @@ export interface Visitor {
   /** Agents whose tab went away (navigation); re-attached when it returns. */
   followers: Set<AgentData>;
   graceTimer?: NodeJS.Timeout;
+  /** performance.now() and address of this relay's last metadata touch for this visitor. */
+  touchedAt: number;
+  touchedIp: string;
 }

@@ -6,6 +6,7 @@ import type { RelayContext } from '../context.ts';
 import { clientIp } from '../http/clientIp.ts';
 import { readUpgrade } from '../http/upgradeRequest.ts';
 import { TokenBucket } from '../limits/tokenBucket.ts';
+import { emptySet } from '../sessions/emptySet.ts';
 import { SessionRouter } from '../sessions/router.ts';
 import { closeWith, sendMessage } from '../sessions/send.ts';
 import type { TabData, TabInit } from '../sessions/types.ts';
@@ -14,10 +15,12 @@ import { guarded, readControl } from './controlText.ts';
 import { releaseIpSlot, upgradeWithIpSlot } from './ipSlot.ts';
 import { handleVisitorRecordMessage } from './visitorRecord.ts';
 import { refuseUpgrade } from './refuse.ts';
+import { closeShed, shedVisitor, type ShedInit } from './shedVisitor.ts';
 
 export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
   const { config, metrics, router, log } = ctx;
   const publisher = router.publisher;
+  const visitorBytesBurst = Math.max(config.visitorBytesPerSec, config.maxPayloadBytes * 2);
   return {
     // uWS drops a frame over its limit with a bare TCP close (1006, no reason). A margin above our own
     // limit lets a moderately oversized frame get a proper 4009 close; a wildly oversized one is cut off.
@@ -29,6 +32,9 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
 
     upgrade: async (res, req, context) => {
       const u = readUpgrade(res, req, context);
+      // Before any await or store look-up: a connect storm is shed here, cheaply.
+      const gate = ctx.clientLimits.admission.enter();
+      if (!gate.ok) return shedVisitor(ctx, u, gate.retryAfterMs);
       try {
         const admitted = await admitVisitor(ctx, u.query, u.origin);
         if (!admitted.ok) return refuseUpgrade(u, metrics, admitted.name, admitted.message);
@@ -46,18 +52,19 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           kind: 'visitor',
           ip,
           closed: false,
-          msgs: new TokenBucket(config.visitorMsgsPerSec, config.visitorMsgsPerSec * 2),
-          bytes: new TokenBucket(config.visitorBytesPerSec, Math.max(config.visitorBytesPerSec, config.maxPayloadBytes * 2)),
+          msgs: undefined,
+          bytes: undefined,
           account,
           visitorId,
           tabId,
           topic: SessionRouter.topic(account.id, visitorId, tabId),
           url: '',
           title: '',
-          agents: new Set(),
+          agents: emptySet(),
           lastActive: Date.now(),
           lastSnapshotRequest: 0,
           lastTouch: performance.now(),
+          uncheckedBytes: 0,
         };
         // Refused (connection cap) or gone: no visitor was created, so the new-visitor token goes back.
         if (!upgradeWithIpSlot(ctx, u, data) && isNew) ctx.clientLimits.newVisitors.refund(ip);
@@ -65,12 +72,16 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
         // A store outage fails every upgrade: budgeted per address like other client-caused lines.
         ctx.clientLimits.log.error(clientIp(u.ip, u.forwardedFor, config.trustProxy), { err: (err as Error).message }, 'visitor upgrade failed');
         refuseUpgrade(u, metrics, 'internal', 'internal error');
+      } finally {
+        ctx.clientLimits.admission.done();
       }
     },
 
     open: (ws) => {
+      const init = ws.getUserData() as TabInit | ShedInit;
+      if (init.kind === 'shed') return closeShed(ws, init);
       // Until now the user data was the upgrade's TabInit; the router completes it.
-      const tab = router.openTab(ws.getUserData() as TabInit, ws);
+      const tab = router.openTab(init, ws);
       sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId), tabId: tab.tabId, e2e: tab.account.e2e ?? 'off' });
     },
 
@@ -80,7 +91,9 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
       try {
         const size = message.byteLength;
         const now = performance.now();
-        if (!tab.msgs.take(1, now) || !tab.bytes.take(size, now)) {
+        const msgs = (tab.msgs ??= new TokenBucket(config.visitorMsgsPerSec, config.visitorMsgsPerSec * 2, now));
+        const bytes = (tab.bytes ??= new TokenBucket(config.visitorBytesPerSec, visitorBytesBurst, now));
+        if (!msgs.take(1, now) || !bytes.take(size, now)) {
           metrics.counters.rate_limited_total++;
           return closeWith(ws, tab, 'rateLimited', 'too many messages');
         }
@@ -115,6 +128,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
 
     close: (ws) => {
       const tab = ws.getUserData();
+      if ((tab as TabData | ShedInit).kind === 'shed') return;
       releaseIpSlot(ctx, tab);
       guarded(log, 'visitor close handler', () => {
         router.removeTab(tab);

@@ -26,7 +26,7 @@ async function closeAll(): Promise<void> {
   agents = [];
   for (const a of all) a.close();
   await Promise.race([
-    Promise.all(all.map((a) => (a.closeCode !== undefined ? null : new Promise((r) => a.ws.once('close', r))))),
+    Promise.all(all.map((a) => a.ws.closed)),
     new Promise((r) => setTimeout(r, 2000)),
   ]);
   for (const a of all) a.terminate();
@@ -37,7 +37,7 @@ process.on('message', async (m: HostRequest) => {
     switch (m.type) {
       case 'connect': {
         await closeAll();
-        agents = await Promise.all(m.indices.map((index, i) => Agent.connect(m.port, m.tokens[i], index)));
+        agents = await Promise.all(m.indices.map((index, i) => Agent.connect(m.port, m.tokens[i], index, { dialect: m.dialect })));
         for (const a of agents) await a.join(m.visitorId);
         return reply({ type: 'connected', id: m.id });
       }

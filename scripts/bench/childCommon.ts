@@ -1,4 +1,5 @@
 /** What both relay children share: answering stats requests and dying with the parent. */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ParentToRelay, RelayStats, RelayToParent } from './ipc.ts';
 
 export function send(msg: RelayToParent): void {
@@ -26,18 +27,31 @@ export function serveIpc(opts: {
       process.exit(code);
     }
   };
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const gc = (globalThis as { gc?: () => void }).gc;
   process.on('message', (m: ParentToRelay) => {
     if (m.type === 'stats') {
+      if (m.gc && gc) {
+        gc();
+        gc();
+      }
       const cpu = process.cpuUsage();
+      const mem = process.memoryUsage();
       const stats: RelayStats = {
         type: 'stats',
         id: m.id,
         user: cpu.user,
         system: cpu.system,
-        rss: process.memoryUsage.rss(),
+        rss: mem.rss,
+        heapUsed: mem.heapUsed,
+        external: mem.external,
+        loopDelayMaxMs: loop.max / 1e6,
+        loopDelayP99Ms: loop.percentile(99) / 1e6,
         counters: { ...opts.counters() },
         gauges: { ...opts.gauges() },
       };
+      loop.reset();
       send(stats);
     } else if (m.type === 'exit') {
       void exit(0);

@@ -6,8 +6,10 @@ export interface RelayReady {
   publicKey: string;
   /** One agent token per agent slot (agentIds a0..aN-1). */
   tokens: string[];
-  /** 'uws' for the real relay, 'ws-baseline' for the ws reference relay. */
-  impl: 'uws' | 'ws-baseline';
+  /** 'uws' for the real relay; the others are reference relays (scripts/bench/relayHandle.ts). */
+  impl: 'uws' | 'uws-bare' | 'ws-baseline' | 'socketio';
+  /** How clients talk to it (default 'plain': our protocol). */
+  dialect?: 'plain' | 'socketio';
   /** True when the uWebSockets.js native binary is loaded (always false for the baseline). */
   native: boolean;
 }
@@ -15,6 +17,8 @@ export interface RelayReady {
 export interface StatsRequest {
   type: 'stats';
   id: number;
+  /** Collect garbage first (the children run with --expose-gc), for memory figures. */
+  gc?: boolean;
 }
 
 export interface RelayStats {
@@ -24,6 +28,12 @@ export interface RelayStats {
   user: number;
   system: number;
   rss: number;
+  /** V8 heap in use (process.memoryUsage().heapUsed) and ArrayBuffer/external memory. */
+  heapUsed: number;
+  external: number;
+  /** Event-loop delay over the last stats interval, ms (monitorEventLoopDelay, 10 ms resolution): max and p99. */
+  loopDelayMaxMs: number;
+  loopDelayP99Ms: number;
   /** Relay-side counters where the implementation has them (uWS relay: its Metrics). */
   counters: Record<string, number>;
   gauges: Record<string, number>;

@@ -27,6 +27,8 @@ export interface PhaseOptions {
   backlogBytes: number;
   /** Longest wait for the agents to receive everything after the last send. */
   drainMs: number;
+  /** During a connect storm: keep trying this long if admission sheds the session's visitor. */
+  retryShedForMs?: number;
   /** Agents (by index, local ones only) that stop reading right after joining. */
   pausedAgents?: number[];
   /** Runs after sending and draining, before the session is closed (e.g. to resume a paused agent). */
@@ -51,8 +53,10 @@ export interface PhaseResult {
   /** Relay process CPU over the window, µs (user + system), and the system (kernel) part of it. */
   relayCpuUs: number;
   relaySysUs: number;
-  /** Generator CPU (this process + the agent host) over the window, µs. */
+  /** Generator CPU (this process + the agent host) over the window, µs; and each process's part. */
   genCpuUs: number;
+  genLocalCpuUs: number;
+  genHostCpuUs: number;
   /** Wall time over which the CPU figures were taken (send start to drain end), ms. */
   windowMs: number;
   /** CPU used over the window by processes other than the relay and the generator (noise), µs; -1 when unknown. */
@@ -110,28 +114,25 @@ export async function runPhase(relay: RelayHandle, o: PhaseOptions, host?: Agent
   if (o.agents > tokens.length) throw new Error(`need ${o.agents} agent tokens, have ${tokens.length}`);
   const nRemote = host ? Math.min(o.remoteAgents ?? 0, o.agents) : 0;
   const nLocal = o.agents - nRemote;
-  const visitor = await Visitor.connect(port, publicKey);
+  const dialect = relay.info.dialect ?? 'plain';
+  const visitor = await Visitor.connect(port, publicKey, { dialect, retryShedForMs: o.retryShedForMs });
   const agents: Agent[] = [];
   try {
-    for (let i = 0; i < nLocal; i++) agents.push(await Agent.connect(port, tokens[i], i));
+    for (let i = 0; i < nLocal; i++) agents.push(await Agent.connect(port, tokens[i], i, { dialect }));
     for (const a of agents) await a.join(visitor.visitorId);
     if (host && nRemote > 0) {
       const indices = Array.from({ length: nRemote }, (_, k) => nLocal + k);
-      await host.connect(port, indices.map((i) => tokens[i]), indices, visitor.visitorId);
+      await host.connect(port, indices.map((i) => tokens[i]), indices, visitor.visitorId, dialect);
     }
     return await drive(relay, { visitor, agents }, o, nRemote > 0 ? host : undefined);
   } finally {
-    const closing: Promise<unknown>[] = [];
-    for (const ws of [visitor.ws, ...agents.map((a) => a.ws)]) {
-      if (ws.readyState === ws.CLOSED) continue;
-      closing.push(new Promise((r) => ws.once('close', r)));
-    }
+    const closing: Promise<unknown>[] = [visitor.ws.closed, ...agents.map((a) => a.ws.closed)];
     for (const a of agents) if (a.paused) a.resume();
     visitor.close();
     for (const a of agents) a.close();
     if (host && nRemote > 0) closing.push(host.close().catch(() => undefined));
     await Promise.race([Promise.all(closing), sleep(3000)]);
-    visitor.ws.terminate();
+    visitor.terminate();
     for (const a of agents) a.terminate();
   }
 }
@@ -285,6 +286,8 @@ async function drive(relay: RelayHandle, session: LocalSession, o: PhaseOptions,
     relayCpuUs: after.user + after.system - before.user - before.system,
     relaySysUs: after.system - before.system,
     genCpuUs: genCpu.user + genCpu.system + hostCpuUs,
+    genLocalCpuUs: genCpu.user + genCpu.system,
+    genHostCpuUs: hostCpuUs,
     windowMs,
     otherCpuUs: busyBefore && busyAfter ? Math.max(0, busyAfter.proc - busyBefore.proc - (after.user + after.system - before.user - before.system) - genCpu.user - genCpu.system - hostCpuUs) : -1,
     irqCpuUs: busyBefore && busyAfter ? busyAfter.irq - busyBefore.irq : -1,

@@ -1,6 +1,8 @@
 /**
  * Bench child: the real relay (uWebSockets.js) on a throw-away SQLite store, with one
  * consent-free account and agent tokens, reporting {port, publicKey, tokens} over IPC.
+ * BENCH_DATA_DIR + BENCH_PORT (the idle/storm bench) keep the store, account and port across a
+ * restart of the relay, as a deploy would. Store calls writing visitors are counted (bench only).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,10 +17,11 @@ import { uwsIsNative } from '../../relay/uwsLoader.ts';
 import { serveIpc, send } from './childCommon.ts';
 import { AGENT_SLOTS, BENCH_ORIGIN } from './ipc.ts';
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-bench-'));
+const keepData = Boolean(process.env.BENCH_DATA_DIR);
+const dataDir = process.env.BENCH_DATA_DIR || fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-bench-'));
 const config = loadConfig({
   ...process.env,
-  PORT: '0',
+  PORT: process.env.BENCH_PORT ?? '0',
   HOST: '127.0.0.1',
   DATA_DIR: dataDir,
   SEED_DEMO: '0',
@@ -26,21 +29,36 @@ const config = loadConfig({
   VISITOR_MSGS_PER_SEC: '1000000',
   VISITOR_BYTES_PER_SEC: String(64 * 1024 * 1024 * 1024),
   AGENT_MSGS_PER_SEC: '100000',
-  MAX_CONNECTIONS_PER_IP: '10000',
+  // Bench only: every generator connection comes from a few loopback addresses.
+  MAX_CONNECTIONS_PER_IP: '200000',
+  NEW_VISITORS_PER_MIN_PER_IP: '100000000',
+  // A closed visitor is kept this long for its reconnect; short, so that the idle scenario's rounds do not overlap.
+  VISITOR_GRACE_MS: process.env.VISITOR_GRACE_MS ?? '1000',
 });
-const store = new SqliteStore(dataDir);
-const account = await new AccountService(store).create({ name: 'bench', origins: [BENCH_ORIGIN], requireConsent: false });
+const sqlite = new SqliteStore(dataDir);
+const writes = { visitor_store_calls_total: 0, visitor_store_rows_total: 0 };
+const store = Object.create(sqlite) as SqliteStore;
+store.upsertVisitors = (batch) => {
+  writes.visitor_store_calls_total++;
+  writes.visitor_store_rows_total += batch.length;
+  return sqlite.upsertVisitors(batch);
+};
+const accountFile = path.join(dataDir, 'bench-account.json');
+const account: { accountId: string; publicKey: string } = fs.existsSync(accountFile)
+  ? JSON.parse(fs.readFileSync(accountFile, 'utf8'))
+  : await new AccountService(store).create({ name: 'bench', origins: [BENCH_ORIGIN], requireConsent: false });
+if (keepData) fs.writeFileSync(accountFile, JSON.stringify({ accountId: account.accountId, publicKey: account.publicKey }));
 const relay = await startRelay({ config, store, log: createLogger('warn') });
 const tokens = Array.from({ length: AGENT_SLOTS }, (_, i) =>
   mintAgentToken(relay.ctx.relaySecret, { accountId: account.accountId, agentId: `a${i}`, name: `Bench ${i}`, ttlSec: 3600 }),
 );
 
 serveIpc({
-  counters: () => relay.ctx.metrics.counters,
+  counters: () => ({ ...relay.ctx.metrics.counters, ...writes }),
   gauges: () => relay.ctx.metrics.gauges,
   stop: async () => {
     await relay.shutdown();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    if (!keepData) fs.rmSync(dataDir, { recursive: true, force: true });
   },
 });
 send({ type: 'ready', impl: 'uws', native: uwsIsNative, port: relay.port, publicKey: account.publicKey, tokens });

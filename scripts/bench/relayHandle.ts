@@ -1,15 +1,19 @@
 /** A relay under test running as a forked child (`--import tsx`), driven over IPC. */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ParentToRelay, RelayReady, RelayStats, RelayToParent } from './ipc.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-export type Impl = 'uws' | 'ws-baseline';
+/** `uws`: ours. `uws-bare`: the floor (bare uWebSockets.js publish relay). `ws-baseline`, `socketio`: references. */
+export type Impl = 'uws' | 'uws-bare' | 'ws-baseline' | 'socketio';
 
 const ENTRY: Record<Impl, string> = {
   uws: path.join(HERE, 'relayChild.ts'),
+  'uws-bare': path.join(HERE, 'bareUwsRelay.ts'),
+  socketio: path.join(HERE, 'socketIoRelay.ts'),
   'ws-baseline': path.join(HERE, 'wsBaselineRelay.ts'),
 };
 
@@ -37,13 +41,14 @@ export class RelayHandle {
     });
   }
 
-  static async start(impl: Impl, env: Record<string, string> = {}): Promise<RelayHandle> {
+  static async start(impl: Impl, env: Record<string, string> = {}, o: { nofile?: number } = {}): Promise<RelayHandle> {
     const child = fork(ENTRY[impl], [], {
       // BENCH_RELAY_NODE_ARGS: extra node flags for the relay child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-      execArgv: ['--import', 'tsx', ...(process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+      execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter(Boolean)],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
+    if (o.nofile) raiseNofile(child.pid!, o.nofile);
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {
       stderr += d.toString();
@@ -76,7 +81,7 @@ export class RelayHandle {
     return this.info.port;
   }
 
-  stats(timeoutMs = 5000): Promise<RelayStats> {
+  stats(timeoutMs = 5000, gc = false): Promise<RelayStats> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -87,7 +92,7 @@ export class RelayHandle {
         clearTimeout(timer);
         resolve(s);
       });
-      const msg: ParentToRelay = { type: 'stats', id };
+      const msg: ParentToRelay = { type: 'stats', id, gc };
       this.child.send(msg);
     });
   }
@@ -105,5 +110,28 @@ export class RelayHandle {
 
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+/**
+ * Raises a child's open-file limit (one descriptor per socket: 100,000 visitors need more than the
+ * usual 20,000). Needs `prlimit` (util-linux) and the privilege to raise a hard limit (root).
+ */
+export function raiseNofile(pid: number, n: number): boolean {
+  try {
+    execFileSync('prlimit', ['--pid', String(pid), `--nofile=${n}:${n}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false; // not permitted here: the caller sizes the run to the limit it has
+  }
+}
+
+/** This process's hard limit on open files (Linux), or Infinity when it cannot be read. */
+export function nofileHardLimit(): number {
+  try {
+    const m = /Max open files\s+\S+\s+(\S+)/.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m && m[1] !== 'unlimited' ? Number(m[1]) : Infinity;
+  } catch {
+    return Infinity;
   }
 }

@@ -3,7 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as hdr from 'hdr-histogram-js';
-import type { Sink } from './load.ts';
+import type { Dialect, Sink } from './load.ts';
 
 export interface AgentStatus {
   index: number;
@@ -16,7 +16,7 @@ export interface AgentStatus {
 }
 
 export type HostRequest =
-  | { type: 'connect'; id: number; port: number; tokens: string[]; indices: number[]; visitorId: string }
+  | { type: 'connect'; id: number; port: number; tokens: string[]; indices: number[]; visitorId: string; dialect: Dialect }
   | { type: 'start'; id: number; progressEvery: number }
   | { type: 'status'; id: number }
   | { type: 'collect'; id: number }
@@ -131,9 +131,9 @@ export class AgentHost {
     }
   }
 
-  async connect(port: number, tokens: string[], indices: number[], visitorId: string): Promise<void> {
+  async connect(port: number, tokens: string[], indices: number[], visitorId: string, dialect: Dialect = 'plain'): Promise<void> {
     this.views = indices.map((index) => ({ index, expected: 0, closeCode: undefined, resyncs: 0 }));
-    await this.request({ type: 'connect', port, tokens, indices, visitorId });
+    await this.request({ type: 'connect', port, tokens, indices, visitorId, dialect });
   }
 
   /** Starts counting; with progressEvery > 0 the host reports each agent's position every that many frames. */

@@ -1,0 +1,227 @@
+/**
+ * `npm run bench:idle [-- --visitors 100000 --generators 4]`: one relay holding many idle visitors,
+ * then a connect storm.
+ *
+ * 1. Opens the idle visitors from several generator processes (scripts/bench/fleetChild.ts) over
+ *    several loopback source addresses; reports RSS and JS heap per visitor, CPU per connect, the
+ *    relay's event-loop delay and the metadata store's write rate (store calls and rows).
+ * 2. Keeps a watched session streaming (1 KB 1→5 @1000/s) among them and reports its latency.
+ * 3. Restarts the relay (graceful: every socket closed 1012, same port, store and account) and lets
+ *    every visitor reconnect as the embed does (backoff, jitter, admission's retry-after); reports the
+ *    time until all are back, the peak event-loop delay, how many connects were shed or failed, and
+ *    a watched session's latency during the storm.
+ * Writes bench/idle-last-run.json. Results: bench/RESULTS.md.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FrameKind } from '../../protocol/index.ts';
+import type { FleetCommand, FleetStatus } from './fleetChild.ts';
+import { LOOPBACK_SOURCES } from './idle.ts';
+import { nowMs } from './load.ts';
+import { runPhase, type PhaseResult } from './phase.ts';
+import { nofileHardLimit, raiseNofile, RelayHandle } from './relayHandle.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const argv = process.argv.slice(2);
+const arg = (name: string, def: number) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(argv[i + 1]) : def;
+};
+const ASKED = arg('visitors', 100_000);
+/** One descriptor per socket in the relay: without the right to raise the limit, the run is sized to it. */
+const FD_LIMIT = nofileHardLimit();
+const VISITORS = canRaiseNofile() ? ASKED : Math.min(ASKED, FD_LIMIT - 2000);
+const GENERATORS = arg('generators', 4);
+const WATCH_RATE = 1000;
+const STORM_DEADLINE_MS = 180_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const r1 = (n: number) => Math.round(n * 10) / 10;
+
+class Fleet {
+  private next = 1;
+  private constructor(readonly child: ChildProcess) {}
+  static start(nofile: number): Fleet {
+    const child = fork(path.join(HERE, 'fleetChild.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    raiseNofile(child.pid!, nofile);
+    return new Fleet(child);
+  }
+  request(m: FleetCommand extends infer C ? (C extends unknown ? Omit<C, 'id'> : never) : never): Promise<FleetStatus> {
+    const id = this.next++;
+    return new Promise((resolve) => {
+      const on = (s: FleetStatus) => {
+        if (s.id !== id) return;
+        this.child.off('message', on);
+        resolve(s);
+      };
+      this.child.on('message', on);
+      this.child.send({ ...m, id } as FleetCommand);
+    });
+  }
+}
+
+/** Each generator its own loopback source addresses (28k ephemeral ports each), or all of them when there are more generators than addresses. */
+function sourcesOf(i: number): string[] {
+  return GENERATORS > LOOPBACK_SOURCES.length ? LOOPBACK_SOURCES : LOOPBACK_SOURCES.filter((_, k) => k % GENERATORS === i);
+}
+
+function canRaiseNofile(): boolean {
+  return raiseNofile(process.pid, Math.max(ASKED + 20_000, FD_LIMIT === Infinity ? 0 : FD_LIMIT));
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Samples the relay every 250 ms while `during` runs: peak event-loop delay and the last stats. */
+async function sampled<T>(relay: () => RelayHandle, during: Promise<T>): Promise<{ value: T; loopMaxMs: number; loopP99MaxMs: number }> {
+  let done = false;
+  let loopMaxMs = 0;
+  let loopP99MaxMs = 0;
+  const poll = (async () => {
+    while (!done) {
+      await sleep(250);
+      const s = await relay().stats(5000).catch(() => undefined);
+      if (s) {
+        loopMaxMs = Math.max(loopMaxMs, s.loopDelayMaxMs);
+        loopP99MaxMs = Math.max(loopP99MaxMs, s.loopDelayP99Ms);
+      }
+    }
+  })();
+  try {
+    return { value: await during, loopMaxMs, loopP99MaxMs };
+  } finally {
+    done = true;
+    await poll;
+  }
+}
+
+function watched(r: PhaseResult) {
+  const h = r.sink.fromScheduled;
+  return { deliveries: r.deliveries, gaps: r.gaps, p50Ms: h.getValueAtPercentile(50) / 1000, p99Ms: h.getValueAtPercentile(99) / 1000, p999Ms: h.getValueAtPercentile(99.9) / 1000, relayCpuPct: Math.round((r.relayCpuUs / 1000 / r.windowMs) * 100) };
+}
+
+const watchOpts = (durationMs: number, retryShedForMs = 0) => ({ agents: 5, kind: FrameKind.Incremental, size: 1024, rate: WATCH_RATE, durationMs, backlogBytes: 1 << 20, drainMs: 5000, retryShedForMs });
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  if (VISITORS < ASKED) console.log(`NOTE: ${ASKED} visitors asked, but a process may hold only ${FD_LIMIT} open files here and raising it is not permitted (needs root or CAP_SYS_RESOURCE: prlimit / ulimit -n): running with ${VISITORS}.`);
+  console.log(`idle visitors + connect storm bench: ${VISITORS} visitors from ${GENERATORS} generator processes, ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-idle-'));
+  const port = await freePort();
+  const env = { BENCH_DATA_DIR: dataDir, BENCH_PORT: String(port), VISITOR_GRACE_MS: '15000' };
+  const nofile = VISITORS + 20_000;
+  let relay = await RelayHandle.start('uws', env, { nofile });
+  const fleets = Array.from({ length: GENERATORS }, () => Fleet.start(Math.ceil(VISITORS / GENERATORS) + 10_000));
+  const cleanup = async () => {
+    await Promise.all(fleets.map((f) => f.request({ type: 'close' }).catch(() => undefined)));
+    for (const f of fleets) f.child.kill();
+    await relay.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    // ---- 1. open
+    const before = await relay.stats(10_000, true);
+    const tOpen = nowMs();
+    const per = Math.ceil(VISITORS / GENERATORS);
+    const opened = await sampled(() => relay, Promise.all(fleets.map((f, i) => f.request({ type: 'open', port, publicKey: relay.info.publicKey, n: Math.min(per, VISITORS - i * per), sources: sourcesOf(i) }))));
+    const openMs = nowMs() - tOpen;
+    const mid = await relay.stats();
+    const connected = opened.value.reduce((a, s) => a + s.connected, 0);
+    let settled = mid;
+    for (const until = nowMs() + 120_000; (settled.gauges.metadata_pending_visitors ?? 0) > 0 && nowMs() < until; ) {
+      await sleep(500);
+      settled = await relay.stats();
+    }
+    const writeMs = nowMs() - tOpen;
+    const after = await relay.stats(10_000, true);
+    const idle = {
+      visitors: connected,
+      openSec: r1(openMs / 1000),
+      rssPerVisitor: Math.round((after.rss - before.rss) / connected),
+      heapPerVisitor: Math.round((after.heapUsed - before.heapUsed) / connected),
+      relayRssMB: Math.round(after.rss / 1e6),
+      cpuUsPerConnect: Math.round((settled.user + settled.system - before.user - before.system) / connected),
+      genCpuUsPerConnect: Math.round(opened.value.reduce((a, s) => a + s.cpuUs, 0) / connected),
+      loopDelayMaxMs: Math.round(opened.loopMaxMs),
+      storeCalls: settled.counters.visitor_store_calls_total - (before.counters.visitor_store_calls_total ?? 0),
+      storeRows: settled.counters.visitor_store_rows_total - (before.counters.visitor_store_rows_total ?? 0),
+      storeWriteSec: r1(writeMs / 1000),
+      shed: settled.counters.visitors_shed_total - (before.counters.visitors_shed_total ?? 0),
+    };
+    console.log(`opened ${connected} idle visitors in ${idle.openSec} s: RSS ${idle.rssPerVisitor} B, heap ${idle.heapPerVisitor} B per visitor (relay RSS ${idle.relayRssMB} MB); ${idle.cpuUsPerConnect} µs relay CPU per connect; max loop delay ${idle.loopDelayMaxMs} ms; store: ${idle.storeRows} rows in ${idle.storeCalls} calls (${idle.shed} shed and retried)`);
+
+    // ---- 2. watched sessions among idle visitors; the store's write rate meanwhile
+    const w0 = await relay.stats();
+    const watchedIdle = await sampled(() => relay, runPhase(relay, watchOpts(10_000)));
+    const w1 = await relay.stats();
+    const minutes = (watchedIdle.value.windowMs + 0) / 60_000;
+    const idleWrites = { callsPerMin: r1((w1.counters.visitor_store_calls_total - w0.counters.visitor_store_calls_total) / minutes), rowsPerMin: r1((w1.counters.visitor_store_rows_total - w0.counters.visitor_store_rows_total) / minutes) };
+    const wi = { ...watched(watchedIdle.value), loopMaxMs: Math.round(watchedIdle.loopMaxMs) };
+    console.log(`watched 1→5 @${WATCH_RATE}/s among them: p50 ${wi.p50Ms} ms, p99 ${wi.p99Ms} ms, gaps ${wi.gaps}; store writes while idle: ${idleWrites.rowsPerMin} rows/min in ${idleWrites.callsPerMin} calls/min`);
+
+    // ---- 3. storm: restart the relay; everyone reconnects as the embed does
+    const statusAll = async () => (await Promise.all(fleets.map((f) => f.request({ type: 'status' })))).reduce((a, s) => ({ connected: a.connected + s.connected, shed: a.shed + s.shed, failed: a.failed + s.failed }), { connected: 0, shed: 0, failed: 0 });
+    const s0 = await statusAll();
+    const tStorm = nowMs();
+    await relay.stop();
+    relay = await RelayHandle.start('uws', env, { nofile });
+    const upMs = nowMs() - tStorm;
+    let allBackMs = NaN;
+    let peakBehind = 0;
+    const storm = await sampled(() => relay, (async () => {
+      const watching = runPhase(relay, watchOpts(15_000, 60_000)).catch((err: Error) => err);
+      for (;;) {
+        const s = await statusAll();
+        peakBehind = Math.max(peakBehind, VISITORS - s.connected);
+        if (s.connected >= connected) {
+          allBackMs = nowMs() - tStorm;
+          break;
+        }
+        if (nowMs() - tStorm > STORM_DEADLINE_MS) break;
+        await sleep(250);
+      }
+      return watching;
+    })());
+    const watchedStorm = await storm.value;
+    const sEnd = await statusAll();
+    const rs = await relay.stats();
+    const stormOut = {
+      relayDownToUpSec: r1(upMs / 1000),
+      allBackSec: r1(allBackMs / 1000),
+      back: sEnd.connected,
+      of: connected,
+      shed: rs.counters.visitors_shed_total,
+      refusedUpgrades: rs.counters.upgrades_refused_total,
+      failedConnects: sEnd.failed - s0.failed,
+      loopDelayMaxMs: Math.round(storm.loopMaxMs),
+      loopDelayP99MaxMs: Math.round(storm.loopP99MaxMs),
+      storeRows: rs.counters.visitor_store_rows_total,
+      storeCalls: rs.counters.visitor_store_calls_total,
+      watched: watchedStorm instanceof Error ? { error: watchedStorm.message } : watched(watchedStorm),
+    };
+    console.log(`storm: relay back up in ${stormOut.relayDownToUpSec} s; ${stormOut.back}/${connected} visitors back after ${stormOut.allBackSec} s (target < 60 s); ${stormOut.shed} connects shed (4503), ${stormOut.refusedUpgrades} refused, ${stormOut.failedConnects} failed while down; peak loop delay ${stormOut.loopDelayMaxMs} ms; store ${stormOut.storeRows} rows in ${stormOut.storeCalls} calls`);
+    console.log(`watched session during the storm: ${JSON.stringify(stormOut.watched)}`);
+    const out = { date: new Date().toISOString(), visitors: VISITORS, generators: GENERATORS, loadAverage: os.loadavg(), durationSec: r1((Date.now() - t0) / 1000), idle, idleWrites, watchedIdle: wi, storm: stormOut };
+    fs.writeFileSync(path.join(ROOT, 'bench', 'idle-last-run.json'), JSON.stringify(out, null, 2) + '\n');
+    console.log(`wrote bench/idle-last-run.json (${out.durationSec} s)`);
+  } finally {
+    await cleanup();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error('bench failed:', err instanceof Error ? err.stack : err);
+    process.exit(1);
+  },
+);

@@ -25,9 +25,14 @@ export class Backpressure {
    * and returns how many agents the message went to.
    */
   afterPublish(tab: TabData): number {
+    return this.afterPublishTo(tab.agents);
+  }
+
+  /** The same for any set of agents (cluster mode: this relay's watchers of another relay's tab). */
+  afterPublishTo(agents: Iterable<AgentData>): number {
     const soft = this.config.agentSoftBackpressure;
     let delivered = 0;
-    for (const agent of tab.agents) {
+    for (const agent of agents) {
       if (agent.lagging) continue;
       delivered++;
       if (agent.ws.getBufferedAmount() > soft) this.markLagging(agent);
@@ -44,8 +49,14 @@ export class Backpressure {
     if (agent.state === 'watching' && agent.tab) {
       agent.ws.subscribe(agent.tab.topic);
       requestSnapshot(agent.tab, this.metrics);
+    } else if (agent.remote?.topic) {
+      agent.ws.subscribe(agent.remote.topic);
+      this.onRemoteDrain?.(agent);
     }
   }
+
+  /** Cluster mode: a drained agent watching another relay's tab needs a snapshot from that relay. */
+  onRemoteDrain?: (agent: AgentData) => void;
 
   /** Periodic: close agents stuck behind for too long, and enforce the global buffer cap. */
   sweep(now = Date.now()): void {
@@ -87,7 +98,8 @@ export class Backpressure {
       this.closeSlow(agent, 'too many resyncs: the agent cannot keep up');
       return;
     }
-    if (agent.tab) agent.ws.unsubscribe(agent.tab.topic);
+    const topic = agent.tab?.topic ?? agent.remote?.topic;
+    if (topic) agent.ws.unsubscribe(topic);
     // Queued behind what is already buffered, so the agent learns of the gap in order.
     sendMessage(agent.ws, agent, { t: 'resync' });
   }

@@ -35,9 +35,13 @@ export const consentKey = (accountId: string, visitorId: string, agentId: string
 /** A relay re-announces itself this often; one not heard from for NODE_DEAD_MS is gone, with its tabs. */
 export const NODE_HEARTBEAT_MS = 1000;
 export const NODE_DEAD_MS = 5000;
-/** Each tab is re-put this often (the bucket's max age is PRESENCE_MAX_AGE_MS, so stale keys leave). */
-export const TAB_REFRESH_MS = 10_000;
-export const PRESENCE_MAX_AGE_MS = 30_000;
+/**
+ * Tabs are re-put this often, only so that the bucket's max age (PRESENCE_MAX_AGE_MS) clears a dead
+ * relay's keys from NATS; liveness comes from the relay's heartbeat. A put costs a JetStream ack
+ * (~1,800 puts/s on 2 cores, bench/RESULTS.md), so 30,000 tabs re-put every 5 min is 100 puts/s.
+ */
+export const TAB_REFRESH_MS = 5 * 60_000;
+export const PRESENCE_MAX_AGE_MS = 15 * 60_000;
 
 /** A presence entry for one tab. `userKey`/`emailKey` are keyed hashes, never the values. */
 export interface PresenceTab {

@@ -66,7 +66,8 @@ export class Cluster {
     const localTabs = function* () {
       for (const v of router.visitors.values()) yield* v.tabs.values();
     };
-    this.presence = new Presence(conn, config.nodeId, d.relaySecret, localTabs, {
+    const holds = (a: string, v: string, t: string) => !!router.visitorOf(a, v)?.tabs.has(t);
+    this.presence = new Presence(conn, config.nodeId, d.relaySecret, localTabs, holds, {
       nodeDead: (node) => {
         this.remoteAgents.nodeDead(node);
         this.links.nodeDead(node);

@@ -6,7 +6,8 @@
  * Liveness: each relay puts `node.<id>` every NODE_HEARTBEAT_MS; a relay not heard from for
  * NODE_DEAD_MS is dead and its tabs leave every replica at once (≤ 5 s + one sweep). Tab keys are
  * re-put every TAB_REFRESH_MS so the bucket's max age (PRESENCE_MAX_AGE_MS) removes a dead relay's
- * keys from NATS too. A closed tab is deleted at once. User id and email are never written: only
+ * keys from NATS too; a relay restarted under the same NODE_ID deletes the keys its previous life
+ * left behind (they would look alive again). A closed tab is deleted at once. User id and email are never written: only
  * keyed hashes of them, for erasure by user id or email.
  */
 import crypto from 'node:crypto';
@@ -50,6 +51,8 @@ export class Presence {
     private readonly nodeId: string,
     private readonly secret: Buffer,
     private readonly localTabs: () => Iterable<TabData>,
+    /** Whether this relay holds the tab now (the router's map, O(1)). */
+    private readonly holds: (accountId: string, visitorId: string, tabId: string) => boolean,
     private readonly events: PresenceEvents,
     private readonly metrics: Metrics,
     private readonly log: Logger,
@@ -147,7 +150,11 @@ export class Presence {
     }
     const entry = parsePresenceTab(value);
     if (!entry) return this.bad();
-    if (entry.node === this.nodeId) return; // our own tabs are read from the router
+    if (entry.node === this.nodeId) {
+      // Our own tabs are read from the router; one we do not hold is left over from a previous life.
+      if (!this.holds(accountId, visitorId, tabId)) this.write(() => this.kv!.delete(e.key));
+      return;
+    }
     const tab: RemoteTab = { ...entry, accountId, visitorId, tabId };
     this.tabs.set(e.key, tab);
     const vk = `${accountId}/${visitorId}`;

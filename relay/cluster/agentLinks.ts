@@ -197,6 +197,14 @@ export class AgentLinks {
       this.unwatch(agent);
       r.node = undefined;
       sendMessage(agent.ws, agent, { t: 'visitor-left', visitorId: r.visitorId, tabId: r.tabId ?? '' });
+      // The visitor's embed may have reconnected elsewhere before this relay saw the death.
+      const here = this.router.visitorOf(agent.accountId, r.visitorId);
+      const tab = here && [...here.tabs.values()][0];
+      if (tab) this.localTabOpened(tab);
+      else {
+        const there = this.presence.tabsOf(agent.accountId, r.visitorId)[0];
+        if (there) this.tabSeen(there);
+      }
     }
   }
 

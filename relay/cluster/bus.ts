@@ -26,6 +26,8 @@ export interface BusHandlers {
   frame(frame: WholeFrame, from: string): void;
   /** Frames of this topic from `from` were lost (a gap): its watchers must resync. */
   lost(topic: string, from: string): void;
+  /** This relay dropped frames of its own tab for a watching relay: the tab must send a fresh snapshot. */
+  gapped(topic: string): void;
 }
 
 /** Room for chunk headers under max_payload. */
@@ -68,6 +70,13 @@ export class ClusterBus {
     // Chunks in flight across a reconnect may be lost: start every source afresh.
     this.conn.onChange((up) => {
       if (!up) return;
+      // Watchers that missed frames while NATS was away resync now, not at the tab's next frame.
+      for (const key of [...this.gaps]) {
+        const [node, topic] = key.split('\0');
+        this.gaps.delete(key);
+        this.send(node, { op: 'resync', topic });
+        this.handlers.gapped(topic);
+      }
       for (const [from, r] of this.sources) {
         const topic = r.reset();
         if (topic) this.handlers.lost(topic, from);
@@ -106,7 +115,10 @@ export class ClusterBus {
       this.gaps.add(gapKey);
       return false;
     }
-    if (this.gaps.delete(gapKey)) this.send(node, { op: 'resync', topic });
+    if (this.gaps.delete(gapKey)) {
+      this.send(node, { op: 'resync', topic });
+      this.handlers.gapped(topic);
+    }
     const chunks = splitFrame(this.nodeId, topic, (this.seq = (this.seq + 1) >>> 0), data, binary, this.conn.maxPayload() - CHUNK_HEADROOM);
     const subject = nodeSubject(node);
     for (const c of chunks) this.publish(subject, c);

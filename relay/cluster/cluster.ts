@@ -62,6 +62,10 @@ export class Cluster {
         metrics.gauges.cluster_reassembly_bytes = this.bus.pendingBytes;
       },
       lost: (topic, from) => this.links.onLost(topic, from),
+      gapped: (topic) => {
+        const tab = this.localTab(topic);
+        if (tab) requestSnapshot(tab, metrics);
+      },
     });
     const localTabs = function* () {
       for (const v of router.visitors.values()) yield* v.tabs.values();

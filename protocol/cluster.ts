@@ -140,7 +140,9 @@ export function parseEnvelope(text: string): EnvelopeResult {
 
 export const NodeMsgKind = { Envelope: 1, FrameChunk: 2 } as const;
 // UTF-8 (topics are ASCII by their pattern); protocol/ uses no Node built-ins.
-const ascii = { encode: (s: string) => new TextEncoder().encode(s), decode: (b: Uint8Array) => new TextDecoder().decode(b) };
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const ascii = { encode: (s: string) => encoder.encode(s), decode: (b: Uint8Array) => decoder.decode(b) };
 
 /** An envelope's JSON text from a node-subject message (byte 0 = NodeMsgKind.Envelope). */
 export function envelopeText(msg: Uint8Array): string {

@@ -33,6 +33,7 @@ export interface BusHandlers {
 /** Room for chunk headers under max_payload. */
 const CHUNK_HEADROOM = 1024;
 const MAX_SOURCES = 1024;
+const CONFIRM_EVERY_MS = 10;
 
 export class ClusterBus {
   private subs: Subscription[] = [];
@@ -144,10 +145,17 @@ export class ClusterBus {
     return true;
   }
 
-  /** A flush round-trip confirms everything published before it left this process. */
+  /**
+   * A flush round-trip confirms everything published before it left this process. One at a time,
+   * started at most every CONFIRM_EVERY_MS: a PING per publish would cost more than the publish.
+   */
   private confirm(): void {
     if (this.flushing) return;
     this.flushing = true;
+    setTimeout(() => this.flushNow(), CONFIRM_EVERY_MS).unref();
+  }
+
+  private flushNow(): void {
     const upTo = this.unconfirmed;
     this.conn.nc.flush().then(
       () => {

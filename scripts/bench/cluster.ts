@@ -229,7 +229,7 @@ async function snapshotRun(label: string, agentsOn: Relay[], count: number) {
 }
 
 async function spreadRun(label: string, layout: Array<[Relay, Relay]>, rate: number, ms: number) {
-  const sessions = [];
+  const sessions: Array<Awaited<ReturnType<typeof session>>> = [];
   for (const [v, a] of layout) sessions.push(await session(v, [a]));
   let seq = 0;
   await sleepUntil(() => (sessions.forEach((s) => s.visitor.send(frameOf(2, seq, KiB))), seq++, sessions.every((s) => s.agents[0].got > 0)), 15_000, 'warm-up');

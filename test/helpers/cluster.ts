@@ -14,7 +14,8 @@ import { mintAgentToken, secretGeneration } from '../../relay/auth/agentToken.ts
 import { SqliteStore } from '../../relay/store/sqlite.ts';
 import { freePort, SITE_ORIGIN, TEST_METRICS_TOKEN } from './relay.ts';
 
-export const NATS_SERVER_BIN = '/usr/sbin/nats-server';
+/** Debian's nats-server (`apt-get install nats-server`; `.ci/run` installs it), or NATS_SERVER_BIN. */
+export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN || '/usr/sbin/nats-server';
 
 /** Polls `check` until it returns a truthy value or the deadline passes. */
 export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, ms: number, what: string, everyMs = 25): Promise<T> {
@@ -45,6 +46,7 @@ export class NatsServer {
 
   /** (Re)starts the server on the same port and store dir; resolves when it accepts connections. */
   async start(): Promise<void> {
+    if (!fs.existsSync(NATS_SERVER_BIN)) throw new Error(`cluster tests need nats-server at ${NATS_SERVER_BIN} (apt-get install nats-server, or set NATS_SERVER_BIN): not found`);
     const child = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     this.exited = new Promise((r) => child.once('exit', () => r()));

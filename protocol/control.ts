@@ -85,6 +85,8 @@ export interface PageChangedMsg { t: 'page'; visitorId: string; tabId: string; u
 export interface ControlStateMsg { t: 'control'; visitorId: string; allow: boolean }
 /** Your stream had a gap (you were too slow): discard until the next full snapshot. */
 export interface ResyncMsg { t: 'resync' }
+/** Cluster mode: your relay lost the visitor's relay (NATS down); the session resumes by itself. */
+export interface ReconnectingMsg { t: 'reconnecting'; visitorId: string }
 /** The visitor's page refused your click or typing, and why. */
 export interface ControlRefusedForAgentMsg { t: 'control-refused'; visitorId: string; action: 'click' | 'input' | 'scroll'; reason: ControlRefusal }
 
@@ -92,7 +94,8 @@ export interface ControlRefusedForAgentMsg { t: 'control-refused'; visitorId: st
 export interface ErrorMsg { t: 'error'; code: string; message: string }
 
 export type RelayToAgent =
-  | ReadyMsg | JoinedMsg | RefusedMsg | ConsentPendingMsg | VisitorLeftMsg | EndedMsg | PageChangedMsg | ControlStateMsg | ResyncMsg | ControlRefusedForAgentMsg | ErrorMsg;
+  | ReadyMsg | JoinedMsg | RefusedMsg | ConsentPendingMsg | VisitorLeftMsg | EndedMsg | PageChangedMsg | ControlStateMsg | ResyncMsg | ControlRefusedForAgentMsg | ErrorMsg
+  | ReconnectingMsg;
 
 const visitorSchemas: Record<string, Schema> = {
   page: { url: { type: 'string', max: 2048 }, title: { type: 'string', max: 512 } },

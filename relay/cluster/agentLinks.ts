@@ -208,6 +208,13 @@ export class AgentLinks {
     }
   }
 
+  /** NATS went away: agents watching another relay's visitor are told the session is resuming. */
+  natsDown(): void {
+    for (const agent of this.bySid.values()) {
+      if (agent.remote?.node) sendMessage(agent.ws, agent, { t: 'reconnecting', visitorId: agent.remote.visitorId });
+    }
+  }
+
   /** The visitor moved: this relay's waiting agents of that visitor rejoin where it is now. */
   tabSeen(tab: RemoteTab): void {
     for (const agent of this.waitingFor(tab.accountId, tab.visitorId)) {

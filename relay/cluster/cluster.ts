@@ -54,7 +54,10 @@ export class Cluster {
     const { config, router, metrics, log } = d;
     this.nodeId = config.nodeId;
     metrics.gauges.cluster_nats_connected = 1;
-    conn.onChange((up) => (metrics.gauges.cluster_nats_connected = up ? 1 : 0));
+    conn.onChange((up) => {
+      metrics.gauges.cluster_nats_connected = up ? 1 : 0;
+      if (!up) this.links.natsDown();
+    });
     this.bus = new ClusterBus(conn, config.nodeId, config.maxPayloadBytes, config.clusterMaxPendingBytes, metrics, log, {
       envelope: (env) => this.onEnvelope(env),
       frame: (frame) => {

@@ -51,6 +51,8 @@ t.test('NATS restarted mid-session: the cross-relay session resumes by itself', 
   await frameGetsThrough(visitor, agent, 5000);
   await c.nats.stop();
   const down = Date.now();
+  const notice = await agent.next('reconnecting', 5000);
+  t.equal(notice.visitorId, (visitor.texts.find((m) => m.t === 'welcome'))!.visitorId, 'the agent on B is told the session is reconnecting');
   // Local traffic goes on: the visitor's relay still answers.
   t.equal((await fetch(`${relay('A').base}/healthz`)).status, 200);
   await c.nats.start();

@@ -21,7 +21,7 @@ async function onlineOn(port: number, token: string, visitorId: string): Promise
   return body.items.some((v) => v.visitorId === visitorId);
 }
 
-/** Frames in `sock` after `from`, as hex of their sequence numbers' bytes, for comparison. */
+/** Frames `sock` received after the first `from`. */
 const framesAfter = (sock: TestSocket, from: number) => sock.frames.slice(from);
 
 t.test('visitor on A, agents on B and C: consent, frames, late join, control, 5 MB snapshot', async (t) => {

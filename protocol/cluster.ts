@@ -84,7 +84,9 @@ export type ClusterEnvelope =
   | { op: 'resync'; from: string; topic: string }
   | { op: 'end-visitors'; from: string; accountId: string; visitorIds: string[] }
   | { op: 'rotated'; from: string; accountId: string }
-  | { op: 'tab-active'; from: string; accountId: string; visitorId: string; tabId: string };
+  | { op: 'tab-active'; from: string; accountId: string; visitorId: string; tabId: string }
+  /** To an agent's relay: the visitor it follows came back on `node` (a navigation landed there). */
+  | { op: 'follow'; from: string; sid: string; node: string; visitorId: string; tabId: string };
 export type ClusterOp = ClusterEnvelope['op'];
 
 /** Largest envelope accepted: an erasure's 1000 ids fit, a control message many times over. */
@@ -111,6 +113,7 @@ const envelopeSchemas: Record<ClusterOp, Schema> = {
   'end-visitors': { from: nodeId, accountId: ident, visitorIds: { type: 'array', max: 1000, items: ident } },
   rotated: { from: nodeId, accountId: ident },
   'tab-active': { from: nodeId, accountId: ident, visitorId: ident, tabId: ident },
+  follow: { from: nodeId, sid: ident, node: nodeId, visitorId: ident, tabId: ident },
 };
 
 export type EnvelopeResult = { ok: true; env: ClusterEnvelope } | { ok: false; message: string };

@@ -25,6 +25,7 @@ export class AgentLinks {
   private readonly watchers = new Map<string, Set<AgentData>>();
 
   constructor(
+    private readonly nodeId: string,
     private readonly router: SessionRouter,
     private readonly bus: ClusterBus,
     private readonly presence: Presence,
@@ -153,6 +154,8 @@ export class AgentLinks {
       case 'unwatch':
         if (agent.remote.topic === env.topic) this.unwatch(agent);
         return;
+      case 'follow':
+        return this.follow(agent, env.node, env.visitorId, env.tabId);
       case 'close-agent': {
         const name = (Object.keys(Close) as CloseName[]).find((n) => Close[n].code === env.code) ?? 'badMessage';
         return closeWith(agent.ws, agent, name, env.message);
@@ -241,6 +244,23 @@ export class AgentLinks {
       agent.remote = { node, visitorId, tabId };
       this.forward(agent, node, { t: 'join', visitorId, tabId });
     }
+  }
+
+  /** The visitor this agent follows (after its tab went away) is back on `node`: here or elsewhere. */
+  private follow(agent: AgentData, node: string, visitorId: string, tabId: string): void {
+    if (agent.remote?.visitorId !== visitorId) return;
+    this.unlink(agent, 'gone');
+    if (node === this.nodeId) {
+      this.router.onAgentMessage(agent, { t: 'join', visitorId, tabId });
+      return;
+    }
+    agent.remote = { node, visitorId, tabId };
+    this.forward(agent, node, { t: 'join', visitorId, tabId });
+  }
+
+  /** Tells a proxy's relay that its agent should follow the visitor to `node`. */
+  sendFollow(home: string, sid: string, node: string, visitorId: string, tabId: string): void {
+    this.bus.send(home, { op: 'follow', sid, node, visitorId, tabId });
   }
 
   /** One of this relay's agents watching a local tab follows the visitor to a tab on `node`. */

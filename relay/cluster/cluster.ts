@@ -19,7 +19,7 @@ import { ClusterBus } from './bus.ts';
 import { CodeClaims } from './codes.ts';
 import { connectCluster, type ClusterConnection } from './connection.ts';
 import { SharedConsent } from './consent.ts';
-import { Presence } from './presence.ts';
+import { Presence, type RemoteTab } from './presence.ts';
 import { RemoteAgents } from './remoteAgents.ts';
 
 export interface ClusterDeps {
@@ -79,10 +79,13 @@ export class Cluster {
         this.remoteAgents.nodeDead(node);
         this.links.nodeDead(node);
       },
-      tabSeen: (tab) => this.links.tabSeen(tab),
+      tabSeen: (tab) => {
+        this.links.tabSeen(tab);
+        this.followersTo(tab);
+      },
     }, metrics, log);
     this.remoteAgents = new RemoteAgents(router, this.bus, metrics, config.clusterMaxRemoteAgents);
-    this.links = new AgentLinks(router, this.bus, this.presence, metrics);
+    this.links = new AgentLinks(config.nodeId, router, this.bus, this.presence, metrics);
     this.consent = new SharedConsent(conn, () => router.visitors.values(), metrics, log);
     this.codes = new CodeClaims(conn, d.lookupCodeTtlMs, metrics);
   }
@@ -197,6 +200,20 @@ export class Cluster {
   private localTab(topic: string): TabData | undefined {
     const [, accountId, visitorId, tabId] = topic.split('/');
     return this.d.router.visitorOf(accountId, visitorId)?.tabs.get(tabId);
+  }
+
+  /**
+   * A navigation landed on another relay: agents following the visitor here (its tab went away,
+   * none came back here) go there, this relay's own directly, other relays' via their relay.
+   */
+  private followersTo(tab: RemoteTab): void {
+    const v = this.d.router.visitorOf(tab.accountId, tab.visitorId);
+    if (!v || v.tabs.size > 0 || v.followers.size === 0) return;
+    for (const agent of [...v.followers]) {
+      const proxy = this.remoteAgents.homeOf(agent);
+      if (proxy) this.links.sendFollow(proxy.home, proxy.sid, tab.node, tab.visitorId, tab.tabId);
+      else if (this.d.router.agents.has(agent)) this.links.moveToRemote(agent, tab.node, tab.visitorId, tab.tabId);
+    }
   }
 
   /** The visitor is active on this relay's tab: agents watching its tabs on other relays follow. */

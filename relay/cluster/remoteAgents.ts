@@ -24,6 +24,7 @@ interface Proxy {
 
 export class RemoteAgents implements RemoteFanout {
   private readonly proxies = new Map<string, Proxy>();
+  private readonly byAgent = new WeakMap<AgentData, Proxy>();
   /** topic -> relay -> how many of its agents' proxies watch it. */
   private readonly interest = new Map<string, Map<string, number>>();
 
@@ -54,6 +55,7 @@ export class RemoteAgents implements RemoteFanout {
       }
       p = this.create(env.from, env.agent);
       this.proxies.set(key, p);
+      this.byAgent.set(p.agent, p);
       this.metrics.gauges.cluster_remote_agents = this.proxies.size;
     }
     this.router.onAgentMessage(p.agent, parsed.msg);
@@ -74,6 +76,12 @@ export class RemoteAgents implements RemoteFanout {
 
   nodeDead(node: string): void {
     for (const p of [...this.proxies.values()]) if (p.home === node) this.gone(node, p.sid);
+  }
+
+  /** The proxy's relay and socket id, when `agent` is one of this relay's proxies. */
+  homeOf(agent: AgentData): { home: string; sid: string } | undefined {
+    const p = this.byAgent.get(agent);
+    return p && { home: p.home, sid: p.sid };
   }
 
   /** RemoteFanout: one copy of the tab's message to each relay watching it. */

@@ -105,3 +105,32 @@ t.test('the visitor switches to a tab on another relay: the agent follows withou
   tab1.close();
   tab2.close();
 });
+
+t.test('a navigation lands on another relay: the agent follows without a new prompt', async (t) => {
+  for (const [to, what] of [['C', 'a third relay'], ['B', 'the agent\'s own relay']] as const) {
+    const A = relay('A'), B = relay('B');
+    const { sock: page1, welcome } = await connectVisitor(A.port, c.acme.publicKey);
+    const vid = welcome.visitorId as string;
+    const agentId = `agent-nav-${to}`;
+    const agent = await connectAgent(B.port, await c.token(c.acme, agentId));
+    await until(async () => (await (await api(B.base, c.acme.secretKey, `/api/v1/visitors/${vid}`)).json() as any).visitor?.online, 5000, 'online on B');
+    agent.send({ t: 'join', visitorId: vid });
+    await page1.next('consent-request');
+    page1.send({ t: 'consent', agentId, allow: true });
+    await agent.next('joined');
+    // The page navigates: its socket closes, the next page's socket lands on another relay (same tab id).
+    page1.close();
+    await agent.next('visitor-left');
+    const { sock: page2 } = await connectVisitor(relay(to).port, c.acme.publicKey, { query: { vid, vt: welcome.visitorToken, tab: welcome.tabId } });
+    const rejoined = await agent.until(() => agent.texts.filter((m) => m.t === 'joined').length >= 2, 8000, `joined again on ${what}`);
+    t.ok(rejoined, `the agent follows the navigation to ${what}`);
+    await page2.next('snapshot-request');
+    t.notOk(page2.has('consent-request'), 'without a new prompt');
+    const f = frame(1, 7, 1500, 0x4e);
+    page2.sendFrame(f);
+    await agent.until(() => agent.frames.some((x) => x.equals(f)), 5000, 'frames from the new page');
+    t.pass(`frames from the page on ${what} reach the agent`);
+    agent.close();
+    page2.close();
+  }
+});

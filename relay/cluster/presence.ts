@@ -40,6 +40,8 @@ export class Presence {
   /** Other relays' tabs by KV key. */
   private readonly tabs = new Map<string, RemoteTab>();
   private readonly byVisitor = new Map<string, Set<string>>();
+  /** account -> visitor keys (`account/visitor`) with entries: the visitor list reads one account. */
+  private readonly byAccount = new Map<string, Set<string>>();
   /** Last heartbeat (local ms) of every other relay. */
   private readonly nodes = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -161,6 +163,9 @@ export class Presence {
     let keys = this.byVisitor.get(vk);
     if (!keys) this.byVisitor.set(vk, (keys = new Set()));
     keys.add(e.key);
+    let vks = this.byAccount.get(accountId);
+    if (!vks) this.byAccount.set(accountId, (vks = new Set()));
+    vks.add(vk);
     this.metrics.gauges.cluster_presence_tabs = this.tabs.size;
     if (this.alive(tab.node)) this.events.tabSeen(tab);
   }
@@ -176,7 +181,12 @@ export class Presence {
     const vk = `${tab.accountId}/${tab.visitorId}`;
     const keys = this.byVisitor.get(vk);
     keys?.delete(key);
-    if (keys && keys.size === 0) this.byVisitor.delete(vk);
+    if (keys && keys.size === 0) {
+      this.byVisitor.delete(vk);
+      const vks = this.byAccount.get(tab.accountId);
+      vks?.delete(vk);
+      if (vks && vks.size === 0) this.byAccount.delete(tab.accountId);
+    }
     this.metrics.gauges.cluster_presence_tabs = this.tabs.size;
   }
 
@@ -210,9 +220,8 @@ export class Presence {
 
   /** Visitors of the account online on other live relays, with their hashed user id and email. */
   *visitors(accountId: string): Iterable<RemoteTab> {
-    for (const [vk, keys] of this.byVisitor) {
-      if (!vk.startsWith(accountId + '/')) continue;
-      for (const k of keys) {
+    for (const vk of this.byAccount.get(accountId) ?? []) {
+      for (const k of this.byVisitor.get(vk) ?? []) {
         const t = this.tabs.get(k);
         if (t && this.alive(t.node)) {
           yield t;

@@ -11,6 +11,7 @@ import { AGENT_SOCKET_PATH, agentProtocols, socketUrl } from '../protocol/endpoi
 import { AGENT_FINAL_CLOSE_CODES, Close } from '../protocol/errors.ts';
 import { FrameDecoder } from './frameDecoder.ts';
 import { FrameInbox } from './frameInbox.ts';
+import { reconnectDelay } from './reconnectDelay.ts';
 import type { DecodedFrame, FrameError } from './frames.ts';
 
 export interface ConnectionHandlers {
@@ -80,9 +81,7 @@ export class AgentConnection {
       this.ws = undefined;
       let retry: number | undefined;
       if (!this.stopped && !AGENT_FINAL_CLOSE_CODES.has(ev.code)) {
-        // 0.5 s, 1 s, 2 s … capped at 15 s, with jitter so a relay restart is not a thundering herd.
-        const cap = Math.min(15_000, 500 * 2 ** this.attempt++);
-        retry = Math.round(cap / 2 + (Math.random() * cap) / 2);
+        retry = reconnectDelay(this.attempt++);
         this.timer = setTimeout(() => this.connect(), retry);
       }
       // Let frames already queued finish before the close is reported, to keep order.

@@ -14,7 +14,7 @@
  *   delay every later event by however late that frame was, so timestamps are shifted: an
  *   event that would be due in the future is made due now, and the shift is kept (it only
  *   grows), so relative timing and order are preserved and the view converges on the fastest
- *   path the frames take.
+ *   path the frames take (liveClock.ts).
  * - Scaling: the visitor's viewport (Meta and viewport-resize events) is fitted into the
  *   stage, never enlarged, centred; tools use the same transform (`toViewport`).
  */
@@ -23,19 +23,17 @@ import { AssetStore } from './assets.ts';
 import type { DecodedFrame } from './frames.ts';
 import { CanvasPainter, canvasEvent, canvasPicture } from './canvasReplay.ts';
 import { makeScrollsInstant } from './instantScroll.ts';
+import { liveTimestamp, type LiveClock } from './liveClock.ts';
 import { MASKED_BOX_RULE, markMaskedInEvent } from './maskedBoxes.ts';
 import { installReplayCsp, replayCsp } from './replayCsp.ts';
 import { EventSanitizer, EventType, parseOriginPatterns, type UrlPolicy } from './sanitize/index.ts';
 
 type Json = Record<string, unknown>;
 
-interface Live {
+interface Live extends LiveClock {
   replayer: Replayer;
   host: HTMLElement;
   startPerf: number;
-  baseline: number;
-  shift: number;
-  lastTs: number;
   shown: boolean;
   /** This view's canvas pictures (blob: URLs, revoked with the view). */
   painter: CanvasPainter;
@@ -274,15 +272,7 @@ export class LivePlayer {
       this.rebuild([{ type: EventType.Meta, timestamp: e.timestamp, data: { href: '', width: this.viewport.width || 1024, height: this.viewport.height || 768 } }, e]);
       return;
     }
-    const now = performance.now() - live.startPerf;
-    let ts = Number(e.timestamp) + live.shift;
-    if (ts - live.baseline > now) {
-      live.shift -= ts - live.baseline - now;
-      ts = live.baseline + now;
-    }
-    if (ts < live.lastTs) ts = live.lastTs;
-    live.lastTs = ts;
-    e.timestamp = ts;
+    e.timestamp = liveTimestamp(live, Number(e.timestamp), performance.now() - live.startPerf);
     this.stats.eventsApplied++;
     live.replayer.addEvent(e as never);
   }

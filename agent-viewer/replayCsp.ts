@@ -2,7 +2,7 @@
  * The replay document's own Content-Security-Policy, per account: images, fonts, media and
  * style sheets only from the account's page origins (plus data: and blob:), nothing else.
  *
- * How it is enforced (proved in test/browser.viewer.hostile.test.ts): the Replayer's iframe is an
+ * How it is enforced (proved in test/e2e/browser-viewer/hostile.test.ts): the Replayer's iframe is an
  * about:blank document; before any event is applied, the player puts a
  * `<meta http-equiv="Content-Security-Policy">` into it. Chromium keeps a policy once applied,
  * through rrweb's `document.open()` and into nested about:blank frames, and a policy can only be

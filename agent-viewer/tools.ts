@@ -10,6 +10,7 @@
  *   sends `scroll {x,y}`, throttled likewise. Revoking control ends all of that at once.
  */
 import type { AgentToRelay } from '../protocol/control.ts';
+import { MAX_INPUT_VALUE_CHARS } from '../protocol/limits.ts';
 import { isSensitiveInput, PRIVATE_REGION_SELECTOR, type ControlRefusal } from '../protocol/sensitiveField.ts';
 import type { LivePlayer } from './player.ts';
 
@@ -84,7 +85,7 @@ export class Tools {
       else this.requestControl();
     });
     el.typeInput.addEventListener('input', () => {
-      if (this.typingNode !== undefined && this.controlGranted) this.sendInput(this.typingNode, el.typeInput.value.slice(0, 4096));
+      if (this.typingNode !== undefined && this.controlGranted) this.sendInput(this.typingNode, el.typeInput.value.slice(0, MAX_INPUT_VALUE_CHARS));
     });
     el.typeForm.addEventListener('submit', (e) => {
       e.preventDefault();

@@ -13,6 +13,7 @@
  * Visitor data (name, email, URL) comes from customer pages: it is untrusted and only ever
  * written with textContent.
  */
+import { VISITORS_API_PATH } from '../protocol/endpoints.ts';
 import { normalizeLookupCode } from '../protocol/lookupCode.ts';
 import type { VisitorView as VisitorItem } from '../protocol/rest.ts';
 export type { VisitorItem };
@@ -114,7 +115,7 @@ export class VisitorList {
   private async get(q: URLSearchParams): Promise<VisitorItem[]> {
     const token = this.token();
     if (!token) throw new AuthError('Signed out.');
-    const res = await fetch(`/api/v1/visitors?${q}`, { headers: { authorization: `Bearer ${token}` }, cache: 'no-store', credentials: 'omit' });
+    const res = await fetch(`${VISITORS_API_PATH}?${q}`, { headers: { authorization: `Bearer ${token}` }, cache: 'no-store', credentials: 'omit' });
     const body = (await res.json().catch(() => ({}))) as { items?: VisitorItem[]; error?: { code: string; message: string } };
     if (res.status === 401) {
       throw new AuthError(body.error?.code === 'token_expired' ? 'Your agent token has expired. Sign in again.' : 'The relay did not accept your agent token. Sign in again.');

@@ -5,14 +5,11 @@
  */
 import type { RelayToVisitor } from '../protocol/control.ts';
 import { socketUrl, VISITOR_CHECK_PATH, VISITOR_SOCKET_PATH } from '../protocol/endpoints.ts';
-import { Close, VISITOR_FINAL_CLOSE_CODES } from '../protocol/errors.ts';
+import { ABNORMAL_CLOSE_CODE, Close, VISITOR_FINAL_CLOSE_CODES } from '../protocol/errors.ts';
+import { backoffDelay, checkRefusalCode, diagnose, MAX_BACKOFF_ATTEMPT } from './backoff.ts';
 import { KEYS, load, remove, save } from './storage.ts';
 
 const FORGET = JSON.stringify({ t: 'forget' });
-const BACKOFF_BASE_MS = 500;
-const BACKOFF_CAP_MS = 30_000;
-/** Refusals that will not change by retrying. */
-const PERMANENT = new Set(['missing_key', 'unknown_key', 'forbidden_origin']);
 const PUSHBACK = new Set<number>([Close.rateLimited.code, Close.overloaded.code]);
 
 export interface ConnectionEvents {
@@ -25,26 +22,30 @@ export interface ConnectionEvents {
 }
 
 export class Connection {
-  private ws?: WebSocket;
-  private attempt = 0;
+  #ws?: WebSocket;
+  #attempt = 0;
   /** Consecutive closes by which the relay pushed back (see onclose). */
-  private pushbacks = 0;
-  private timer?: ReturnType<typeof setTimeout>;
-  private stopped = false;
+  #pushbacks = 0;
+  #timer?: ReturnType<typeof setTimeout>;
+  #stopped = false;
 
-  constructor(
-    private readonly relay: URL,
-    private readonly key: string,
-    private readonly on: ConnectionEvents,
-  ) {}
+  readonly #relay: URL;
+  readonly #key: string;
+  readonly #on: ConnectionEvents;
+
+  constructor(relay: URL, key: string, on: ConnectionEvents) {
+    this.#relay = relay;
+    this.#key = key;
+    this.#on = on;
+  }
 
   get socket(): WebSocket | undefined {
-    return this.ws?.readyState === WebSocket.OPEN ? this.ws : undefined;
+    return this.#ws?.readyState === WebSocket.OPEN ? this.#ws : undefined;
   }
 
   start(): void {
-    this.stopped = false;
-    this.connect();
+    this.#stopped = false;
+    this.#connect();
   }
 
   /** Sends an already validated control message (see Session.send). */
@@ -63,15 +64,15 @@ export class Connection {
 
   /** Closes for good (until `start()`); nothing is sent after this. */
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    const ws = this.ws;
-    this.ws = undefined;
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    const ws = this.#ws;
+    this.#ws = undefined;
     if (ws && ws.readyState < WebSocket.CLOSING) ws.close(Close.normal.code);
   }
 
-  private query(): URLSearchParams {
-    const q = new URLSearchParams({ key: this.key });
+  #query(): URLSearchParams {
+    const q = new URLSearchParams({ key: this.#key });
     const vid = load('local', KEYS.visitorId);
     const vt = load('local', KEYS.visitorToken);
     if (vid && vt) {
@@ -83,24 +84,24 @@ export class Connection {
     return q;
   }
 
-  private connect(): void {
-    if (this.stopped) return;
-    const base = socketUrl(this.relay, VISITOR_SOCKET_PATH);
-    const query = this.query();
+  #connect(): void {
+    if (this.#stopped) return;
+    const base = socketUrl(this.#relay, VISITOR_SOCKET_PATH);
+    const query = this.#query();
     let opened = false;
     let ws: WebSocket;
     try {
       ws = new WebSocket(`${base}?${query}`);
     } catch {
-      this.retryLater();
+      this.#retryLater();
       return;
     }
-    this.ws = ws;
+    this.#ws = ws;
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => {
       opened = true;
-      this.attempt = 0;
-      this.on.open();
+      this.#attempt = 0;
+      this.#on.open();
     };
     ws.onmessage = (ev) => {
       if (typeof ev.data !== 'string') return;
@@ -116,66 +117,66 @@ export class Connection {
         save('session', KEYS.tabId, msg.tabId);
         if (load('local', KEYS.forgetPending)) ws.send(FORGET);
       }
-      this.on.message(msg);
+      this.#on.message(msg);
     };
     ws.onerror = () => {
       /* followed by onclose; the browser already logged what it knows */
     };
     ws.onclose = (ev) => {
-      if (this.ws === ws) this.ws = undefined;
-      if (this.stopped) return;
-      if (ev.code === Close.visitorDeleted.code) this.forgetIds();
+      if (this.#ws === ws) this.#ws = undefined;
+      if (this.#stopped) return;
+      if (ev.code === Close.visitorDeleted.code) this.#forgetIds();
       if (VISITOR_FINAL_CLOSE_CODES.has(ev.code)) {
-        this.stopped = true;
-        this.on.closed(ev.code, true);
+        this.#stopped = true;
+        this.#on.closed(ev.code, true);
         return;
       }
-      this.on.closed(ev.code, false);
+      this.#on.closed(ev.code, false);
       // Pushed back (rate limited, overloaded): back off as if the connect had failed, growing each
       // time, rather than reconnecting at once because the socket had opened.
-      if (PUSHBACK.has(ev.code)) this.attempt = Math.min(++this.pushbacks + 2, 16);
-      else if (opened) this.pushbacks = 0;
-      if (opened) this.retryLater();
-      else void this.diagnose(query);
+      if (PUSHBACK.has(ev.code)) this.#attempt = Math.min(++this.#pushbacks + 2, MAX_BACKOFF_ATTEMPT);
+      else if (opened) this.#pushbacks = 0;
+      if (opened) this.#retryLater();
+      else void this.#diagnose(query);
     };
   }
 
   /** A connect that never opened: refused (stop, or drop stale ids) or unreachable (back off). */
-  private async diagnose(query: URLSearchParams): Promise<void> {
+  async #diagnose(query: URLSearchParams): Promise<void> {
     let code: string | undefined;
     try {
-      const res = await fetch(`${this.relay.origin}${VISITOR_CHECK_PATH}?${query}`, { credentials: 'omit', cache: 'no-store' });
-      if (res.status !== 204) code = ((await res.json()) as { error?: { code?: string } }).error?.code;
+      const res = await fetch(`${this.#relay.origin}${VISITOR_CHECK_PATH}?${query}`, { credentials: 'omit', cache: 'no-store' });
+      if (res.status !== 204) code = checkRefusalCode(res.status, await res.json());
     } catch {
       code = undefined; // the relay is unreachable: a network problem, retry later
     }
-    if (this.stopped) return;
-    if (code && PERMANENT.has(code)) {
-      this.stopped = true;
-      this.on.closed(1006, true);
+    if (this.#stopped) return;
+    const next = diagnose(code);
+    if (next === 'stop') {
+      this.#stopped = true;
+      this.#on.closed(ABNORMAL_CLOSE_CODE, true);
       return;
     }
-    if (code === 'visitor_token_invalid') {
-      this.forgetIds();
-      this.connect(); // start fresh right away with a new id
+    if (next === 'fresh') {
+      this.#forgetIds();
+      this.#connect(); // start fresh right away with a new id
       return;
     }
-    this.retryLater();
+    this.#retryLater();
   }
 
-  private forgetIds(): void {
+  #forgetIds(): void {
     remove('local', KEYS.visitorId);
     remove('local', KEYS.visitorToken);
     remove('local', KEYS.forgetPending); // the ids it was about are gone: a new id has nothing to erase
-    this.on.idsForgotten();
+    this.#on.idsForgotten();
   }
 
-  private retryLater(): void {
-    if (this.stopped) return;
-    // Full jitter: a relay restart does not bring every visitor back in the same instant.
-    const delay = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
-    this.attempt = Math.min(this.attempt + 1, 16);
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.connect(), delay);
+  #retryLater(): void {
+    if (this.#stopped) return;
+    const delay = backoffDelay(this.#attempt);
+    this.#attempt = Math.min(this.#attempt + 1, MAX_BACKOFF_ATTEMPT);
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#connect(), delay);
   }
 }

@@ -4,6 +4,8 @@
  * and, optionally, the stub (docs/embed.md) so `Cobrowse.*` calls made before it loads are queued.
  * Its only global is `window.Cobrowse`. Nothing is captured or sent until the visitor shares.
  */
+import { EMAIL_MAX_CHARS, IDENTIFY_MAX_CHARS } from '../protocol/control.ts';
+import { MISSING_KEY } from '../protocol/errors.ts';
 import { Emitter } from './emitter.ts';
 import { mergeOptions, optionsFromScript } from './options.ts';
 import { Session, type Identity } from './session.ts';
@@ -29,7 +31,7 @@ export const EMBED_VERSION = '1';
     version: EMBED_VERSION,
     identify(who: Identity) {
       const clean: Identity = {};
-      for (const k of ['userId', 'name', 'email'] as const) if (typeof who?.[k] === 'string' && who[k]) clean[k] = who[k]!.slice(0, k === 'email' ? 254 : 256);
+      for (const k of ['userId', 'name', 'email'] as const) if (typeof who?.[k] === 'string' && who[k]) clean[k] = who[k]!.slice(0, k === 'email' ? EMAIL_MAX_CHARS : IDENTIFY_MAX_CHARS);
       session?.identify(clean);
     },
     showCode() {
@@ -67,7 +69,7 @@ export const EMBED_VERSION = '1';
   early.forEach(call);
 
   if (!script || !key || !options) {
-    events.emit('error', { code: 'missing_key', message: 'the embed script tag needs data-key="<public key>"' });
+    events.emit('error', { code: MISSING_KEY, message: 'the embed script tag needs data-key="<public key>"' });
     return;
   }
   let relay: URL;

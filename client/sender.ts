@@ -1,7 +1,8 @@
 /**
  * Turns batches of events into binary frames (kind byte + JSON, deflate-raw compressed where the
  * browser has CompressionStream) and sends them in order. The outbound queue is bounded: past the
- * limit, incremental batches are dropped and a fresh full snapshot is asked for instead of growing.
+ * limit, incremental batches are dropped and, once the socket has drained, a fresh full snapshot is
+ * asked for instead of growing: overflow → drain → snapshot is this file's job from start to end.
  */
 import { encodeAssetFrame, type AssetFrame } from '../protocol/assetFrame.ts';
 import { encodeFrame, FrameKind } from '../protocol/frames.ts';
@@ -11,6 +12,8 @@ import { DEFAULT_MAX_PAYLOAD_BYTES } from '../protocol/limits.ts';
 export const OUTBOUND_LIMIT_BYTES = 4 * 1024 * 1024;
 /** Below this, compressing costs more than it saves. */
 const COMPRESS_MIN_BYTES = 512;
+/** While over the limit, how often to check whether the backlog drained. */
+const DRAIN_POLL_MS = 250;
 /** The relay's frame limit (MAX_PAYLOAD_BYTES default); a bigger snapshot cannot be delivered. */
 export const MAX_FRAME_BYTES = DEFAULT_MAX_PAYLOAD_BYTES;
 
@@ -33,80 +36,104 @@ async function deflate(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
 export interface SenderTarget {
   /** The open socket, or undefined while disconnected. */
   socket(): WebSocket | undefined;
-  /** Called when batches were dropped: the stream has a gap and needs a fresh snapshot. */
+  /** Batches were dropped: the stream has a gap; whatever is batched for it is moot. */
   overflowed(): void;
+  /** The backlog drained after an overflow: take the full snapshot that closes the gap. */
+  drained(): void;
   error(err: unknown): void;
 }
 
 export class FrameSender {
-  private chain: Promise<void> = Promise.resolve();
-  private queuedBytes = 0;
+  #chain: Promise<void> = Promise.resolve();
+  #queuedBytes = 0;
   /** Bumped by `reset()`: work queued before it is abandoned, not sent. */
-  private generation = 0;
-  private gap = false;
-  private readonly compress = canCompress();
+  #generation = 0;
+  #gap = false;
+  #drainTimer?: ReturnType<typeof setInterval>;
+  readonly #compress = canCompress();
 
-  constructor(private readonly target: SenderTarget) {}
+  readonly #target: SenderTarget;
+
+  constructor(target: SenderTarget) {
+    this.#target = target;
+  }
 
   full(events: unknown[]): void {
-    this.gap = false;
-    this.enqueue(true, events);
+    this.#gap = false;
+    this.#enqueue(true, events);
   }
 
   /** Images and fonts for the view, sent in order just before the full snapshot they belong to. */
   assets(assets: AssetFrame[]): void {
-    const gen = this.generation;
+    const gen = this.#generation;
     for (const a of assets) {
       const frame = encodeAssetFrame(a);
-      this.queuedBytes += frame.byteLength;
-      this.chain = this.chain
+      this.#queuedBytes += frame.byteLength;
+      this.#chain = this.#chain
         .then(() => {
-          if (gen !== this.generation) return;
-          this.queuedBytes -= frame.byteLength;
-          const ws = this.target.socket();
+          if (gen !== this.#generation) return;
+          this.#queuedBytes -= frame.byteLength;
+          const ws = this.#target.socket();
           if (ws && ws.readyState === WebSocket.OPEN) ws.send(frame);
         })
-        .catch((err) => this.target.error(err));
+        .catch((err) => this.#target.error(err));
     }
   }
 
   incremental(events: unknown[]): void {
-    if (this.gap) return; // waiting for the fresh snapshot that closes the gap
-    const ws = this.target.socket();
-    if (!ws || this.queuedBytes + ws.bufferedAmount > OUTBOUND_LIMIT_BYTES) {
-      this.gap = true;
-      this.target.overflowed();
+    if (this.#gap) return; // waiting for the fresh snapshot that closes the gap
+    const ws = this.#target.socket();
+    if (!ws || this.#queuedBytes + ws.bufferedAmount > OUTBOUND_LIMIT_BYTES) {
+      this.#gap = true;
+      this.#target.overflowed();
+      this.#awaitDrain();
       return;
     }
-    this.enqueue(false, events);
+    this.#enqueue(false, events);
   }
 
   /** Abandons everything queued: `stop()` means nothing more leaves the page. */
   reset(): void {
-    this.generation++;
-    this.queuedBytes = 0;
-    this.gap = false;
+    this.#generation++;
+    this.#queuedBytes = 0;
+    this.#gap = false;
+    clearInterval(this.#drainTimer);
+    this.#drainTimer = undefined;
   }
 
   get backlogBytes(): number {
-    return this.queuedBytes + (this.target.socket()?.bufferedAmount ?? 0);
+    return this.#queuedBytes + (this.#target.socket()?.bufferedAmount ?? 0);
   }
 
-  private enqueue(full: boolean, events: unknown[]): void {
-    const gen = this.generation;
+  #awaitDrain(): void {
+    if (this.#drainTimer) return;
+    this.#drainTimer = setInterval(() => {
+      if (this.backlogBytes > 0 || !this.#target.socket()) return;
+      clearInterval(this.#drainTimer);
+      this.#drainTimer = undefined;
+      try {
+        this.#target.drained();
+      } catch (err) {
+        this.#target.error(err);
+      }
+    }, DRAIN_POLL_MS);
+  }
+
+  #enqueue(full: boolean, events: unknown[]): void {
+    const gen = this.#generation;
     const json = encoder.encode(JSON.stringify(events)) as Uint8Array<ArrayBuffer>;
-    this.queuedBytes += json.byteLength;
-    this.chain = this.chain
+    this.#queuedBytes += json.byteLength;
+    this.#chain = this.#chain
       .then(async () => {
-        if (gen !== this.generation) return;
-        const compressed = this.compress && json.byteLength >= COMPRESS_MIN_BYTES;
+        if (gen !== this.#generation) return;
+        const compressed = this.#compress && json.byteLength >= COMPRESS_MIN_BYTES;
         const payload = compressed ? await deflate(json) : json;
-        if (gen !== this.generation) return; // stopped while compressing
-        this.queuedBytes -= json.byteLength;
-        const ws = this.target.socket();
+        if (gen !== this.#generation) return; // stopped while compressing
+        this.#queuedBytes -= json.byteLength;
+        const ws = this.#target.socket();
         if (!ws || ws.readyState !== WebSocket.OPEN) return;
         if (payload.byteLength + 1 > MAX_FRAME_BYTES) {
-          this.target.error(new Error(`frame of ${payload.byteLength} bytes is over the relay's limit`));
+          this.#target.error(new Error(`frame of ${payload.byteLength} bytes is over the relay's limit`));
           return;
         }
         const kind = full
@@ -114,6 +141,6 @@ export class FrameSender {
           : compressed ? FrameKind.IncrementalDeflate : FrameKind.Incremental;
         ws.send(encodeFrame(kind, payload));
       })
-      .catch((err) => this.target.error(err));
+      .catch((err) => this.#target.error(err));
   }
 }

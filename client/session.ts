@@ -2,16 +2,21 @@
  * One tab's co-browsing session: who is watching, what the visitor agreed to, and when capture
  * runs. Capture starts only when the relay asks for a snapshot, which it does only after the
  * visitor consented (or the account turned consent off); it stops when the last agent leaves.
+ * The parts live beside it: consentMemory.ts, captureLifecycle.ts (capture + sender), pagePoll.ts,
+ * toolDispatch.ts.
  */
-import { parseVisitorMessage, UI_HIDDEN, type AgentLeftMsg, type AgentToolForVisitor, type RelayToVisitor, type VisitorEndReason, type VisitorToRelay } from '../protocol/control.ts';
-import { Capture } from './capture.ts';
+import { parseVisitorMessage, UI_HIDDEN, type AgentLeftMsg, type RelayToVisitor, type VisitorEndReason, type VisitorToRelay } from '../protocol/control.ts';
+import { Close } from '../protocol/errors.ts';
+import { CaptureLifecycle } from './captureLifecycle.ts';
+import { ConsentMemory } from './consentMemory.ts';
+import { askConsent } from './consentPrompt.ts';
 import { Connection } from './connection.ts';
-import { applyClick, applyInput, applyScroll, type ControlRules } from './control.ts';
 import type { Emitter } from './emitter.ts';
 import { matchesShortcut, type EmbedOptions } from './options.ts';
+import { PagePoll } from './pagePoll.ts';
 import { configureUnmask } from './privacy.ts';
-import { FrameSender } from './sender.ts';
 import { KEYS, load, save } from './storage.ts';
+import { ToolDispatch } from './toolDispatch.ts';
 import { SharingBar } from './ui/bar.ts';
 import { CodePanel } from './ui/codePanel.ts';
 import { UiGuard, type UiProblem } from './ui/guard.ts';
@@ -20,448 +25,311 @@ import { Notices } from './ui/notice.ts';
 import { Presence } from './ui/presence.ts';
 import { Prompts } from './ui/prompt.ts';
 
-const PAGE_POLL_MS = 1000;
-/** How long an agreement outlives the agent's watching (reconnects, relay restarts, reloads). */
-const CONSENT_MEMORY_MS = 5 * 60_000;
-/** While the outbound queue is over its limit, how often to check whether it drained. */
-const DRAIN_POLL_MS = 250;
 /** At most one `tab-active` per this long: focus and visibility events can come in bursts. */
 const TAB_ACTIVE_MIN_INTERVAL_MS = 1000;
 
 export type Identity = { userId?: string; name?: string; email?: string };
 
 export class Session {
-  private readonly connection: Connection;
-  private readonly capture: Capture;
-  private readonly sender: FrameSender;
-  private readonly ui = new UiHost();
-  private readonly prompts = new Prompts(this.ui);
-  private readonly presence = new Presence(this.ui);
-  private readonly codePanel = new CodePanel(this.ui);
-  private readonly bar: SharingBar;
-  private readonly notices = new Notices(this.ui);
+  readonly #connection: Connection;
+  readonly #capture: CaptureLifecycle;
+  readonly #ui = new UiHost();
+  readonly #prompts = new Prompts(this.#ui);
+  readonly #presence = new Presence(this.#ui);
+  readonly #codePanel = new CodePanel(this.#ui);
+  readonly #bar: SharingBar;
+  readonly #notices = new Notices(this.#ui);
   /** Sharing goes on only while the sharing bar is in front of the visitor (guard.ts). */
-  private readonly barGuard: UiGuard;
+  readonly #barGuard: UiGuard;
   /** Agents watching this tab now (id → name). */
-  private readonly watchers = new Map<string, string>();
-  /** Agents holding control. */
-  private readonly control = new Set<string>();
-  /**
-   * Agents the visitor agreed to share with in this tab, with the time the agreement lapses. Kept in
-   * sessionStorage so a reload, a navigation or a relay restart does not ask again; it lapses
-   * CONSENT_MEMORY_MS after the agent stops watching, and at once when the visitor stops sharing.
-   */
-  private readonly consented = new Map<string, number>();
+  readonly #watchers = new Map<string, string>();
+  /** Agents the visitor agreed to share with; lapses at once when the visitor stops sharing. */
+  readonly #consent = new ConsentMemory(
+    { load: () => load('session', KEYS.consented), save: (v) => save('session', KEYS.consented, v) },
+    (id) => this.#watchers.has(id),
+  );
+  readonly #tools: ToolDispatch;
+  readonly #page: PagePoll;
   /** Agents still waiting for the visitor's local consent (`requireConsent` option). */
-  private readonly awaitingLocal = new Set<string>();
+  readonly #awaitingLocal = new Set<string>();
   /** Agents the visitor has just allowed through the prompt (their join is new, not a resume). */
-  private readonly justAllowed = new Set<string>();
-  private identity?: Identity;
-  private wantCode = false;
-  private lastPage = '';
-  private pageTimer?: ReturnType<typeof setInterval>;
-  private drainTimer?: ReturnType<typeof setInterval>;
-  private stopped = false;
-  private connected = false;
-  private lastTabActive = 0;
+  readonly #justAllowed = new Set<string>();
+  #identity?: Identity;
+  #wantCode = false;
+  #stopped = false;
+  #connected = false;
+  #lastTabActive = 0;
+  readonly #options: EmbedOptions;
+  readonly #events: Emitter;
 
   constructor(
     relay: URL,
     key: string,
-    private readonly options: EmbedOptions,
-    private readonly events: Emitter,
+    options: EmbedOptions,
+    events: Emitter,
   ) {
-    try {
-      for (const [id, until] of Object.entries(JSON.parse(load('session', KEYS.consented) ?? '{}'))) if (typeof until === 'number') this.consented.set(id, until);
-    } catch {
-      /* unreadable: ask again */
-    }
-    this.bar = new SharingBar(this.ui, { stopSharing: () => this.stopSharing(), revokeControl: () => this.revokeControl() });
-    this.barGuard = new UiGuard(() => this.ui.element, () => this.bar.element, () => this.ui.repair(), (problem) => this.safely(() => this.uiHidden(problem)), true);
-    this.sender = new FrameSender({
-      socket: () => this.connection.socket,
-      overflowed: () => this.onOverflow(),
-      error: (err) => this.events.emit('error', { message: String((err as Error)?.message ?? err) }),
-    });
-    this.capture = new Capture(
-      // Every frame is checked against the bar first: a page that hid it gets nothing sent. Not
-      // cached: a stylesheet that finished loading, CSSOM edits and popover or dialog calls change
-      // nothing a MutationObserver sees, so a cached pass would let frames out after a hide.
-      { full: (e) => this.barGuard.ok() && this.sender.full(e), incremental: (e) => this.barGuard.ok() && this.sender.incremental(e), assets: (a) => this.barGuard.ok() && this.sender.assets(a) },
-      { mask: options.mask, block: options.block },
-      (err) => this.events.emit('error', { message: String((err as Error)?.message ?? err) }),
+    this.#options = options;
+    this.#events = events;
+    const error = (err: unknown) => this.#events.emit('error', { message: String((err as Error)?.message ?? err) });
+    this.#bar = new SharingBar(this.#ui, { stopSharing: () => this.#stopSharing(), revokeControl: () => this.#tools.revokeAll() });
+    this.#barGuard = new UiGuard(() => this.#ui.element, () => this.#bar.element, () => this.#ui.repair(), (problem) => this.#safely(() => this.#uiHidden(problem)), true);
+    // Every frame is checked against the bar first: a page that hid it gets nothing sent.
+    this.#capture = new CaptureLifecycle({ mask: options.mask, block: options.block }, { socket: () => this.#connection.socket, mayShare: () => this.#barGuard.ok(), error });
+    this.#tools = new ToolDispatch(
+      { watcherName: (id) => this.#watchers.get(id), send: (m) => this.#send(m), rules: () => ({ mask: options.mask, block: options.block, everPassword: this.#capture.everPassword, nodeById: (id) => this.#capture.nodeById(id) }), controlChanged: () => this.#renderBar() },
+      options.allowControl, this.#prompts, this.#presence, events,
     );
-    configureUnmask({ unmask: options.unmask, mask: options.mask, block: options.block, everPassword: this.capture.everPassword });
-    this.connection = new Connection(relay, key, {
-      open: () => this.onOpen(),
-      message: (m) => this.safely(() => this.onMessage(m)),
-      closed: (code, final) => this.onClosed(code, final),
+    this.#page = new PagePoll(options.keepUrlQuery, { capturing: () => this.#capture.running, connected: () => this.#connected, send: (m) => this.#send(m), safely: (fn) => this.#safely(fn) });
+    configureUnmask({ unmask: options.unmask, mask: options.mask, block: options.block, everPassword: this.#capture.everPassword });
+    this.#connection = new Connection(relay, key, {
+      open: () => this.#onOpen(),
+      message: (m) => this.#safely(() => this.#onMessage(m)),
+      closed: (code, final) => this.#onClosed(code, final),
       idsForgotten: () => undefined,
     });
     // The visitor switching to this tab: agents watching another of their tabs follow them here.
-    window.addEventListener('focus', () => this.safely(() => this.tabActive()));
-    document.addEventListener('visibilitychange', () => this.safely(() => document.visibilityState === 'visible' && this.tabActive()));
+    window.addEventListener('focus', () => this.#safely(() => this.#tabActive()));
+    document.addEventListener('visibilitychange', () => this.#safely(() => document.visibilityState === 'visible' && this.#tabActive()));
     if (options.shortcut) {
-      window.addEventListener('keydown', (e) => this.safely(() => matchesShortcut(options.shortcut, e) && this.showCode()), true);
+      window.addEventListener('keydown', (e) => this.#safely(() => matchesShortcut(options.shortcut, e) && this.showCode()), true);
     }
   }
 
   start(): void {
-    this.connection.start();
+    this.#connection.start();
   }
 
   identify(who: Identity): void {
-    this.identity = who;
-    this.send({ t: 'identify', ...who });
+    this.#identity = who;
+    this.#send({ t: 'identify', ...who });
   }
 
   showCode(): void {
-    if (this.stopped) return;
-    this.wantCode = true;
-    if (this.connected) this.send({ t: 'code-request' });
+    if (this.#stopped) return;
+    this.#wantCode = true;
+    if (this.#connected) this.#send({ t: 'code-request' });
   }
 
   /** `Cobrowse.stop()`: nothing more leaves the page, starting now. */
   stop(): void {
-    if (this.stopped) return;
-    this.endCapture();
-    this.send({ t: 'end' });
-    this.stopped = true;
-    this.consented.clear();
-    this.persistConsent();
-    this.connection.stop();
-    clearInterval(this.pageTimer);
-    this.prompts.cancelAll();
-    this.barGuard.stop();
-    this.ui.destroy();
-    this.events.emit('stopped', {});
+    if (this.#stopped) return;
+    this.#endCapture();
+    this.#send({ t: 'end' });
+    this.#stopped = true;
+    this.#consent.clear();
+    this.#connection.stop();
+    this.#page.stop();
+    this.#prompts.cancelAll();
+    this.#barGuard.stop();
+    this.#ui.destroy();
+    this.#events.emit('stopped', {});
   }
 
   /** `Cobrowse.forget()`: the relay erases this visitor's record and closes with 4004 (retried until it does). */
   forget(): void {
-    this.endCapture();
-    if (this.stopped) return;
-    this.connection.requestErasure();
+    this.#endCapture();
+    if (this.#stopped) return;
+    this.#connection.requestErasure();
   }
 
   // ------------------------------------------------------------------ relay messages
 
-  private onOpen(): void {
-    this.connected = true;
-    if (this.identity) this.send({ t: 'identify', ...this.identity });
+  #onOpen(): void {
+    this.#connected = true;
+    if (this.#identity) this.#send({ t: 'identify', ...this.#identity });
   }
 
-  private onMessage(m: RelayToVisitor): void {
+  #onMessage(m: RelayToVisitor): void {
     switch (m.t) {
       case 'welcome':
-        this.lastPage = '';
-        this.reportPage();
-        clearInterval(this.pageTimer);
-        this.pageTimer = setInterval(() => this.safely(() => this.reportPage()), PAGE_POLL_MS);
-        if (this.wantCode) this.send({ t: 'code-request' });
+        this.#page.start();
+        if (this.#wantCode) this.#send({ t: 'code-request' });
         // A tab opened in the foreground gets no focus event: say so once connected.
-        if (document.visibilityState === 'visible' && document.hasFocus()) this.tabActive(true);
-        this.events.emit('ready', { visitorId: m.visitorId });
+        if (document.visibilityState === 'visible' && document.hasFocus()) this.#tabActive(true);
+        this.#events.emit('ready', { visitorId: m.visitorId });
         return;
       case 'consent-request':
-        void this.askConsent(m.agent.id, m.agent.name);
+        void this.#askConsent(m.agent.id, m.agent.name);
         return;
       case 'agent-joined':
-        this.agentJoined(m.agent.id, m.agent.name);
+        this.#agentJoined(m.agent.id, m.agent.name);
         return;
       case 'snapshot-request':
         // Held while any watcher still waits for this page's own consent prompt: frames reach every watcher.
-        if (this.watchers.size > 0 && this.awaitingLocal.size === 0) this.startOrSnapshot();
+        if (this.#watchers.size > 0 && this.#awaitingLocal.size === 0) this.#startOrSnapshot();
         return;
       case 'agent-left':
-        this.agentLeft(m.agentId, m.reason);
+        this.#agentLeft(m.agentId, m.reason);
         return;
       case 'code':
-        this.wantCode = false;
-        this.codePanel.show(m.code, new Date(m.expiresAt));
-        this.events.emit('code', { code: m.code, expiresAt: m.expiresAt });
+        this.#wantCode = false;
+        this.#codePanel.show(m.code, new Date(m.expiresAt));
+        this.#events.emit('code', { code: m.code, expiresAt: m.expiresAt });
         return;
       case 'error':
-        this.events.emit('error', { code: m.code, message: m.message });
+        this.#events.emit('error', { code: m.code, message: m.message });
         return;
       default:
-        this.onTool(m);
+        this.#tools.handle(m);
     }
   }
 
-  private async askConsent(agentId: string, name: string): Promise<void> {
-    if (this.isConsented(agentId)) {
-      this.send({ t: 'consent', agentId, allow: true });
+  async #askConsent(agentId: string, name: string): Promise<void> {
+    if (this.#consent.allows(agentId)) {
+      this.#send({ t: 'consent', agentId, allow: true });
       return;
     }
-    const { allow, reason } = await this.prompts.ask(
-      `consent:${agentId}`,
-      `${name} wants to see this page`,
-      'They will see this page as you do, with passwords and form entries hidden. You can stop sharing at any time.',
-    );
+    const { allow, reason } = await askConsent(this.#prompts, agentId, name);
     if (allow) {
-      this.remember(agentId);
-      this.justAllowed.add(agentId);
+      this.#consent.remember(agentId);
+      this.#justAllowed.add(agentId);
     }
-    if (reason) this.reportHidden('the consent prompt, so nothing was shared');
-    this.send({ t: 'consent', agentId, allow, ...(reason ? { reason } : {}) });
-    this.events.emit('consent', { agent: { id: agentId, name }, allow });
+    if (reason) this.#reportHidden('the consent prompt, so nothing was shared');
+    this.#send({ t: 'consent', agentId, allow, ...(reason ? { reason } : {}) });
+    this.#events.emit('consent', { agent: { id: agentId, name }, allow });
   }
 
-  private agentJoined(agentId: string, name: string): void {
+  #agentJoined(agentId: string, name: string): void {
     // Back within the consent memory (no prompt this time): the visitor is told all the same.
-    const resumed = !this.justAllowed.delete(agentId) && this.isConsented(agentId) && !this.watchers.has(agentId);
-    this.watchers.set(agentId, name);
-    if (this.options.requireConsent && !this.isConsented(agentId)) {
+    const resumed = !this.#justAllowed.delete(agentId) && this.#consent.allows(agentId) && !this.#watchers.has(agentId);
+    this.#watchers.set(agentId, name);
+    if (this.#options.requireConsent && !this.#consent.allows(agentId)) {
       // The account lets agents in without asking; this page asks anyway, before anything is captured.
-      this.awaitingLocal.add(agentId);
-      this.endCapture(); // the relay already subscribed this agent: send nothing until the visitor answers
-      void this.prompts
-        .ask(`consent:${agentId}`, `${name} wants to see this page`, 'They will see this page as you do, with passwords and form entries hidden. You can stop sharing at any time.')
-        .then(({ allow, reason }) => this.safely(() => {
-          this.awaitingLocal.delete(agentId);
-          this.events.emit('consent', { agent: { id: agentId, name }, allow });
-          if (reason) this.reportHidden('the consent prompt, so nothing was shared');
-          if (!allow || !this.watchers.has(agentId)) {
-            this.watchers.delete(agentId);
-            this.send({ t: 'end', agentId, ...(reason ? { reason } : {}) });
-            this.renderBar();
-            if (this.watchers.size > 0 && this.awaitingLocal.size === 0) this.startOrSnapshot();
+      this.#awaitingLocal.add(agentId);
+      this.#endCapture(); // the relay already subscribed this agent: send nothing until the visitor answers
+      void askConsent(this.#prompts, agentId, name)
+        .then(({ allow, reason }) => this.#safely(() => {
+          this.#awaitingLocal.delete(agentId);
+          this.#events.emit('consent', { agent: { id: agentId, name }, allow });
+          if (reason) this.#reportHidden('the consent prompt, so nothing was shared');
+          if (!allow || !this.#watchers.has(agentId)) {
+            this.#watchers.delete(agentId);
+            this.#send({ t: 'end', agentId, ...(reason ? { reason } : {}) });
+            this.#renderBar();
+            if (this.#watchers.size > 0 && this.#awaitingLocal.size === 0) this.#startOrSnapshot();
             return;
           }
-          this.remember(agentId);
-          this.renderBar();
-          this.notices.show(`${name} is now viewing this page`);
-          if (this.awaitingLocal.size === 0) this.startOrSnapshot();
+          this.#consent.remember(agentId);
+          this.#renderBar();
+          this.#notices.show(`${name} is now viewing this page`);
+          if (this.#awaitingLocal.size === 0) this.#startOrSnapshot();
         }));
       return;
     }
-    this.remember(agentId);
-    this.codePanel.hide(); // the code has done its job
-    this.renderBar();
-    this.notices.show(resumed ? `${name} is viewing this page again` : `${name} is now viewing this page`);
-    this.events.emit('sharing', { agents: [...this.watchers.values()] });
+    this.#consent.remember(agentId);
+    this.#codePanel.hide(); // the code has done its job
+    this.#renderBar();
+    this.#notices.show(resumed ? `${name} is viewing this page again` : `${name} is now viewing this page`);
+    this.#events.emit('sharing', { agents: [...this.#watchers.values()] });
   }
 
-  private agentLeft(agentId: string, reason: AgentLeftMsg['reason']): void {
-    const name = this.watchers.get(agentId);
-    this.prompts.cancel(`consent:${agentId}`);
-    this.prompts.cancel(`control:${agentId}`);
-    this.awaitingLocal.delete(agentId);
-    this.watchers.delete(agentId);
-    this.control.delete(agentId);
-    this.presence.remove(agentId);
-    if (reason === 'ended') {
-      // The agent ended the session: coming back needs the visitor's yes again.
-      this.consented.delete(agentId);
-      this.persistConsent();
-    } else if (this.consented.has(agentId)) this.remember(agentId);
-    if (this.watchers.size === 0) this.endCapture();
-    this.renderBar();
-    if (name !== undefined && reason !== 'moved') this.notices.show(reason === 'ended' ? `${name} ended the session` : `${name} stopped viewing (connection lost)`);
-    this.events.emit('sharing', { agents: [...this.watchers.values()] });
+  #agentLeft(agentId: string, reason: AgentLeftMsg['reason']): void {
+    const name = this.#watchers.get(agentId);
+    this.#prompts.cancel(`consent:${agentId}`);
+    this.#tools.drop(agentId);
+    this.#awaitingLocal.delete(agentId);
+    this.#watchers.delete(agentId);
+    // The agent ended the session: coming back needs the visitor's yes again.
+    if (reason === 'ended') this.#consent.forget(agentId);
+    else this.#consent.refresh(agentId);
+    if (this.#watchers.size === 0) this.#endCapture();
+    this.#renderBar();
+    if (name !== undefined && reason !== 'moved') this.#notices.show(reason === 'ended' ? `${name} ended the session` : `${name} stopped viewing (connection lost)`);
+    this.#events.emit('sharing', { agents: [...this.#watchers.values()] });
   }
 
-  private onTool(m: AgentToolForVisitor): void {
-    const name = this.watchers.get(m.agentId);
-    if (name === undefined) return; // tools only from an agent watching this tab
-    switch (m.t) {
-      case 'pointer':
-        this.presence.pointer(m.agentId, name, m.x, m.y);
-        return;
-      case 'highlight':
-        this.presence.highlight(m.x, m.y, m.w, m.h);
-        return;
-      case 'control-request':
-        void this.askControl(m.agentId, name);
-        return;
-      case 'scroll':
-      case 'click':
-      case 'input': {
-        if (!this.control.has(m.agentId)) {
-          this.events.emit('control-refused', { action: m.t, reason: 'not_granted' });
-          this.send({ t: 'control-refused', agentId: m.agentId, action: m.t, reason: 'not_granted' });
-          return;
-        }
-        const refused = m.t === 'scroll' ? (applyScroll(m.x, m.y), undefined) : m.t === 'click' ? applyClick(m.x, m.y, this.rules()) : applyInput(m.nodeId, m.value, this.rules());
-        if (refused) {
-          this.events.emit('control-refused', { action: m.t, reason: refused });
-          // The agent is told too: a silent refusal left it typing into nothing.
-          this.send({ t: 'control-refused', agentId: m.agentId, action: m.t, reason: refused });
-        }
-      }
-    }
-  }
-
-  private async askControl(agentId: string, name: string): Promise<void> {
-    let allow = false;
-    if (this.options.allowControl) {
-      ({ allow } = await this.prompts.ask(
-        `control:${agentId}`,
-        `${name} asks to control this page`,
-        'They will be able to click, scroll and type for you, never in password or card fields. You can take control back at any time.',
-        'Allow control',
-        'Deny',
-      ));
-    }
-    if (!this.watchers.has(agentId)) return;
-    if (allow) this.control.add(agentId);
-    else this.control.delete(agentId);
-    this.send({ t: 'control', agentId, allow });
-    this.renderBar();
-    this.events.emit('control', { agent: { id: agentId, name }, allow });
-  }
-
-  private onClosed(code: number, final: boolean): void {
-    this.connected = false;
+  #onClosed(code: number, final: boolean): void {
+    this.#connected = false;
     // Whatever the relay knew is gone with the socket: agents must rejoin, control be asked again.
-    this.endCapture();
-    for (const id of this.watchers.keys()) if (this.consented.has(id)) this.remember(id);
-    this.watchers.clear();
-    this.control.clear();
-    this.awaitingLocal.clear();
-    this.presence.clear();
-    this.prompts.cancelAll();
-    this.renderBar();
-    clearInterval(this.pageTimer);
-    if (final) this.stopped = true;
-    this.events.emit('disconnected', { code, final });
+    this.#endCapture();
+    for (const id of this.#watchers.keys()) this.#consent.refresh(id);
+    this.#watchers.clear();
+    this.#tools.clear();
+    this.#awaitingLocal.clear();
+    this.#prompts.cancelAll();
+    this.#renderBar();
+    this.#page.stop();
+    if (final) this.#stopped = true;
+    this.#events.emit('disconnected', { code, final });
   }
 
   // ------------------------------------------------------------------ visitor actions
 
-  private stopSharing(reason?: VisitorEndReason): void {
-    this.endCapture();
-    this.send({ t: 'end', ...(reason ? { reason } : {}) });
-    this.watchers.clear();
-    this.control.clear();
-    this.consented.clear();
-    this.persistConsent();
-    this.presence.clear();
-    this.renderBar();
-    this.events.emit('sharing', { agents: [] });
+  #stopSharing(reason?: VisitorEndReason): void {
+    this.#endCapture();
+    this.#send({ t: 'end', ...(reason ? { reason } : {}) });
+    this.#watchers.clear();
+    this.#tools.clear();
+    this.#consent.clear();
+    this.#renderBar();
+    this.#events.emit('sharing', { agents: [] });
   }
 
   /** The page hid, covered or removed the sharing bar: nothing more is shared, and everyone is told why. */
-  private uiHidden(problem: UiProblem): void {
-    if (this.watchers.size === 0) return;
-    this.stopSharing(UI_HIDDEN);
-    this.reportHidden(`the sharing bar (${problem}), so sharing stopped`);
+  #uiHidden(problem: UiProblem): void {
+    if (this.#watchers.size === 0) return;
+    this.#stopSharing(UI_HIDDEN);
+    this.#reportHidden(`the sharing bar (${problem}), so sharing stopped`);
   }
 
-  private reportHidden(what: string): void {
-    this.events.emit('error', { code: UI_HIDDEN, message: `this page hid ${what}` });
-    this.notices.show('Screen sharing stopped: this page hid the sharing controls.');
-  }
-
-  private revokeControl(): void {
-    for (const agentId of this.control) this.send({ t: 'control', agentId, allow: false });
-    this.control.clear();
-    this.renderBar();
-    this.events.emit('control', { allow: false });
+  #reportHidden(what: string): void {
+    this.#events.emit('error', { code: UI_HIDDEN, message: `this page hid ${what}` });
+    this.#notices.show('Screen sharing stopped: this page hid the sharing controls.');
   }
 
   // ------------------------------------------------------------------ capture
 
-  private startOrSnapshot(): void {
-    if (this.stopped) return;
-    if (!this.barGuard.ok()) return; // the bar is not in front of the visitor: uiHidden() stopped sharing
-    const wasRunning = this.capture.running;
-    this.capture.snapshotNow();
-    if (!wasRunning) {
-      this.lastPage = '';
-      this.reportPage(); // now with the title, which is page content and waited for consent
-    }
+  #startOrSnapshot(): void {
+    if (this.#stopped) return;
+    if (!this.#barGuard.ok()) return; // the bar is not in front of the visitor: uiHidden() stopped sharing
+    // Just started: the page again, now with the title, which is page content and waited for consent.
+    if (this.#capture.startOrSnapshot()) this.#page.resend();
   }
 
-  private endCapture(): void {
-    this.capture.stop();
-    this.sender.reset();
-    clearInterval(this.drainTimer);
-    this.drainTimer = undefined;
-  }
-
-  /** Too much queued: incremental batches were dropped; take a fresh snapshot once the socket drains. */
-  private onOverflow(): void {
-    this.capture.dropPending();
-    if (this.drainTimer) return;
-    this.drainTimer = setInterval(() => this.safely(() => {
-      if (!this.capture.running) return this.endCapture();
-      if (this.sender.backlogBytes > 0 || !this.connection.socket) return;
-      clearInterval(this.drainTimer);
-      this.drainTimer = undefined;
-      this.capture.snapshotNow();
-    }), DRAIN_POLL_MS);
+  #endCapture(): void {
+    this.#capture.end();
   }
 
   // ------------------------------------------------------------------ helpers
 
   /** Tells the relay the visitor is on this tab (no page content: the message has no fields). */
-  private tabActive(force = false): void {
-    if (!this.connected || this.stopped) return;
+  #tabActive(force = false): void {
+    if (!this.#connected || this.#stopped) return;
     const now = Date.now();
-    if (!force && now - this.lastTabActive < TAB_ACTIVE_MIN_INTERVAL_MS) return;
-    this.lastTabActive = now;
-    this.send({ t: 'tab-active' });
+    if (!force && now - this.#lastTabActive < TAB_ACTIVE_MIN_INTERVAL_MS) return;
+    this.#lastTabActive = now;
+    this.#send({ t: 'tab-active' });
   }
 
-  private rules(): ControlRules {
-    return { mask: this.options.mask, block: this.options.block, everPassword: this.capture.everPassword, nodeById: (id) => this.capture.nodeById(id) };
-  }
-
-  private reportPage(): void {
-    const url = this.options.keepUrlQuery ? location.href : location.origin + location.pathname;
-    const title = this.capture.running ? document.title : '';
-    const key = `${url}\n${title}`;
-    if (key === this.lastPage || !this.connected) return;
-    this.lastPage = key;
-    this.send({ t: 'page', url: url.slice(0, 2048), title: title.slice(0, 512) });
-  }
-
-  private renderBar(): void {
-    const names = (ids: Iterable<string>) => [...ids].filter((id) => !this.awaitingLocal.has(id)).map((id) => this.watchers.get(id) ?? 'Agent');
-    const watchers = names(this.watchers.keys());
-    this.bar.render({ watchers, controllers: names(this.control) });
-    if (watchers.length > 0) this.barGuard.start();
-    else this.barGuard.stop();
-  }
-
-  private isConsented(agentId: string): boolean {
-    return (this.consented.get(agentId) ?? 0) > Date.now() || (this.watchers.has(agentId) && this.consented.has(agentId));
-  }
-
-  /** (Re)starts the agreement's lapse clock for this agent. */
-  private remember(agentId: string): void {
-    this.consented.set(agentId, Date.now() + CONSENT_MEMORY_MS);
-    this.persistConsent();
-  }
-
-  private persistConsent(): void {
-    for (const [id, until] of this.consented) if (until <= Date.now() && !this.watchers.has(id)) this.consented.delete(id);
-    save('session', KEYS.consented, JSON.stringify(Object.fromEntries(this.consented)));
+  #renderBar(): void {
+    const names = (ids: Iterable<string>) => [...ids].filter((id) => !this.#awaitingLocal.has(id)).map((id) => this.#watchers.get(id) ?? 'Agent');
+    const watchers = names(this.#watchers.keys());
+    this.#bar.render({ watchers, controllers: names(this.#tools.controllers) });
+    if (watchers.length > 0) this.#barGuard.start();
+    else this.#barGuard.stop();
   }
 
   /**
    * Validates with the relay's own schema first: a bad value from the page (say an invalid email
    * passed to identify()) is reported and dropped, never sent to get the socket closed with 4000.
    */
-  private send(msg: VisitorToRelay): void {
-    if (this.stopped) return;
+  #send(msg: VisitorToRelay): void {
+    if (this.#stopped) return;
     const text = JSON.stringify(msg);
     const checked = parseVisitorMessage(text);
     if (!checked.ok) {
-      this.events.emit('error', { code: 'bad_message', message: checked.message });
+      this.#events.emit('error', { code: Close.badMessage.reason, message: checked.message });
       return;
     }
-    this.connection.sendText(text);
+    this.#connection.sendText(text);
   }
 
   /** Runs page-facing work so that a bug of ours never surfaces as an error in the host page. */
-  private safely(fn: () => unknown): void {
+  #safely(fn: () => unknown): void {
     try {
       fn();
     } catch (err) {
-      this.events.emit('error', { message: String((err as Error)?.message ?? err) });
+      this.#events.emit('error', { message: String((err as Error)?.message ?? err) });
     }
   }
 }

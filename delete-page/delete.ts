@@ -9,6 +9,7 @@
  * Data from the API is only ever written with textContent.
  */
 
+import { VISITORS_API_PATH } from '../protocol/endpoints.ts';
 import type { ErasureView, VisitorView as Visitor } from '../protocol/rest.ts';
 
 type Kind = 'email' | 'userId' | 'visitorId' | 'q';
@@ -26,7 +27,7 @@ class ApiFailure extends Error {
   }
 }
 
-const API = '/api/v1/visitors';
+const API = VISITORS_API_PATH;
 const PAGE_SIZE = 50;
 const TIMEOUT_MS = 20_000;
 

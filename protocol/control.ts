@@ -12,6 +12,13 @@ export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const id = { type: 'string', max: 64, pattern: ID_PATTERN } as const;
 const coord = { type: 'number', min: -1e6, max: 1e7 } as const;
 
+/** Longest `page` URL and title (the embed cuts them to fit before sending). */
+export const PAGE_URL_MAX_CHARS = 2048;
+export const PAGE_TITLE_MAX_CHARS = 512;
+/** Longest `identify` user id and name, and email (RFC 5321's path limit). */
+export const IDENTIFY_MAX_CHARS = 256;
+export const EMAIL_MAX_CHARS = 254;
+
 // ---- visitor -> relay
 export interface PageMsg { t: 'page'; url: string; title: string }
 /**
@@ -98,14 +105,14 @@ export type RelayToAgent =
   | ReconnectingMsg;
 
 const visitorSchemas: Record<string, Schema> = {
-  page: { url: { type: 'string', max: 2048 }, title: { type: 'string', max: 512 } },
+  page: { url: { type: 'string', max: PAGE_URL_MAX_CHARS }, title: { type: 'string', max: PAGE_TITLE_MAX_CHARS } },
   consent: { agentId: id, allow: { type: 'boolean' }, reason: { type: 'string', max: 16, pattern: /^ui_hidden$/, optional: true } },
   control: { agentId: id, allow: { type: 'boolean' } },
   end: { agentId: { ...id, optional: true }, reason: { type: 'string', max: 16, pattern: /^ui_hidden$/, optional: true } },
   identify: {
-    userId: { type: 'string', min: 1, max: 256, optional: true },
-    name: { type: 'string', max: 256, optional: true },
-    email: { type: 'string', max: 254, pattern: /^[^@\s]+@[^@\s]+$/, optional: true },
+    userId: { type: 'string', min: 1, max: IDENTIFY_MAX_CHARS, optional: true },
+    name: { type: 'string', max: IDENTIFY_MAX_CHARS, optional: true },
+    email: { type: 'string', max: EMAIL_MAX_CHARS, pattern: /^[^@\s]+@[^@\s]+$/, optional: true },
   },
   'code-request': {},
   forget: {},

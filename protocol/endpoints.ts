@@ -12,6 +12,8 @@ export const VISITOR_CHECK_PATH = '/v1/visitor/check';
 export const AGENT_SOCKET_PATH = '/v1/agent';
 /** Prefix of every REST route (protocol/restApi.ts describes them). */
 export const API_PREFIX = '/api/v1';
+/** Visitor records: list and search (GET), one by id (GET, DELETE `/:id`), erasure (POST `/delete`). */
+export const VISITORS_API_PATH = `${API_PREFIX}/visitors`;
 /** The generated OpenAPI 3.1 document of the REST API. */
 export const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
 

@@ -14,6 +14,11 @@ export const Close = {
   rateLimited: { code: 4029, reason: 'rate_limited' },
 } as const;
 export type CloseName = keyof typeof Close;
+/**
+ * The socket layer's "closed without a close frame" (RFC 6455): never sent by the relay, so not in
+ * the table; the embed reports it when a connect was refused before the socket opened.
+ */
+export const ABNORMAL_CLOSE_CODE = 1006;
 
 /**
  * Close codes after which each client must not reconnect on its own: retrying cannot help (a bad
@@ -22,16 +27,27 @@ export type CloseName = keyof typeof Close;
 export const VISITOR_FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([Close.badMessage.code, Close.visitorDeleted.code, Close.tooBig.code]);
 export const AGENT_FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([Close.tokenExpired.code, Close.visitorDeleted.code]);
 
+/**
+ * Why a visitor's connect was refused (`/v1/visitor/check`): the embed acts on these, so they are
+ * named on their own (a property read of the table below would bundle all of it into the embed).
+ */
+export const MISSING_KEY = 'missing_key';
+export const VISITOR_TOKEN_INVALID = 'visitor_token_invalid';
+const UNKNOWN_KEY = 'unknown_key';
+const FORBIDDEN_ORIGIN = 'forbidden_origin';
+/** Of those, the refusals that retrying cannot change: the embed stops trying. */
+export const VISITOR_PERMANENT_REFUSALS: ReadonlySet<string> = new Set([MISSING_KEY, UNKNOWN_KEY, FORBIDDEN_ORIGIN]);
+
 export const HttpError = {
   badRequest: { status: 400, code: 'bad_request' },
   tokenInUrl: { status: 400, code: 'token_in_url' },
-  missingKey: { status: 400, code: 'missing_key' },
-  unknownKey: { status: 401, code: 'unknown_key' },
+  missingKey: { status: 400, code: MISSING_KEY },
+  unknownKey: { status: 401, code: UNKNOWN_KEY },
   unauthorized: { status: 401, code: 'unauthorized' },
   invalidToken: { status: 401, code: 'invalid_token' },
   tokenExpired: { status: 401, code: 'token_expired' },
-  visitorTokenInvalid: { status: 401, code: 'visitor_token_invalid' },
-  forbiddenOrigin: { status: 403, code: 'forbidden_origin' },
+  visitorTokenInvalid: { status: 401, code: VISITOR_TOKEN_INVALID },
+  forbiddenOrigin: { status: 403, code: FORBIDDEN_ORIGIN },
   notFound: { status: 404, code: 'not_found' },
   methodNotAllowed: { status: 405, code: 'method_not_allowed' },
   tooBig: { status: 413, code: 'too_big' },

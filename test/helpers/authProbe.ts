@@ -3,6 +3,7 @@
  * trusted loopback proxy): a REST call, and an agent socket upgrade reported as its HTTP outcome.
  */
 import WebSocket from 'ws';
+import { AGENT_SOCKET_PATH, agentProtocols } from '../../protocol/endpoints.ts';
 
 export interface Outcome {
   status: number;
@@ -29,7 +30,7 @@ export async function restCall(port: number, path: string, from: string, authori
 /** An agent socket upgrade: 101 when it opened (then closed at once), else the refusal. */
 export function agentUpgrade(port: number, token: string, from: string): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/agent`, ['cobrowse.v1', `bearer.${token}`], { headers: { 'x-forwarded-for': from } });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${AGENT_SOCKET_PATH}`, agentProtocols(token), { headers: { 'x-forwarded-for': from } });
     ws.once('open', () => {
       ws.close();
       resolve({ status: 101, retryAfter: null, nosniff: null });

@@ -1,5 +1,6 @@
 /** Real `ws` clients for the relay's visitor and agent sockets, with waitable inboxes. */
 import WebSocket from 'ws';
+import { AGENT_SOCKET_PATH, agentProtocols, VISITOR_SOCKET_PATH } from '../../protocol/endpoints.ts';
 import { SITE_ORIGIN } from './relay.ts';
 
 export type Msg = { t: string; [k: string]: any };
@@ -119,7 +120,7 @@ export async function connectVisitor(
   opts: { origin?: string; query?: Record<string, string>; headers?: Record<string, string> } = {},
 ): Promise<{ sock: TestSocket; welcome: Msg }> {
   const q = new URLSearchParams({ key: publicKey, ...opts.query });
-  const sock = await open(`ws://127.0.0.1:${port}/v1/visitor?${q}`, { headers: { origin: opts.origin ?? SITE_ORIGIN, ...opts.headers } });
+  const sock = await open(`ws://127.0.0.1:${port}${VISITOR_SOCKET_PATH}?${q}`, { headers: { origin: opts.origin ?? SITE_ORIGIN, ...opts.headers } });
   const welcome = await sock.next('welcome');
   return { sock, welcome };
 }
@@ -130,9 +131,9 @@ export async function connectAgent(
   opts: { origin?: string; path?: string; protocols?: string[]; headers?: Record<string, string> } = {},
 ): Promise<TestSocket> {
   const sock = await open(
-    `ws://127.0.0.1:${port}${opts.path ?? '/v1/agent'}`,
+    `ws://127.0.0.1:${port}${opts.path ?? AGENT_SOCKET_PATH}`,
     { headers: { ...(opts.origin ? { origin: opts.origin } : {}), ...opts.headers } },
-    opts.protocols ?? ['cobrowse.v1', `bearer.${token}`],
+    opts.protocols ?? agentProtocols(token),
   );
   await sock.next('ready');
   return sock;
@@ -159,3 +160,30 @@ export function frame(kind: number, seq: number, size: number, fill = 0x61): Buf
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Round-trip barriers, instead of "wait a while, then check nothing arrived". The relay handles a
+ * socket's messages in order and sends synchronously (frames too: uWS publish), and each socket's
+ * stream is ordered; so once a request's answer is back, everything the relay did for earlier
+ * messages on that socket is done, and everything it sent earlier on that socket has arrived.
+ */
+
+/** The relay has handled everything this visitor sent before (answered `code-request`; it also sets a lookup code). */
+export async function visitorBarrier(v: TestSocket, ms = 5000): Promise<void> {
+  const before = v.texts.filter((m) => m.t === 'code').length;
+  v.send({ t: 'code-request' });
+  await v.until(() => v.texts.filter((m) => m.t === 'code').length > before, ms, 'the code-request barrier');
+}
+
+/**
+ * Everything the relay sent this agent so far has arrived. Sends a `click`, which the relay refuses
+ * with an `error` and no other effect when the agent watches nobody (`not_in_session`) or watches
+ * without control (`control_not_granted`). Not for an agent holding control (the click would go
+ * through to the visitor: the barrier then times out rather than pass).
+ */
+export async function agentBarrier(a: TestSocket, ms = 5000): Promise<void> {
+  const errors = () => a.texts.filter((m) => m.t === 'error' && (m.code === 'not_in_session' || m.code === 'control_not_granted')).length;
+  const before = errors();
+  a.send({ t: 'click', x: 0, y: 0 });
+  await a.until(() => errors() > before, ms, 'the agent barrier');
+}

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { API_PREFIX } from '../../protocol/endpoints.ts';
 
 export interface NpmStartRelay {
   base: string;
@@ -55,7 +56,7 @@ export async function startNpmRelay(port: number, reuse?: { dataDir: string; sec
     banner: stderr,
     secretKey,
     async mint(agentId, name) {
-      const res = await fetch(`${base}/api/v1/agent-tokens`, {
+      const res = await fetch(`${base}${API_PREFIX}/agent-tokens`, {
         method: 'POST',
         headers: { authorization: `Bearer ${secretKey}`, 'content-type': 'application/json' },
         body: JSON.stringify({ agentId, name }),

@@ -1,5 +1,6 @@
 /** The agent viewer in real Chromium, for browser tests: open it signed in, and look into the live view. */
 import type { Browser, Page } from 'playwright-core';
+import { sleep } from './clients.ts';
 
 export interface ViewerPage {
   page: Page;
@@ -97,4 +98,5 @@ export function shadowCount(page: Page, selector: string): Promise<number> {
   return page.evaluate((sel) => document.querySelector('cobrowse-ui')?.shadowRoot?.querySelectorAll(sel).length ?? 0, selector);
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Re-exported for the viewer tests: one definition, in clients.ts. */
+export { sleep };

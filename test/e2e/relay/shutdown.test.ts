@@ -1,0 +1,57 @@
+/** `npm start`'s process: SIGTERM stops accepting, closes sockets with 1012, and exits before the deadline. */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { connectAgent, connectVisitor } from '../../helpers/clients.ts';
+import { freePort } from '../../helpers/relay.ts';
+import { SqliteStore } from '../../../relay/store/sqlite.ts';
+
+
+t.test('graceful shutdown on SIGTERM', async (t) => {
+  const port = await freePort();
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-shutdown-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'relay/main.ts'], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, PUBLIC_URL: `http://localhost:${port}`, SHUTDOWN_DEADLINE_MS: '3000' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let stdout = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  child.stdout.on('data', (d) => (stdout += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  t.teardown(() => child.kill('SIGKILL'));
+
+  const deadline = Date.now() + 30_000;
+  while (!/#token=(\S+)/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const token = /#token=(\S+)/.exec(stderr)?.[1];
+  t.ok(token, 'npm start prints the agent viewer URL with a demo token');
+  t.match(stderr, `http://localhost:${port}/demo/`, 'and the demo page URL');
+  const demo = await (await fetch(`http://127.0.0.1:${port}/demo/`)).text();
+  const key = /data-key="(pk_[^"]+)"/.exec(demo)?.[1];
+  t.ok(key, 'the demo page carries the demo account public key');
+
+  const { sock: visitor, welcome } = await connectVisitor(port, key!, { origin: `http://localhost:${port}` });
+  const agent = await connectAgent(port, token!);
+  agent.send({ t: 'join', visitorId: welcome.visitorId });
+  await visitor.next('consent-request');
+  visitor.send({ t: 'consent', agentId: 'demo-agent', allow: true });
+  await agent.next('joined');
+
+  visitor.send({ t: 'identify', userId: 'written-at-shutdown' }); // not yet flushed (flushes run each second)
+  await new Promise((r) => setTimeout(r, 50));
+  const t0 = Date.now();
+  child.kill('SIGTERM');
+  const [vc, ac] = await Promise.all([visitor.closed, agent.closed]);
+  t.same(vc, { code: 1012, reason: 'service_restart' }, 'visitor closed with 1012');
+  t.same(ac, { code: 1012, reason: 'service_restart' }, 'agent closed with 1012');
+  t.equal(await exited, 0, 'the process exits cleanly');
+  t.ok(Date.now() - t0 < 3000, 'before the deadline');
+  t.match(stdout, /shutdown complete/);
+  await t.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'no longer accepting connections');
+  const store = new SqliteStore(dataDir);
+  const demoAccount = await store.getAccountByName('demo');
+  t.equal((await store.getVisitor(demoAccount!.id, welcome.visitorId))?.userId, 'written-at-shutdown', 'pending metadata was flushed before exit');
+  await store.close();
+});

@@ -235,14 +235,15 @@ export class AgentLinks {
     }
   }
 
-  /** The visitor switched to a tab on `node` (tab-active there): agents watching it elsewhere follow. */
+  /**
+   * The visitor switched to a tab on `node` (tab-active there; `node` may be this relay): this
+   * relay's agents watching it on another relay, or waiting for it, follow without a new prompt.
+   */
   followTo(node: string, accountId: string, visitorId: string, tabId: string): void {
-    for (const agent of this.bySid.values()) {
+    for (const agent of [...this.bySid.values()]) {
       const r = agent.remote;
-      if (!r || r.node === node || r.visitorId !== visitorId || agent.accountId !== accountId || !r.node) continue;
-      this.unlink(agent, 'gone');
-      agent.remote = { node, visitorId, tabId };
-      this.forward(agent, node, { t: 'join', visitorId, tabId });
+      if (!r || agent.closed || r.node === node || r.visitorId !== visitorId || agent.accountId !== accountId) continue;
+      this.follow(agent, node, visitorId, tabId);
     }
   }
 

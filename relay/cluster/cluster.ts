@@ -218,6 +218,7 @@ export class Cluster {
 
   /** The visitor is active on this relay's tab: agents watching its tabs on other relays follow. */
   private tabActive(tab: TabData): void {
+    this.links.followTo(this.nodeId, tab.account.id, tab.visitorId, tab.tabId);
     this.bus.broadcast({ op: 'tab-active', accountId: tab.account.id, visitorId: tab.visitorId, tabId: tab.tabId });
   }
 

@@ -79,31 +79,33 @@ t.test('lookup codes are unique across relays and found from any relay', async (
 });
 
 t.test('the visitor switches to a tab on another relay: the agent follows without a new prompt', async (t) => {
-  const A = relay('A'), B = relay('B'), C = relay('C');
-  const { sock: tab1, welcome } = await connectVisitor(A.port, c.acme.publicKey);
-  const vid = welcome.visitorId as string;
-  const tok = await c.token(c.acme, 'agent-f', 'Agent F');
-  const agent = await connectAgent(B.port, tok);
-  await until(async () => (await (await api(B.base, c.acme.secretKey, `/api/v1/visitors/${vid}`)).json() as any).visitor?.online, 5000, 'online on B');
-  agent.send({ t: 'join', visitorId: vid });
-  await tab1.next('consent-request');
-  tab1.send({ t: 'consent', agentId: 'agent-f', allow: true });
-  await agent.next('joined');
-  // A second tab of the same visitor lands on C and becomes the active one.
-  const { sock: tab2 } = await connectVisitor(C.port, c.acme.publicKey, { query: { vid, vt: welcome.visitorToken } });
-  tab2.send({ t: 'tab-active' });
-  const moved = await agent.next('joined', 5000, (m) => m.tabId !== welcome.tabId);
-  t.not(moved.tabId, welcome.tabId, 'the agent now watches the tab on C');
-  await tab2.next('snapshot-request');
-  t.notOk(tab2.has('consent-request'), 'no new consent prompt on the tab on C');
-  const at = agent.frames.length;
-  const f = frame(1, 1, 3000, 0x33);
-  tab2.sendFrame(f);
-  await agent.until(() => agent.frames.length > at, 5000, 'a frame from the tab on C');
-  t.ok(agent.frames[at].equals(f), 'frames of the tab on C reach the agent on B');
-  agent.close();
-  tab1.close();
-  tab2.close();
+  for (const [to, what] of [['C', 'a third relay'], ['B', 'the agent\'s own relay']] as const) {
+    const A = relay('A'), B = relay('B');
+    const { sock: tab1, welcome } = await connectVisitor(A.port, c.acme.publicKey);
+    const vid = welcome.visitorId as string;
+    const agentId = `agent-f-${to}`;
+    const agent = await connectAgent(B.port, await c.token(c.acme, agentId));
+    await until(async () => (await (await api(B.base, c.acme.secretKey, `/api/v1/visitors/${vid}`)).json() as any).visitor?.online, 5000, 'online on B');
+    agent.send({ t: 'join', visitorId: vid });
+    await tab1.next('consent-request');
+    tab1.send({ t: 'consent', agentId, allow: true });
+    await agent.next('joined');
+    // A second tab of the same visitor lands on another relay and becomes the active one.
+    const { sock: tab2 } = await connectVisitor(relay(to).port, c.acme.publicKey, { query: { vid, vt: welcome.visitorToken } });
+    tab2.send({ t: 'tab-active' });
+    const moved = await agent.next('joined', 5000, (m) => m.tabId !== welcome.tabId);
+    t.not(moved.tabId, welcome.tabId, `the agent now watches the tab on ${what}`);
+    await tab2.next('snapshot-request');
+    t.notOk(tab2.has('consent-request'), 'no new consent prompt');
+    const at = agent.frames.length;
+    const f = frame(1, 1, 3000, 0x33);
+    tab2.sendFrame(f);
+    await agent.until(() => agent.frames.length > at, 5000, 'a frame from the new tab');
+    t.ok(agent.frames[at].equals(f), `frames of the tab on ${what} reach the agent`);
+    agent.close();
+    tab1.close();
+    tab2.close();
+  }
 });
 
 t.test('a navigation lands on another relay: the agent follows without a new prompt', async (t) => {

@@ -7,6 +7,8 @@ import t from 'tap';
 import { connectAgent, connectVisitor, frame, type TestSocket } from '../../helpers/clients.ts';
 import { startCluster, until, type TestCluster } from '../../helpers/cluster.ts';
 
+// Three relay processes and a nats-server on a shared 2-core machine: more than tap's default 120 s.
+t.setTimeout(300_000);
 let c: TestCluster;
 t.before(async () => {
   c = await startCluster(['A', 'B', 'C']);

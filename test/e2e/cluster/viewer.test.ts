@@ -10,6 +10,8 @@ import { startCluster } from '../../helpers/cluster.ts';
 import { openViewer } from '../../helpers/viewerPage.ts';
 import { fullFrame, NodeBuilder } from '../../helpers/viewerStream.ts';
 
+// A cluster and Chromium on a shared 2-core machine: more than tap's default 120 s.
+t.setTimeout(300_000);
 if (!chromiumAvailable()) {
   t.fail('Chromium is not installed at /usr/bin/chromium (apt-get install chromium); .ci/run installs it');
 } else {

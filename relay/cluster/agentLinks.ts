@@ -218,6 +218,19 @@ export class AgentLinks {
     }
   }
 
+  /**
+   * NATS is back: frames sent while this relay was resubscribing were lost without a trace, so
+   * every remote topic watched here resyncs and its visitor's relay is asked for a snapshot.
+   */
+  natsUp(): void {
+    for (const [topic, agents] of this.watchers) {
+      const node = [...agents][0]?.remote?.node;
+      if (!node) continue;
+      this.resyncWatchers(topic);
+      this.bus.send(node, { op: 'resync', topic });
+    }
+  }
+
   /** The visitor moved: this relay's waiting agents of that visitor rejoin where it is now. */
   tabSeen(tab: RemoteTab): void {
     for (const agent of this.waitingFor(tab.accountId, tab.visitorId)) {

@@ -56,7 +56,13 @@ export class Cluster {
     metrics.gauges.cluster_nats_connected = 1;
     conn.onChange((up) => {
       metrics.gauges.cluster_nats_connected = up ? 1 : 0;
-      if (!up) this.links.natsDown();
+      if (!up) return this.links.natsDown();
+      // Either side may come back first: both ask, so one of the snapshots gets through.
+      for (const topic of this.remoteAgents.watchedTopics()) {
+        const tab = this.localTab(topic);
+        if (tab) requestSnapshot(tab, metrics);
+      }
+      this.links.natsUp();
     });
     this.bus = new ClusterBus(conn, config.nodeId, config.maxPayloadBytes, config.clusterMaxPendingBytes, metrics, log, {
       envelope: (env) => this.onEnvelope(env),

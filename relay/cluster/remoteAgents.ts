@@ -84,6 +84,11 @@ export class RemoteAgents implements RemoteFanout {
     return p && { home: p.home, sid: p.sid };
   }
 
+  /** Tab topics other relays watch here. */
+  watchedTopics(): string[] {
+    return [...this.interest.keys()];
+  }
+
   /** RemoteFanout: one copy of the tab's message to each relay watching it. */
   forward(tab: TabData, message: RecognizedString, isBinary: boolean): void {
     const nodes = this.interest.get(tab.topic);

@@ -291,6 +291,11 @@ function onMessage(m: RelayToAgent): void {
       });
       return;
     }
+    case 'reconnecting':
+      // Cluster mode: the relays lost each other; the next frame puts the view back to live.
+      if (!session || session.visitorId !== m.visitorId) return;
+      setState('reconnecting', 'The relays lost touch with each other — resuming by itself…');
+      return;
     case 'error':
       ui.status.textContent = `Relay: ${m.message} (${m.code})`;
       return;

@@ -105,6 +105,8 @@ export interface PageChangedMsg { t: 'page'; visitorId: string; tabId: string; u
 export interface ControlStateMsg { t: 'control'; visitorId: string; allow: boolean }
 /** Your stream had a gap (you were too slow): discard until the next full snapshot. */
 export interface ResyncMsg { t: 'resync' }
+/** Cluster mode: your relay lost the visitor's relay (NATS down); the session resumes by itself. */
+export interface ReconnectingMsg { t: 'reconnecting'; visitorId: string }
 /** The visitor's page refused your click or typing, and why. */
 export interface ControlRefusedForAgentMsg { t: 'control-refused'; visitorId: string; action: 'click' | 'input' | 'scroll'; reason: ControlRefusal }
 /** The visitor's content key for this tab, wrapped for this viewer's key (E2eKeyMsg without the routing fields). */
@@ -115,7 +117,8 @@ export interface E2eKeyForAgentMsg { t: 'e2e-key'; visitorId: string; tabId: str
 export interface ErrorMsg { t: 'error'; code: string; message: string; retryAfterMs?: number }
 
 export type RelayToAgent =
-  | ReadyMsg | JoinedMsg | RefusedMsg | ConsentPendingMsg | VisitorLeftMsg | EndedMsg | PageChangedMsg | ControlStateMsg | ResyncMsg | ControlRefusedForAgentMsg | E2eKeyForAgentMsg | ErrorMsg;
+  | ReadyMsg | JoinedMsg | RefusedMsg | ConsentPendingMsg | VisitorLeftMsg | EndedMsg | PageChangedMsg | ControlStateMsg | ResyncMsg | ControlRefusedForAgentMsg | E2eKeyForAgentMsg | ErrorMsg
+  | ReconnectingMsg;
 
 const endReason = { type: 'string', max: 16, pattern: /^(ui_hidden|key_refused)$/, optional: true } as const;
 const publicKey = { type: 'string', min: E2E_PUBLIC_KEY_CHARS, max: E2E_PUBLIC_KEY_CHARS, pattern: /^[A-Za-z0-9_-]+$/ } as const;

@@ -90,6 +90,14 @@ export class AccountService {
     return secretKey;
   }
 
+  /** Forgets everything cached about the account (cluster mode: it was rotated on another relay). */
+  forget(accountId: string): void {
+    this.rotations++;
+    for (const [digest, v] of this.verified) if (v.accountId === accountId) this.verified.delete(digest);
+    this.byIdCache.delete(accountId);
+    for (const [key, hit] of this.byKeyCache) if (hit.account?.id === accountId) this.byKeyCache.delete(key);
+  }
+
   async byPublicKey(publicKey: string): Promise<AccountRecord | null> {
     return this.cached(this.byKeyCache, publicKey, () => this.store.getAccountByPublicKey(publicKey));
   }

@@ -1,6 +1,8 @@
 /** Relay configuration from the environment, validated once at start-up. */
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../protocol/limits.ts';
+import os from 'node:os';
 import path from 'node:path';
+import { NODE_ID_PATTERN } from '../protocol/cluster.ts';
 import { MAX_AGENT_TOKEN_LIFETIME_SEC } from './auth/agentToken.ts';
 import { normaliseOriginPattern } from './auth/origin.ts';
 import { loadSecurityConfig, type SecurityConfig } from './securityConfig.ts';
@@ -64,6 +66,14 @@ export interface RelayConfig extends SecurityConfig {
   maxPendingAdmissions: number;
   logLevel: string;
   seedDemo: boolean;
+  /** Cluster mode (docs/cluster.md): set, the relay joins the relays on this NATS; unset, it runs alone. */
+  natsUrl?: string;
+  /** This relay's name in the cluster (NATS subjects, presence). */
+  nodeId: string;
+  /** Bytes published to NATS and not yet confirmed before frames to other relays are dropped (their agents resync). */
+  clusterMaxPendingBytes: number;
+  /** Most agents of other relays acting in this relay's sessions. */
+  clusterMaxRemoteAgents: number;
 }
 
 export class ConfigError extends Error {
@@ -106,6 +116,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   } catch {
     throw new ConfigError(`PUBLIC_URL is not a URL: ${JSON.stringify(publicUrl)}`);
   }
+  const natsUrl = env.NATS_URL || undefined;
+  // Every relay must verify the others' visitor and agent tokens: one shared secret, never a per-process file.
+  if (natsUrl && !env.RELAY_SECRET) throw new ConfigError('RELAY_SECRET must be set (the same on every relay) when NATS_URL turns cluster mode on');
+  const nodeId = env.NODE_ID || defaultNodeId();
+  if (!NODE_ID_PATTERN.test(nodeId)) throw new ConfigError(`NODE_ID must be 1-64 letters, digits, _ or -, got ${JSON.stringify(nodeId)}`);
   const maxPayloadBytes = int(env, 'MAX_PAYLOAD_BYTES', DEFAULT_MAX_PAYLOAD_BYTES, 64 * 1024, 256 * MiB);
   return {
     port,
@@ -145,6 +160,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     maxPendingAdmissions: int(env, 'MAX_PENDING_ADMISSIONS', 500, 1, 1_000_000),
     logLevel: env.LOG_LEVEL || 'info',
     seedDemo: env.SEED_DEMO !== '0',
+    natsUrl,
+    nodeId,
+    clusterMaxPendingBytes: int(env, 'CLUSTER_MAX_PENDING_BYTES', 64 * MiB, MiB),
+    clusterMaxRemoteAgents: int(env, 'CLUSTER_MAX_REMOTE_AGENTS', 50_000, 1),
     ...loadSecurityConfig(env),
   };
+}
+
+/** hostname-pid-random: unique per process, readable in logs. */
+function defaultNodeId(): string {
+  const host = os.hostname().replace(/[^A-Za-z0-9_-]/g, '').slice(0, 40) || 'relay';
+  return `${host}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 }

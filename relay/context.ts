@@ -12,6 +12,8 @@ import type { ClientLimits } from './limits/clientLimits.ts';
 import type { AccountAdmin } from './services/accountAdmin.ts';
 import type { ErasureService } from './services/erasure.ts';
 import type { VisitorDirectory } from './services/visitorDirectory.ts';
+import type { LookupCodes } from './services/lookupCodes.ts';
+import type { Cluster } from './cluster/cluster.ts';
 
 /**
  * What the socket and HTTP handlers share. Handlers call the services (metadata, directory,
@@ -29,6 +31,10 @@ export interface RelayContext {
   directory: VisitorDirectory;
   /** The one way visitor data is deleted. */
   erasure: ErasureService;
+  /** Lookup codes (unique across the cluster in cluster mode). */
+  lookupCodes: LookupCodes;
+  /** Cluster mode (NATS_URL): set once the relay joined the cluster. */
+  cluster?: Cluster;
   /** Account actions that are recorded wherever they come from (secret rotation). */
   accountAdmin: AccountAdmin;
   log: Logger;

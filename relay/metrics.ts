@@ -32,6 +32,22 @@ export class Metrics {
     /** Client-caused actions refused because an activity budget was spent or the log was backlogged. */
     activity_refused_total: 0,
     log_lines_suppressed_total: 0,
+    // Cluster mode (docs/cluster.md); all zero when NATS_URL is unset.
+    cluster_envelopes_in_total: 0,
+    /** Malformed envelopes or chunks from NATS: dropped. */
+    cluster_bad_messages_total: 0,
+    /** Frames sent to watching relays (once per relay, not per agent), and their bytes. */
+    cluster_frames_out_total: 0,
+    cluster_frame_bytes_out_total: 0,
+    cluster_frames_in_total: 0,
+    /** Frames not sent to a watching relay (NATS down, or CLUSTER_MAX_PENDING_BYTES reached): its agents resync. */
+    cluster_frames_dropped_total: 0,
+    cluster_messages_dropped_total: 0,
+    /** Chunks of incomplete frames dropped on arrival (a gap): the topic's agents resync. */
+    cluster_chunks_dropped_total: 0,
+    cluster_presence_write_failures_total: 0,
+    /** Lookup codes issued without a cluster-wide claim (NATS unreachable). */
+    cluster_code_claims_unchecked_total: 0,
   };
   readonly gauges = {
     visitor_sockets: 0,
@@ -41,6 +57,15 @@ export class Metrics {
     metadata_pending_visitors: 0,
     metadata_pending_activity: 0,
     metadata_abandoned_writes: 0,
+    cluster_nats_connected: 0,
+    /** Other relays' tabs in this relay's directory replica. */
+    cluster_presence_tabs: 0,
+    /** Bytes published to NATS not yet confirmed by a flush (capped by CLUSTER_MAX_PENDING_BYTES). */
+    cluster_unconfirmed_bytes: 0,
+    /** Bytes held for frames being reassembled (at most one frame per source relay). */
+    cluster_reassembly_bytes: 0,
+    /** Agents of other relays acting in sessions of this relay's visitors. */
+    cluster_remote_agents: 0,
   };
 
   render(extra: Record<string, number> = {}): string {

@@ -26,6 +26,8 @@ import { Metrics } from './metrics.ts';
 import { AccountAdmin } from './services/accountAdmin.ts';
 import { ErasureService } from './services/erasure.ts';
 import { VisitorDirectory } from './services/visitorDirectory.ts';
+import { LOOKUP_CODE_TTL_MS, LookupCodes } from './services/lookupCodes.ts';
+import { Cluster } from './cluster/cluster.ts';
 import { SessionRouter } from './sessions/router.ts';
 import { closeWith } from './sessions/send.ts';
 import { agentBehavior } from './sockets/agentSocket.ts';
@@ -69,7 +71,10 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const metadata = new MetadataService({
     store, metrics, log, secret: relaySecret, now: opts.now,
     retentionDays: config.retentionDays, activityRetentionDays: config.activityRetentionDays, maxPendingVisitors: config.maxPendingVisitorWrites,
-    endVisitors: (accountId, ids) => router.endVisitors(accountId, ids),
+    endVisitors: (accountId, ids) => {
+      router.endVisitors(accountId, ids);
+      ctx.cluster?.endVisitorsEverywhere(accountId, ids);
+    },
   });
   const limits = clientLimits(config, metrics, log, metadata);
   const router = new SessionRouter(app, config, metrics, log, metadata, limits);
@@ -85,7 +90,11 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     metadata,
     directory,
     erasure: new ErasureService(directory, metadata),
-    accountAdmin: new AccountAdmin(accounts, (a, type, f) => metadata.activity(a, type, f), log, (account) => closeRevokedAgents(router.agents, account.id, account.secretHash)),
+    lookupCodes: new LookupCodes(),
+    accountAdmin: new AccountAdmin(accounts, (a, type, f) => metadata.activity(a, type, f), log, (account) => {
+      closeRevokedAgents(router.agents, account.id, account.secretHash);
+      ctx.cluster?.rotated(account.id);
+    }),
     log,
     relaySecret,
     ipConnections: new IpConnections(config.maxConnectionsPerIp),
@@ -93,6 +102,13 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     clientLimits: limits,
     state: { shuttingDown: false },
   };
+  if (config.natsUrl) {
+    // Before listening: a relay in cluster mode takes no socket it cannot route.
+    const cluster = await Cluster.start({ config, router, accounts, metrics, log, relaySecret, lookupCodeTtlMs: LOOKUP_CODE_TTL_MS });
+    ctx.cluster = cluster;
+    directory.remote = cluster;
+    ctx.lookupCodes.claimer = cluster;
+  }
   const statics = new StaticFiles(PUBLIC_DIR, { publicUrl: config.publicUrl, ...opts.templateVars });
 
   app.ws(VISITOR_SOCKET_PATH, visitorBehavior(ctx));
@@ -152,6 +168,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       for (const v of [...ctx.router.visitors.values()]) {
         for (const tab of [...v.tabs.values()]) closeWith(tab.ws, tab, 'serviceRestart', 'relay is restarting');
       }
+      await ctx.cluster?.stop();
       await metadata.stop();
       limits.log.stop();
       await store.close();

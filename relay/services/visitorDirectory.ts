@@ -1,8 +1,15 @@
 /**
- * Who is online, matching what: the one place handlers ask about presence. Today it reads this
- * relay's session router (tabs and all); in cluster mode it is where NATS presence plugs in.
+ * Who is online, matching what: the one place handlers ask about presence. It reads this relay's
+ * session router (tabs and all) and, in cluster mode, the replica of the cluster's presence
+ * (relay/cluster/presence.ts), so it never asks other relays per request.
  */
 import type { SessionRouter } from '../sessions/router.ts';
+
+/** Visitors online on other relays (cluster mode). */
+export interface RemotePresence {
+  online(accountId: string, match?: VisitorMatch): string[];
+  isOnline(accountId: string, visitorId: string): boolean;
+}
 
 export interface VisitorMatch {
   visitorIds?: string[];
@@ -11,6 +18,9 @@ export interface VisitorMatch {
 }
 
 export class VisitorDirectory {
+  /** Set in cluster mode. */
+  remote?: RemotePresence;
+
   constructor(private readonly router: SessionRouter) {}
 
   /** Online visitor ids of an account, all of them or those matching ids, user ids or emails. */
@@ -25,10 +35,13 @@ export class VisitorDirectory {
         out.push(v.visitorId);
       }
     }
+    if (!this.remote) return out;
+    const here = new Set(out);
+    for (const id of this.remote.online(accountId, match)) if (!here.has(id)) out.push(id);
     return out;
   }
 
   isOnline(accountId: string, visitorId: string): boolean {
-    return (this.router.visitorOf(accountId, visitorId)?.tabs.size ?? 0) > 0;
+    return (this.router.visitorOf(accountId, visitorId)?.tabs.size ?? 0) > 0 || !!this.remote?.isOnline(accountId, visitorId);
   }
 }

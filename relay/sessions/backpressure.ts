@@ -32,11 +32,19 @@ export class Backpressure {
    * and returns how many agents the message went to.
    */
   afterPublish(tab: TabData, bytes: number): number {
-    const soft = this.config.agentSoftBackpressure;
     const look = (tab.uncheckedBytes += bytes) >= CHECK_EVERY_BYTES;
     if (look) tab.uncheckedBytes = 0;
+    return this.afterPublishTo(tab.agents, look);
+  }
+
+  /**
+   * The same for any set of agents (cluster mode: this relay's watchers of another relay's tab);
+   * `look`: read their send buffers this time (a local tab reads them once per CHECK_EVERY_BYTES).
+   */
+  afterPublishTo(agents: Iterable<AgentData>, look = true): number {
+    const soft = this.config.agentSoftBackpressure;
     let delivered = 0;
-    for (const agent of tab.agents) {
+    for (const agent of agents) {
       if (agent.lagging) continue;
       delivered++;
       if (look && agent.ws.getBufferedAmount() > soft) this.markLagging(agent);
@@ -53,8 +61,14 @@ export class Backpressure {
     if (agent.state === 'watching' && agent.tab) {
       agent.ws.subscribe(agent.tab.topic);
       requestSnapshot(agent.tab, this.metrics);
+    } else if (agent.remote?.topic) {
+      agent.ws.subscribe(agent.remote.topic);
+      this.onRemoteDrain?.(agent);
     }
   }
+
+  /** Cluster mode: a drained agent watching another relay's tab needs a snapshot from that relay. */
+  onRemoteDrain?: (agent: AgentData) => void;
 
   /** Periodic: close agents stuck behind for too long, and enforce the global buffer cap. */
   sweep(now = Date.now()): void {
@@ -96,7 +110,8 @@ export class Backpressure {
       this.closeSlow(agent, 'too many resyncs: the agent cannot keep up');
       return;
     }
-    if (agent.tab) agent.ws.unsubscribe(agent.tab.topic);
+    const topic = agent.tab?.topic ?? agent.remote?.topic;
+    if (topic) agent.ws.unsubscribe(topic);
     // Queued behind what is already buffered, so the agent learns of the gap in order.
     sendMessage(agent.ws, agent, { t: 'resync' });
   }

@@ -17,7 +17,7 @@ import { TabPublisher } from './publish.ts';
 import { addTo, emptySet } from './emptySet.ts';
 import { closeWith, sendMessage } from './send.ts';
 import { requestSnapshot } from './snapshots.ts';
-import type { AgentData, AgentInit, TabData, TabInit, Visitor } from './types.ts';
+import type { AgentData, AgentInit, RouterHooks, TabData, TabInit, Visitor } from './types.ts';
 
 /** A visitor's stored last-seen is refreshed at most this often by connects and by activity. */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -29,6 +29,8 @@ export class SessionRouter {
   readonly backpressure: Backpressure;
   /** The only writer of tab topics (frames go through it from sockets/visitorSocket.ts). */
   readonly publisher: TabPublisher;
+  /** Cluster mode's hooks (relay/cluster/); unset when the relay runs alone. */
+  hooks?: RouterHooks;
 
   constructor(
     app: TemplatedApp,
@@ -85,6 +87,7 @@ export class SessionRouter {
       this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, ip: tab.ip });
     }
     this.metrics.gauges.visitor_sockets++;
+    this.hooks?.tabOpened(tab);
 
     for (const agent of [...v.followers]) {
       const wanted = agent.target?.tabId;
@@ -104,6 +107,7 @@ export class SessionRouter {
     this.metrics.gauges.visitor_sockets--;
     if (v.tabs.get(tab.tabId) !== tab) return;
     v.tabs.delete(tab.tabId);
+    this.hooks?.tabClosed(tab);
     for (const agent of [...tab.agents]) {
       this.detach(agent);
       agent.state = 'following';
@@ -171,8 +175,10 @@ export class SessionRouter {
   private onPage(tab: TabData, msg: PageMsg): void {
     const v = tab.visitor;
     if (msg.url !== tab.url) this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, lastUrl: msg.url });
+    const changed = msg.url !== tab.url;
     tab.url = msg.url;
     tab.title = msg.title;
+    if (changed) this.hooks?.tabChanged(tab);
     // Published on the tab's topic so it stays in order with the frames.
     if (tab.agents.size > 0) {
       this.publisher.publish(tab, JSON.stringify({ t: 'page', visitorId: v.visitorId, tabId: tab.tabId, url: msg.url, title: msg.title }), false);
@@ -189,6 +195,7 @@ export class SessionRouter {
     this.metadata.activity(v.account.id, msg.allow ? 'consent_given' : 'consent_refused', { agentId: msg.agentId, visitorId: v.visitorId, userId: v.userId });
     if (msg.allow) addTo(v.consented, msg.agentId, (s) => (v.consented = s));
     else v.consented.delete(msg.agentId);
+    this.hooks?.consentChanged(v, msg.agentId, msg.allow);
     for (const agent of asking) {
       v.pending.delete(agent);
       if (msg.allow) {
@@ -223,6 +230,7 @@ export class SessionRouter {
     for (const agent of this.agentsOf(v)) {
       if (msg.agentId !== undefined && agent.agentId !== msg.agentId) continue;
       v.consented.delete(agent.agentId);
+      this.hooks?.consentChanged(v, agent.agentId, false);
       v.control.delete(agent.agentId);
       this.reset(agent);
       sendMessage(agent.ws, agent, { t: 'ended', visitorId: v.visitorId, reason: msg.reason ?? 'visitor_stopped' });
@@ -306,7 +314,7 @@ export class SessionRouter {
     const refusal = this.limits.activity.take(agent.ip, agent.accountId);
     if (refusal) return closeWith(agent.ws, agent, refusal.name, refusal.message);
     agent.target = { visitor: v, tabId: tab.tabId };
-    if (!v.account.requireConsent || v.consented.has(agent.agentId)) {
+    if (!v.account.requireConsent || this.hasConsent(v, agent.agentId)) {
       this.attach(agent, tab, agent.ip);
       return;
     }
@@ -327,7 +335,7 @@ export class SessionRouter {
   private followActiveTab(tab: TabData): void {
     const v = tab.visitor;
     if (tab.closed) return;
-    const mayWatch = (agent: AgentData) => !v.account.requireConsent || v.consented.has(agent.agentId);
+    const mayWatch = (agent: AgentData) => !v.account.requireConsent || this.hasConsent(v, agent.agentId);
     for (const other of v.tabs.values()) {
       if (other === tab) continue;
       const moved = new Set<string>();
@@ -353,6 +361,15 @@ export class SessionRouter {
       agent.target = { visitor: v, tabId: tab.tabId };
       sendMessage(tab.ws, tab, { t: 'consent-request', agent: agentInfo(agent) });
     }
+    this.hooks?.tabActive(tab);
+  }
+
+  /** Consent given here, or (cluster mode) on another relay. */
+  private hasConsent(v: Visitor, agentId: string): boolean {
+    if (v.consented.has(agentId)) return true;
+    if (!this.hooks?.consented(v, agentId)) return false;
+    v.consented.add(agentId);
+    return true;
   }
 
   /** Called between detach and attach, so `agent` itself is told too. */
@@ -405,7 +422,7 @@ export class SessionRouter {
    * watching someone else) also ends the visitor's agreement: coming back needs a new prompt.
    * `disconnected` keeps it, so a viewer that reconnects resumes (the visitor is told either way).
    */
-  private reset(agent: AgentData, why: 'ended' | 'disconnected' = 'ended'): void {
+  reset(agent: AgentData, why: 'ended' | 'disconnected' = 'ended'): void {
     const v = agent.target?.visitor;
     const wasIn = agent.state === 'watching' || agent.state === 'following';
     this.detach(agent);
@@ -417,7 +434,10 @@ export class SessionRouter {
         this.metadata.activity(v.account.id, 'session_ended', { agentId: agent.agentId, visitorId: v.visitorId, userId: v.userId });
         v.control.delete(agent.agentId);
         v.controlAsked.delete(agent.agentId);
-        if (why === 'ended') v.consented.delete(agent.agentId);
+        if (why === 'ended') {
+          v.consented.delete(agent.agentId);
+          this.hooks?.consentChanged(v, agent.agentId, false);
+        }
         for (const tab of v.tabs.values()) sendMessage(tab.ws, tab, { t: 'agent-left', agentId: agent.agentId, reason: why });
       }
     }

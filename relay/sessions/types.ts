@@ -63,6 +63,8 @@ export interface AgentInit extends SocketBase {
   tab?: TabData;
   lagging: boolean;
   laggingSince: number;
+  /** Cluster mode: this agent's session is held by the visitor's relay, elsewhere (docs/cluster.md). */
+  remote?: RemoteSession;
   resyncTimes: number[];
   expiryTimer?: NodeJS.Timeout;
 }
@@ -93,4 +95,28 @@ export interface Visitor {
   /** performance.now() and address of this relay's last metadata touch for this visitor. */
   touchedAt: number;
   touchedIp: string;
+}
+
+/** On the agent's relay: where its session lives and which tab topic it receives over NATS. */
+export interface RemoteSession {
+  /** The visitor's relay; undefined while waiting for the visitor to come back on some relay. */
+  node?: string;
+  visitorId: string;
+  tabId?: string;
+  /** The tab topic the agent's socket is subscribed to locally (frames arrive over NATS). */
+  topic?: string;
+}
+
+/**
+ * What the router tells cluster mode (unset when the relay runs alone): tabs for the directory,
+ * tab switches for agents on other relays, and consent, which holds on every relay.
+ */
+export interface RouterHooks {
+  tabOpened(tab: TabData): void;
+  tabChanged(tab: TabData): void;
+  tabClosed(tab: TabData): void;
+  tabActive(tab: TabData): void;
+  /** Consent this agent holds for the visitor on any relay. */
+  consented(v: Visitor, agentId: string): boolean;
+  consentChanged(v: Visitor, agentId: string, allow: boolean): void;
 }

@@ -106,7 +106,8 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
           return closeWith(ws, agent, 'badMessage', 'agents send text control messages only');
         }
         const msg = readControl(ws, agent, message, metrics, parseAgentMessage);
-        if (msg) router.onAgentMessage(agent, msg);
+        // Cluster mode: a session with a visitor on another relay goes there.
+        if (msg && !ctx.cluster?.routeAgentMessage(agent, msg)) router.onAgentMessage(agent, msg);
       } catch (err) {
         log.error({ err: (err as Error).message }, 'agent message handler failed');
         closeWith(ws, agent, 'badMessage', 'internal error handling the message');
@@ -119,6 +120,7 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
       const agent = ws.getUserData();
       releaseIpSlot(ctx, agent);
       guarded(log, 'agent close handler', () => {
+        ctx.cluster?.agentClosed(agent);
         router.removeAgent(agent);
       });
     },

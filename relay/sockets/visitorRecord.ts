@@ -3,13 +3,10 @@
  * `code-request` and `forget` (erasure). They go to the metadata and erasure services; the session
  * router never sees them.
  */
-import crypto from 'node:crypto';
 import type { VisitorToRelay } from '../../protocol/index.ts';
 import type { RelayContext } from '../context.ts';
 import { closeWith, sendMessage } from '../sessions/send.ts';
 import type { TabData, Visitor } from '../sessions/types.ts';
-
-const LOOKUP_CODE_TTL_MS = 10 * 60_000;
 
 /** Handles the message if it is one of these; returns false for the router's messages. */
 export function handleVisitorRecordMessage(ctx: RelayContext, tab: TabData, v: Visitor, msg: VisitorToRelay): boolean {
@@ -19,12 +16,13 @@ export function handleVisitorRecordMessage(ctx: RelayContext, tab: TabData, v: V
       if (msg.userId !== undefined) v.userId = msg.userId;
       if (msg.email !== undefined) v.email = msg.email;
       ctx.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, userId: msg.userId, name: msg.name, email: msg.email });
+      ctx.cluster?.visitorChanged(v);
       return true;
     case 'code-request': {
-      const code = String(crypto.randomInt(0, 1_000_000)).padStart(6, '0');
-      const expiresAt = new Date(Date.now() + LOOKUP_CODE_TTL_MS);
-      ctx.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, lookupCode: code, lookupCodeExpiresAt: expiresAt });
-      sendMessage(tab.ws, tab, { t: 'code', code, expiresAt: expiresAt.toISOString() });
+      ctx.lookupCodes.issue(v.account.id, v.visitorId).then(({ code, expiresAt }) => {
+        ctx.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, lookupCode: code, lookupCodeExpiresAt: expiresAt });
+        sendMessage(tab.ws, tab, { t: 'code', code, expiresAt: expiresAt.toISOString() });
+      }, (err) => ctx.clientLimits.log.error(tab.ip, { err: (err as Error).message }, 'lookup code failed'));
       return true;
     }
     case 'forget': {

@@ -368,7 +368,7 @@ export class SessionRouter {
   private hasConsent(v: Visitor, agentId: string): boolean {
     if (v.consented.has(agentId)) return true;
     if (!this.hooks?.consented(v, agentId)) return false;
-    v.consented.add(agentId);
+    addTo(v.consented, agentId, (s) => (v.consented = s));
     return true;
   }
 

@@ -8,7 +8,7 @@
  * tab shows up again, here or on another relay; consent given before holds (consent.ts).
  */
 import crypto from 'node:crypto';
-import { Close, type AgentToRelay, type CloseName } from '../../protocol/index.ts';
+import { Close, type AgentToRelay, type CloseName, type JoinMsg } from '../../protocol/index.ts';
 import type { ClusterEnvelope } from '../../protocol/cluster.ts';
 import type { Metrics } from '../metrics.ts';
 import type { SessionRouter } from '../sessions/router.ts';
@@ -34,7 +34,12 @@ export class AgentLinks {
 
   /** Called for every agent message before the router: true when it went to another relay. */
   route(agent: AgentData, msg: AgentToRelay): boolean {
-    if (msg.t === 'join') return this.join(agent, msg.visitorId, msg.tabId);
+    if (msg.t === 'join') {
+      // Kept for the joins this relay makes for it later (rejoin, follow): they must offer the same key.
+      agent.e2eKey = msg.key;
+      agent.e2eKeyToken = msg.keyToken;
+      return this.join(agent, msg.visitorId, msg.tabId);
+    }
     const r = agent.remote;
     if (!r) return false;
     if (r.node) {
@@ -72,7 +77,7 @@ export class AgentLinks {
     // Out of any session on this relay first, as a join to another visitor would do.
     if (agent.state !== 'idle') this.router.reset(agent, agent.target?.visitor.visitorId === visitorId ? 'disconnected' : 'ended');
     agent.remote = { ...agent.remote, node, visitorId, tabId };
-    this.forward(agent, node, { t: 'join', visitorId, ...(tabId !== undefined ? { tabId } : {}) });
+    this.forward(agent, node, joinMsg(agent, visitorId, tabId));
     return true;
   }
 
@@ -236,7 +241,7 @@ export class AgentLinks {
     for (const agent of this.waitingFor(tab.accountId, tab.visitorId)) {
       agent.remote!.node = tab.node;
       agent.remote!.tabId = tab.tabId;
-      this.forward(agent, tab.node, { t: 'join', visitorId: tab.visitorId, tabId: tab.tabId });
+      this.forward(agent, tab.node, joinMsg(agent, tab.visitorId, tab.tabId));
     }
   }
 
@@ -244,7 +249,7 @@ export class AgentLinks {
   localTabOpened(tab: TabData): void {
     for (const agent of this.waitingFor(tab.account.id, tab.visitorId)) {
       agent.remote = undefined;
-      this.router.onAgentMessage(agent, { t: 'join', visitorId: tab.visitorId, tabId: tab.tabId });
+      this.router.onAgentMessage(agent, joinMsg(agent, tab.visitorId, tab.tabId));
     }
   }
 
@@ -265,11 +270,11 @@ export class AgentLinks {
     if (agent.remote?.visitorId !== visitorId) return;
     this.unlink(agent, 'gone');
     if (node === this.nodeId) {
-      this.router.onAgentMessage(agent, { t: 'join', visitorId, tabId });
+      this.router.onAgentMessage(agent, joinMsg(agent, visitorId, tabId));
       return;
     }
     agent.remote = { node, visitorId, tabId };
-    this.forward(agent, node, { t: 'join', visitorId, tabId });
+    this.forward(agent, node, joinMsg(agent, visitorId, tabId));
   }
 
   /** Tells a proxy's relay that its agent should follow the visitor to `node`. */
@@ -281,7 +286,7 @@ export class AgentLinks {
   moveToRemote(agent: AgentData, node: string, visitorId: string, tabId: string): void {
     this.router.reset(agent, 'disconnected');
     agent.remote = { node, visitorId, tabId };
-    this.forward(agent, node, { t: 'join', visitorId, tabId });
+    this.forward(agent, node, joinMsg(agent, visitorId, tabId));
   }
 
   private *waitingFor(accountId: string, visitorId: string): Iterable<AgentData> {
@@ -289,4 +294,15 @@ export class AgentLinks {
       if (!agent.closed && agent.remote && !agent.remote.node && agent.accountId === accountId && agent.remote.visitorId === visitorId) yield agent;
     }
   }
+}
+
+/** A join on the agent's behalf, with the viewer's E2E key (and key token) it joined with, if any. */
+function joinMsg(agent: AgentData, visitorId: string, tabId?: string): JoinMsg {
+  return {
+    t: 'join',
+    visitorId,
+    ...(tabId !== undefined ? { tabId } : {}),
+    ...(agent.e2eKey !== undefined ? { key: agent.e2eKey } : {}),
+    ...(agent.e2eKeyToken !== undefined ? { keyToken: agent.e2eKeyToken } : {}),
+  };
 }

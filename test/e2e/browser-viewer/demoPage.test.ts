@@ -131,7 +131,7 @@ if (!chromiumAvailable()) {
     await alice.waitInView((d) => d.querySelectorAll('#cart li').length === 2, 5000, 'the click result in the view');
     const emailInView = await alice.pointOf('input[name=email]');
     await a.mouse.click(emailInView.x, emailInView.y);
-    await a.locator('#typebox').waitFor({ state: 'visible', timeout: 5000 });
+    await a.locator('#typebox').waitFor({ state: 'visible', timeout: 15_000 });
     await a.fill('#type-text', 'help@example.com');
     await visitor.waitForFunction(() => (document.querySelector('input[name=email]') as HTMLInputElement).value === 'help@example.com', null, { timeout: 5000 });
     t.pass('agent typing reached the visitor field');

@@ -76,6 +76,8 @@ export class AgentConnection {
       if (m.t === 'e2e-key' && typeof m.embedKey === 'string' && Number.isInteger(m.keyId)) {
         this.decoder.addKey({ embedKey: m.embedKey, keyId: m.keyId, iv: String(m.iv), wrapped: String(m.wrapped) });
       }
+      // A new tab session (tab followed, page reloaded): its embed key is pinned at its first opened frame.
+      if (m.t === 'joined') this.decoder.unpin();
       this.inbox.pushTask(() => {
         if (this.latest !== ws) return;
         this.h.onMessage(m);

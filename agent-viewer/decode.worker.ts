@@ -5,6 +5,7 @@
  * posts each result back under the id it came with. Key messages come through the same port, in
  * arrival order with the frames.
  */
+import { ENCRYPTED_KIND_BIT } from '../protocol/frames.ts';
 import { decodeFrame, FrameError, MAX_FRAME_JSON_VALUES_DEFAULTS } from './frames.ts';
 import { FrameKeys } from './e2e/frameKeys.ts';
 import type { DecodeResult, WorkerRequest } from './frameDecoder.ts';
@@ -26,10 +27,12 @@ self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
   const req = ev.data;
   queue = queue.then(async () => {
     if (req.type === 'identity') return keys.setIdentity(req.identity);
-    if (req.type === 'key') return keys.addKey(req.key);
+    if (req.type === 'key') return void keys.addKey(req.key);
     if (req.type === 'reset') return keys.reset();
+    if (req.type === 'unpin') return keys.unpin();
     const { id, data } = req;
     try {
+      if (data.byteLength > 0 && (new Uint8Array(data, 0, 1)[0] & ENCRYPTED_KIND_BIT) === 0) keys.checkPlain();
       reply({ id, ok: true, frame: await decodeFrame(data, ...MAX_FRAME_JSON_VALUES_DEFAULTS, open) });
     } catch (err) {
       const e = err instanceof FrameError ? err : new FrameError('bad_json', (err as Error)?.message ?? String(err));

@@ -10,7 +10,7 @@ import type { ViewerIdentity, WrappedKey } from './e2e/frameKeys.ts';
 
 export interface DecodeRequest { type?: undefined; id: number; data: ArrayBuffer }
 /** End-to-end keys for the worker, in order with the frames (e2e/frameKeys.ts). */
-export type KeyRequest = { type: 'identity'; identity: ViewerIdentity } | { type: 'key'; key: WrappedKey } | { type: 'reset' };
+export type KeyRequest = { type: 'identity'; identity: ViewerIdentity } | { type: 'key'; key: WrappedKey } | { type: 'reset' } | { type: 'unpin' };
 export type WorkerRequest = DecodeRequest | KeyRequest;
 /** Key messages kept to give a replacement worker (the last few; older keys are of no use). */
 const KEYS_KEPT = 8;
@@ -64,6 +64,11 @@ export class FrameDecoder {
   resetKeys(): void {
     this.keys = [];
     this.worker?.postMessage({ type: 'reset' } satisfies KeyRequest);
+  }
+
+  /** A new tab session (`joined`): the worker pins the next embed key that opens frames. */
+  unpin(): void {
+    this.worker?.postMessage({ type: 'unpin' } satisfies KeyRequest);
   }
 
   /** Fails everything in flight and stops the worker (sign-out, or a stuck worker). */

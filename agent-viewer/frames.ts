@@ -16,13 +16,15 @@ export interface DecodedFrame {
   asset?: AssetFrame;
   /** It came end-to-end encrypted (and opened with a key wrapped for this viewer). */
   encrypted?: boolean;
+  /** The embed key of the content key that opened it (encrypted frames only). */
+  embedKey?: string;
 }
 
 /** Why a frame was dropped; `too_big` and `backlog` are the ones the agent is told about specifically. */
-export type FrameErrorCode = 'unknown_kind' | 'too_big' | 'corrupt' | 'bad_json' | 'timeout' | 'decoder_failed' | 'backlog' | 'undecryptable' | 'out_of_order';
+export type FrameErrorCode = 'unknown_kind' | 'too_big' | 'corrupt' | 'bad_json' | 'timeout' | 'decoder_failed' | 'backlog' | 'undecryptable' | 'out_of_order' | 'downgrade';
 
 /** Opens an end-to-end encrypted frame (agent-viewer/e2e/frameKeys.ts): plain kind + payload, or undefined to skip it. */
-export type FrameOpener = (bytes: Uint8Array) => Promise<{ kind: FrameKind; payload: Uint8Array } | undefined>;
+export type FrameOpener = (bytes: Uint8Array) => Promise<{ kind: FrameKind; payload: Uint8Array; embedKey?: string } | undefined>;
 
 export class FrameError extends Error {
   constructor(readonly code: FrameErrorCode, message: string) {
@@ -114,7 +116,7 @@ export async function decodeFrame(data: ArrayBuffer, maxBytes = MAX_INFLATED_FRA
     const plain = new Uint8Array(opened.payload.byteLength + 1);
     plain[0] = opened.kind;
     plain.set(opened.payload, 1);
-    return { ...(await decodeFrame(plain.buffer, maxBytes, maxValues, maxStringChars)), encrypted: true };
+    return { ...(await decodeFrame(plain.buffer, maxBytes, maxValues, maxStringChars)), encrypted: true, ...(opened.embedKey ? { embedKey: opened.embedKey } : {}) };
   }
   const kind = bytes[0];
   if (!isKnownFrameKind(kind)) throw new FrameError('unknown_kind', `unknown frame kind ${kind}`);

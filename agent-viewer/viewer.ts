@@ -79,9 +79,14 @@ function joinMsg(visitorId: string, tabId?: string): JoinMsg {
 
 /** The header's "end-to-end encrypted" line: what the frames actually were, and the code to compare. */
 let e2eCode = '';
+/** Set when the relay tried to swap the embed's key mid-session (stays up for the session). */
+let e2eAlarm = '';
 function showE2e(state: 'none' | 'on' | 'off'): void {
   ui.e2e.dataset.e2e = state;
-  ui.e2e.textContent = state === 'on' ? `End-to-end encrypted${e2eCode ? ` · verification code ${e2eCode}` : ''}` : state === 'off' ? 'Not end-to-end encrypted' : '';
+  const text = state === 'on' ? `End-to-end encrypted${e2eCode ? ` · verification code ${e2eCode}` : ''}` : state === 'off' ? 'Not end-to-end encrypted' : '';
+  ui.e2e.textContent = e2eAlarm ? `${text}${text ? ' · ' : ''}WARNING: ${e2eAlarm}` : text;
+  if (e2eAlarm) ui.e2e.dataset.alarm = 'key-changed';
+  else delete ui.e2e.dataset.alarm;
 }
 
 let conn: AgentConnection | undefined;
@@ -120,6 +125,7 @@ const tools = new Tools(
     if (!session?.joined || !conn) return false;
     // Typing goes to the page sealed for it (the relay sees only that something was typed, and where).
     if (m.t === 'input' && keys.canSeal) {
+      // Sealed only for the pinned embed key (none between tab sessions: the value is held back).
       const c = conn;
       keys.sealInput(m.nodeId, m.value, (sealed) => c.send({ t: 'input', nodeId: m.nodeId, value: '', sealed }));
       return c.open;
@@ -189,6 +195,7 @@ function newKeys(): void {
   conn?.resetKeys();
   keys.forgetEmbed();
   e2eCode = '';
+  e2eAlarm = '';
   showE2e('none');
 }
 
@@ -224,6 +231,7 @@ function onMessage(m: RelayToAgent): void {
       if (!session || session.visitorId !== m.visitorId) return;
       session.joined = true;
       session.tabId = m.tabId;
+      keys.unpin(); // a new tab session: its embed key is pinned at its first frame that opens
       session.rejoinUntil = undefined;
       ui.sessionUrl.textContent = m.url;
       ui.sessionUrl.title = m.title;
@@ -281,13 +289,21 @@ function onMessage(m: RelayToAgent): void {
       player.gap(); // the relay dropped frames for us; the next full snapshot puts it right
       return;
     case 'e2e-key': {
-      // Already with the decoder (connection.ts); here only the code to show.
+      // Already with the decoder (connection.ts), which refuses it if it is not the pinned embed key.
       if (!session || session.visitorId !== m.visitorId) return;
       const s = session;
-      void keys.fromEmbed(m.embedKey).then((code) => {
+      void keys.fromEmbed(m.embedKey).then((r) => {
         if (session !== s) return;
-        e2eCode = code;
-        if (ui.e2e.dataset.e2e === 'on') showE2e('on');
+        if (r.refused) {
+          e2eAlarm = 'a key from another source than the visitor\'s page was offered mid-session and refused (the relay may be tampering). Verify the code with the visitor.';
+          notice.show(`Security warning: ${e2eAlarm}`, 'e2e_key_changed', 60_000);
+          showE2e((ui.e2e.dataset.e2e as 'on' | 'off' | 'none' | undefined) ?? 'none');
+          return;
+        }
+        if (!keys.pinnedEmbedKey && r.code) {
+          e2eCode = r.code;
+          if (ui.e2e.dataset.e2e === 'on') showE2e('on');
+        }
       });
       return;
     }
@@ -313,6 +329,14 @@ function connect(token: string): void {
     onMessage,
     onFrame: (f) => {
       if (!session?.joined) return; // not watching anyone (a frame in flight after leave)
+      if (f.encrypted && f.embedKey) {
+        const s = session;
+        void keys.pin(f.embedKey).then((code) => {
+          if (code === undefined || session !== s) return;
+          e2eCode = code;
+          if (ui.e2e.dataset.e2e === 'on') showE2e('on');
+        });
+      }
       if (f.events.length > 0 || f.asset) showE2e(f.encrypted ? 'on' : 'off');
       try {
         player.apply(f);
@@ -362,6 +386,8 @@ function onBadFrame(err: FrameError, frames = 1): void {
       ? `An update from the visitor's page was too large to show (over ${mib} MiB unpacked) and was skipped. Asking their page for a fresh copy…`
       : err.code === 'undecryptable' || err.code === 'out_of_order'
         ? `An encrypted update from the visitor's page was refused (${err.message}). Asking their page for a fresh copy…`
+      : err.code === 'downgrade'
+        ? 'Security warning: an update that was not end-to-end encrypted arrived in an encrypted session and was refused (the relay may be tampering). Asking their page for a fresh copy…'
       : err.code === 'backlog'
         ? 'The visitor\'s page sent updates faster than they could be shown; they were skipped. Asking their page for a fresh copy…'
         : 'An update from the visitor\'s page could not be read and was skipped. Asking their page for a fresh copy…',

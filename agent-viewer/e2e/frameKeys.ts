@@ -6,7 +6,10 @@
  *   it follows a gap the relay reported); anything else was replayed, reordered or dropped;
  * - a newer key may take over with its first frame (sequence 0) or a full snapshot; once it has,
  *   every older key is forgotten, so an old frame cannot be replayed after it;
- * - a frame under a key we were never given (an agent removed from the session) cannot be opened.
+ * - a frame under a key we were never given (an agent removed from the session) cannot be opened;
+ * - the embed key is pinned for the tab session (from one `joined` to the next) at the first content
+ *   key that actually opens a frame: a key message from another embed key is then refused, a key
+ *   already in use for a key id is never replaced, and plaintext frames are refused (a downgrade).
  */
 import { derivePairKey, isEncryptedKind, openFrame, unwrapContentKey, decodeE2eHeader } from '../../protocol/e2e.ts';
 import { isFullSnapshotKind, type FrameKind } from '../../protocol/frames.ts';
@@ -21,7 +24,9 @@ const MAX_KEYS = 8;
 export class FrameKeys {
   private me?: ViewerIdentity;
   /** Key id → key, in the order they arrived. */
-  private readonly keys = new Map<number, Promise<CryptoKey>>();
+  private readonly keys = new Map<number, { embedKey: string; key: Promise<CryptoKey> }>();
+  /** The embed key whose content key opened this tab session's frames. */
+  private pinned?: string;
   private cur?: { keyId: number; lastSeq: number };
   /** Every key id received in this session: a key message replayed by the relay is ignored. */
   private readonly seen = new Set<string>();
@@ -35,26 +40,46 @@ export class FrameKeys {
     this.keys.clear();
     this.seen.clear();
     this.cur = undefined;
+    this.pinned = undefined;
   }
 
-  addKey(k: WrappedKey): void {
+  /** A new tab session (`joined`: tab followed, page reloaded): the next embed key that opens frames is pinned. */
+  unpin(): void {
+    this.pinned = undefined;
+  }
+
+  get pinnedEmbedKey(): string | undefined {
+    return this.pinned;
+  }
+
+  /** Throws for a plaintext frame once this tab session has shown encrypted ones. */
+  checkPlain(): void {
+    if (this.pinned) throw new FrameError('downgrade', 'a frame that is not end-to-end encrypted, in an encrypted session');
+  }
+
+  /** `refused`: from another embed key than the pinned one, or replacing the key in use. */
+  addKey(k: WrappedKey): 'added' | 'ignored' | 'refused' {
     const me = this.me;
-    if (!me) return;
+    if (!me) return 'ignored';
+    if (this.pinned !== undefined && k.embedKey !== this.pinned) return 'refused';
+    const had = this.keys.get(k.keyId);
+    if (had && had.embedKey !== k.embedKey && this.cur?.keyId === k.keyId) return 'refused';
     const id = `${k.embedKey} ${k.keyId}`;
-    if (this.seen.has(id) || this.seen.size >= 4096) return;
+    if (this.seen.has(id) || this.seen.size >= 4096) return 'ignored';
     this.seen.add(id);
     const key = derivePairKey(me.privateKey, k.embedKey, k.embedKey, me.publicKey, 'wrap').then((pair) => unwrapContentKey(pair, k, k.embedKey, me.publicKey));
     key.catch(() => {}); // a key that does not unwrap shows up as frames that do not open
     this.keys.delete(k.keyId); // the same id from another tab's embed: the newer one counts
-    this.keys.set(k.keyId, key);
+    this.keys.set(k.keyId, { embedKey: k.embedKey, key });
     while (this.keys.size > MAX_KEYS) this.keys.delete(this.keys.keys().next().value!);
+    return 'added';
   }
 
   /**
    * The plain frame (kind byte + payload) of an encrypted one, or undefined for a frame to skip
    * quietly (the stream before this viewer's first snapshot). Throws FrameError otherwise.
    */
-  async open(bytes: Uint8Array): Promise<{ kind: FrameKind; payload: Uint8Array } | undefined> {
+  async open(bytes: Uint8Array): Promise<{ kind: FrameKind; payload: Uint8Array; embedKey: string } | undefined> {
     if (!isEncryptedKind(bytes[0])) throw new FrameError('corrupt', 'not an encrypted frame');
     let h;
     try {
@@ -63,8 +88,8 @@ export class FrameKeys {
       throw new FrameError('corrupt', (err as Error).message);
     }
     const full = isFullSnapshotKind(h.kind);
-    const keyP = this.keys.get(h.keyId);
-    if (!keyP) throw new FrameError('undecryptable', `no key ${h.keyId} was given to this viewer`);
+    const entry = this.keys.get(h.keyId);
+    if (!entry) throw new FrameError('undecryptable', `no key ${h.keyId} was given to this viewer`);
     const cur = this.cur;
     if (cur && h.keyId === cur.keyId) {
       if (h.seq <= cur.lastSeq) throw new FrameError('out_of_order', `frame ${h.seq} replayed or reordered (last was ${cur.lastSeq})`);
@@ -81,7 +106,7 @@ export class FrameKeys {
     }
     let opened;
     try {
-      opened = await openFrame(await keyP, bytes);
+      opened = await openFrame(await entry.key, bytes);
     } catch {
       throw new FrameError('undecryptable', `frame ${h.seq} under key ${h.keyId} does not open (wrong key or altered)`);
     }
@@ -93,6 +118,7 @@ export class FrameKeys {
       }
     }
     this.cur = { keyId: h.keyId, lastSeq: h.seq };
-    return { kind: h.kind as FrameKind, payload: opened.payload };
+    this.pinned ??= entry.embedKey;
+    return { kind: h.kind as FrameKind, payload: opened.payload, embedKey: entry.embedKey };
   }
 }

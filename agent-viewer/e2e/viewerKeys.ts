@@ -14,7 +14,8 @@ export class ViewerKeys {
   readonly ready: Promise<(ViewerIdentity & { thumbprint: string }) | undefined>;
   private me?: ViewerIdentity;
   /** The embed (tab) we last got a key from, and our input key with it. */
-  private embed?: { key: string; input: Promise<CryptoKey> };
+  /** The pinned embed key (`stale`: from the previous tab session, awaiting the next) and our input key with it. */
+  private embed?: { key: string; input: Promise<CryptoKey>; stale: boolean };
   private inputCounter = 0;
   private inputChain: Promise<unknown> = Promise.resolve();
   keyToken?: string;
@@ -35,14 +36,40 @@ export class ViewerKeys {
     return this.me?.publicKey;
   }
 
-  /** A key message from this embed: later input is sealed for it. Returns the verification code to show. */
-  async fromEmbed(embedKey: string): Promise<string> {
+  /**
+   * A key message from an embed. The code to show, or `refused`: the tab session's embed key is
+   * pinned (pin()) and this is another one (a relay substituting its own key); nothing changes.
+   */
+  async fromEmbed(embedKey: string): Promise<{ code: string; refused?: boolean }> {
     const me = await this.ready;
-    if (!me) return '';
-    if (this.embed?.key !== embedKey) {
-      this.embed = { key: embedKey, input: derivePairKey(me.privateKey, embedKey, embedKey, me.publicKey, 'agent-input') };
+    if (!me) return { code: '' };
+    if (this.embed && !this.embed.stale && this.embed.key !== embedKey) return { code: '', refused: true };
+    return { code: await verificationCode(embedKey, me.publicKey) };
+  }
+
+  /**
+   * The embed key whose content key opened the frames shown (the decoder worker reports it): typing
+   * is sealed only for it. Within a tab session it never changes; after unpin() (a new tab session)
+   * the next one takes over. Returns the code for it when it changed, undefined when not.
+   */
+  async pin(embedKey: string): Promise<string | undefined> {
+    const me = await this.ready;
+    if (!me) return undefined;
+    if (this.embed && (this.embed.key === embedKey || !this.embed.stale)) {
+      if (this.embed.key === embedKey) this.embed.stale = false;
+      return undefined;
     }
+    this.embed = { key: embedKey, input: derivePairKey(me.privateKey, embedKey, embedKey, me.publicKey, 'agent-input'), stale: false };
     return verificationCode(embedKey, me.publicKey);
+  }
+
+  /** A new tab session (`joined`): typing waits for its embed key to open a frame. */
+  unpin(): void {
+    if (this.embed) this.embed.stale = true;
+  }
+
+  get pinnedEmbedKey(): string | undefined {
+    return this.embed && !this.embed.stale ? this.embed.key : undefined;
   }
 
   /** A new session: typing is not sealed for the previous visitor's page. */
@@ -50,6 +77,7 @@ export class ViewerKeys {
     this.embed = undefined;
   }
 
+  /** Typing is sealed (or, between tab sessions, held back) rather than sent in the clear. */
   get canSeal(): boolean {
     return this.embed !== undefined;
   }
@@ -57,7 +85,7 @@ export class ViewerKeys {
   /** Seals one typed value; calls `send` with it, in the order typed. */
   sealInput(nodeId: number, value: string, send: (sealed: string) => void): void {
     const embed = this.embed;
-    if (!embed) return;
+    if (!embed || embed.stale) return;
     const n = this.inputCounter++;
     this.inputChain = this.inputChain.then(async () => send(await sealAgentValue(await embed.input, n, nodeId, value))).catch((err) => console.error('cobrowse viewer: cannot seal input', err));
   }

@@ -64,3 +64,52 @@ t.test('keys never given, altered frames, joining mid-stream', async (t) => {
   t.equal(opened?.kind, FrameKind.FullSnapshot, 'gives the plain kind');
   t.equal(new TextDecoder().decode(opened?.payload), '[0]', 'and the payload');
 });
+
+t.test('the embed key is pinned at the first key that opens a frame', async (t) => {
+  const { keys, give, frame } = await setup();
+  const k = await give(1);
+  t.equal(keys.pinnedEmbedKey, undefined, 'nothing pinned before a frame opens');
+  t.equal(keys.checkPlain(), undefined, 'plaintext is allowed before any encrypted frame');
+  t.ok(await keys.open(await frame(k.content, 1, 0, FrameKind.FullSnapshot)));
+  t.equal(keys.pinnedEmbedKey, k.w.embedKey, 'pinned to the embed key that opened it');
+  t.throws(() => keys.checkPlain(), { code: 'downgrade' }, 'plaintext is then refused');
+
+  // A relay's own embed key, wrapping its own content key under the key id in use and a new one.
+  const relayEmbed = await makeAgreementPair();
+  const me = (keys as unknown as { me: { publicKey: string } }).me;
+  const pair = await derivePairKey(relayEmbed.privateKey, me.publicKey, relayEmbed.publicKey, me.publicKey, 'wrap');
+  const forged = await makeContentKey();
+  for (const keyId of [1, 2]) {
+    const w = { embedKey: relayEmbed.publicKey, keyId, ...(await wrapContentKey(pair, forged, keyId, relayEmbed.publicKey, me.publicKey)) };
+    t.equal(keys.addKey(w), 'refused', `a key from another embed key is refused (id ${keyId})`);
+  }
+  t.equal(await code(keys.open(await frame(forged, 1, 1))), 'undecryptable', 'a forged frame under the id in use does not open');
+  t.equal(await code(keys.open(await frame(forged, 2, 0, FrameKind.FullSnapshot))), 'undecryptable', 'nor under a new id');
+  t.ok(await keys.open(await frame(k.content, 1, 1)), 'the real stream goes on');
+  t.equal(keys.pinnedEmbedKey, k.w.embedKey, 'still pinned to the real embed');
+
+  // A new tab session (`joined`): the next embed key that opens frames is pinned instead.
+  keys.unpin();
+  t.equal(keys.checkPlain(), undefined, 'after unpin, nothing is pinned');
+  const w3 = { embedKey: relayEmbed.publicKey, keyId: 3, ...(await wrapContentKey(pair, forged, 3, relayEmbed.publicKey, me.publicKey)) };
+  t.equal(keys.addKey(w3), 'added', 'a key from another embed is taken in a new tab session');
+  t.ok(await keys.open(await frame(forged, 3, 0, FrameKind.FullSnapshot)), 'and opens');
+  t.equal(keys.pinnedEmbedKey, relayEmbed.publicKey, 'and is pinned');
+  keys.reset();
+  t.equal(keys.pinnedEmbedKey, undefined, 'reset unpins');
+});
+
+t.test('a key id in use is never replaced, even before a pin would refuse it', async (t) => {
+  const { keys, give, frame } = await setup();
+  const k = await give(5);
+  t.ok(await keys.open(await frame(k.content, 5, 0, FrameKind.FullSnapshot)));
+  keys.unpin(); // no pin: only the key-in-use rule stands
+  const other = await makeAgreementPair();
+  const me = (keys as unknown as { me: { publicKey: string } }).me;
+  const pair = await derivePairKey(other.privateKey, me.publicKey, other.publicKey, me.publicKey, 'wrap');
+  const forged = await makeContentKey();
+  const w = { embedKey: other.publicKey, keyId: 5, ...(await wrapContentKey(pair, forged, 5, other.publicKey, me.publicKey)) };
+  t.equal(keys.addKey(w), 'refused', 'another embed\'s key under the id in use is refused');
+  t.equal(await code(keys.open(await frame(forged, 5, 1))), 'undecryptable', 'its frames do not open');
+  t.ok(await keys.open(await frame(k.content, 5, 1)), 'the real ones do');
+});

@@ -11,7 +11,7 @@ import { CaptureLifecycle } from './captureLifecycle.ts';
 import { ConsentMemory } from './consentMemory.ts';
 import { askConsent } from './consentPrompt.ts';
 import { Connection } from './connection.ts';
-import { E2eGate } from './e2e/gate.ts';
+import { E2eGate, KEY_CHANGED } from './e2e/gate.ts';
 import type { Emitter } from './emitter.ts';
 import { matchesShortcut, type EmbedOptions } from './options.ts';
 import { PagePoll } from './pagePoll.ts';
@@ -185,13 +185,14 @@ export class Session {
     // The key check comes first, also for an agent the visitor already allowed: a relay may swap keys on a rejoin.
     const admitted = await this.#e2e.admit(agent);
     if (!admitted.ok) return this.#keyRefused(agent, admitted.reason, true);
-    if (this.#consent.allows(agentId)) {
+    // The memory covers the key whose code the visitor saw: another key asks again, with its own code.
+    if (this.#consent.allows(agentId, agent.key ?? '')) {
       this.#send({ t: 'consent', agentId, allow: true });
       return;
     }
     const { allow, reason } = await askConsent(this.#prompts, agentId, name, admitted.code);
     if (allow) {
-      this.#consent.remember(agentId);
+      this.#consent.remember(agentId, agent.key ?? '');
       this.#justAllowed.add(agentId);
     }
     if (reason) this.#reportHidden('the consent prompt, so nothing was shared');
@@ -201,14 +202,25 @@ export class Session {
 
   #agentJoined(agent: AgentInfo): void {
     const { id: agentId, name } = agent;
+    const key = agent.key ?? '';
+    // Only the key the visitor agreed to (the one whose code the prompt showed) is admitted for this
+    // agent. A second join with another key while the agent watches (a relay substituting its own) is
+    // refused; a rejoin with another key (a new viewer page, or a relay that skipped the consent
+    // request) is asked about again here, with the new key's code. A pinned customer key vouches for a
+    // new key by its token instead (checked by the gate), but still one key at a time (the gate).
+    const agreed = this.#consent.keyFor(agentId);
+    const keyChanged = agreed !== undefined && agreed !== '' && agreed !== key && !this.#e2e.pinsKeys;
+    if (keyChanged && this.#watchers.has(agentId)) return this.#keyChanged(agent);
     // Back within the consent memory (no prompt this time): the visitor is told all the same.
     const resumed = !this.#justAllowed.delete(agentId) && this.#consent.allows(agentId) && !this.#watchers.has(agentId);
     this.#watchers.set(agentId, name);
-    if (this.#options.requireConsent && !this.#consent.allows(agentId)) {
+    if (keyChanged || (this.#options.requireConsent && !this.#consent.allows(agentId, key))) {
       // The account lets agents in without asking; this page asks anyway, before anything is captured.
       this.#awaitingLocal.add(agentId);
       this.#endCapture(); // the relay already subscribed this agent: send nothing until the visitor answers
-      void askConsent(this.#prompts, agentId, name)
+      // The prompt shows the code of the key this join carries: that key is the one agreed to.
+      void this.#e2e.admit(agent)
+        .then((a) => askConsent(this.#prompts, agentId, name, a.ok ? a.code : undefined))
         .then(({ allow, reason }) => this.#safely(() => {
           this.#awaitingLocal.delete(agentId);
           this.#events.emit('consent', { agent: { id: agentId, name }, allow });
@@ -220,7 +232,7 @@ export class Session {
             if (this.#watchers.size > 0 && this.#awaitingLocal.size === 0) this.#startOrSnapshot();
             return;
           }
-          this.#consent.remember(agentId);
+          this.#consent.remember(agentId, key);
           this.#e2e.joined(agent, (why) => this.#keyRefused(agent, why, false));
           this.#renderBar();
           this.#notices.show(`${name} is now viewing this page`);
@@ -228,8 +240,8 @@ export class Session {
         }));
       return;
     }
-    this.#consent.remember(agentId);
-    this.#e2e.joined(agent, (why) => this.#keyRefused(agent, why, false));
+    this.#consent.remember(agentId, key);
+    this.#e2e.joined(agent, (why) => (why === KEY_CHANGED ? this.#keyChanged(agent) : this.#keyRefused(agent, why, false)));
     this.#codePanel.hide(); // the code has done its job
     this.#renderBar();
     this.#notices.show(resumed ? `${name} is viewing this page again` : `${name} is now viewing this page`);
@@ -296,6 +308,27 @@ export class Session {
     this.#watchers.delete(agent.id);
     this.#send({ t: 'end', agentId: agent.id, reason: KEY_REFUSED });
     this.#renderBar();
+  }
+
+  /**
+   * A join for an agent with a key other than the one the visitor agreed to: nothing is wrapped for
+   * it, the visitor is told why, and the agent's session ends (the relay is not behaving; the key
+   * already admitted gets no more content keys either). The agreement keeps its key: the agent may
+   * come back with it, or ask again with a new one.
+   */
+  #keyChanged(agent: AgentInfo): void {
+    this.#events.emit('e2e-refused', { agent: { id: agent.id, name: agent.name }, reason: KEY_CHANGED });
+    this.#notices.show(`Did not share with ${agent.name}: ${KEY_CHANGED}.`);
+    this.#prompts.cancel(`consent:${agent.id}`);
+    this.#tools.drop(agent.id);
+    this.#e2e.left(agent.id);
+    this.#awaitingLocal.delete(agent.id);
+    this.#justAllowed.delete(agent.id);
+    this.#watchers.delete(agent.id);
+    this.#send({ t: 'end', agentId: agent.id, reason: KEY_REFUSED });
+    if (this.#watchers.size === 0) this.#endCapture();
+    this.#renderBar();
+    this.#events.emit('sharing', { agents: [...this.#watchers.values()] });
   }
 
   #reportHidden(what: string): void {

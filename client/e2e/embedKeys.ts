@@ -16,8 +16,6 @@ interface Peer {
   agentKey: string;
   wrap: Promise<CryptoKey>;
   input: Promise<CryptoKey>;
-  /** Highest counter of a sealed input accepted from this viewer (replay guard). */
-  lastInput: number;
 }
 
 interface ContentKey { keyId: number; key: CryptoKey; seq: number }
@@ -27,6 +25,12 @@ export class EmbedKeys {
   private current?: ContentKey;
   private nextKeyId = crypto.getRandomValues(new Uint32Array(1))[0];
   private readonly peers = new Map<string, Peer>();
+  /**
+   * Highest counter of a sealed input accepted from each viewer key (replay guard). Kept for the life
+   * of this tab's pair, not per admission: the pair key is the same after a leave and rejoin, so
+   * input recorded before it must stay refused after it.
+   */
+  private readonly lastInput = new Map<string, number>();
   /** Key changes and distributions, in order; frames are sealed only once the ones before them are done. */
   private chain: Promise<void> = Promise.resolve();
   private timer?: ReturnType<typeof setInterval>;
@@ -57,12 +61,13 @@ export class EmbedKeys {
   /** Wraps the current content key for this agent's viewer and sends it before any frame sealed after this call. */
   addAgent(agentId: string, agentKey: string): void {
     if (this.peers.has(agentKey)) return;
+    // One key per agent id: a second key for an agent already holding one is never wrapped for.
+    for (const p of this.peers.values()) if (p.agentId === agentId) throw new Error('a second end-to-end key for an agent already watching was refused');
     const peer: Peer = {
       agentId,
       agentKey,
       wrap: this.pair.then((p) => derivePairKey(p.privateKey, agentKey, p.publicKey, agentKey, 'wrap')),
       input: this.pair.then((p) => derivePairKey(p.privateKey, agentKey, p.publicKey, agentKey, 'agent-input')),
-      lastInput: -1,
     };
     this.peers.set(agentKey, peer);
     this.queue(async () => {
@@ -116,8 +121,8 @@ export class EmbedKeys {
       } catch {
         continue; // another viewer of the same agent
       }
-      if (opened.n <= p.lastInput) throw new Error('a replayed input was refused');
-      p.lastInput = opened.n;
+      if (opened.n <= (this.lastInput.get(p.agentKey) ?? -1)) throw new Error('a replayed input was refused');
+      this.lastInput.set(p.agentKey, opened.n);
       return opened.value;
     }
     throw new Error('an input not sealed by this agent was refused');

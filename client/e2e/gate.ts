@@ -16,6 +16,8 @@ export type Admission = { ok: true; code?: string } | { ok: false; reason: strin
 
 /** WebCrypto's subtle API exists only in secure contexts: a page on plain http cannot encrypt. */
 const CAN_ENCRYPT = typeof isSecureContext === 'boolean' && isSecureContext && typeof crypto !== 'undefined' && crypto.subtle !== undefined;
+/** Why a join is refused whose key is not the one the visitor agreed to for that agent. */
+export const KEY_CHANGED = 'their viewer\'s end-to-end encryption key is not the one you agreed to (a relay may have substituted it)';
 const NO_CRYPTO = 'this page is not served over https, so it cannot be end-to-end encrypted';
 
 export class E2eGate {
@@ -50,6 +52,11 @@ export class E2eGate {
     this.accountMode = mode === 'required' ? 'required' : 'off';
   }
 
+  /** The snippet pins the customer's key: a viewer key is vouched for by its token. */
+  get pinsKeys(): boolean {
+    return this.pinned;
+  }
+
   get required(): boolean {
     return this.snippetMode === 'required' || this.accountMode === 'required' || this.pinned;
   }
@@ -77,13 +84,21 @@ export class E2eGate {
 
   /** The agent now watches: it gets the content key once admitted; `refuse` runs otherwise. */
   joined(agent: AgentInfo, refuse: (reason: string) => void): void {
+    // One key per agent id: a second join with another key is refused; the key already admitted stays.
+    if (this.watching.has(agent.id) && this.watching.get(agent.id) !== agent.key) return refuse(KEY_CHANGED);
     this.watching.set(agent.id, agent.key);
     const check = this.admit(agent).then((a) => {
       if (!this.watching.has(agent.id) || this.watching.get(agent.id) !== agent.key) return;
       if (!a.ok) {
         this.left(agent.id);
         refuse(a.reason);
-      } else if (agent.key) this.keys?.addAgent(agent.id, agent.key);
+      } else if (agent.key) {
+        try {
+          this.keys?.addAgent(agent.id, agent.key);
+        } catch {
+          refuse(KEY_CHANGED); // another key of this agent already holds the content key
+        }
+      }
     });
     this.checking.add(check);
     void check.finally(() => this.checking.delete(check));

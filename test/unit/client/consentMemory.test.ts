@@ -104,3 +104,20 @@ t.test('an unreadable or malformed store means asking again, never a throw', asy
     t.notOk(memory.allows('a2'), `store ${JSON.stringify(bad)}: a2 not allowed`);
   }
 });
+
+t.test('an agreement covers one viewer key: another key is not allowed, and it survives a reload', async (t) => {
+  const { memory, store, clock, watching } = setup();
+  memory.remember('a1', 'KEY_A');
+  t.ok(memory.allows('a1', 'KEY_A'), 'the key agreed to');
+  t.notOk(memory.allows('a1', 'KEY_M'), 'another key for the same agent');
+  t.notOk(memory.allows('a1'), 'no key for an agent agreed to with one');
+  t.equal(memory.keyFor('a1'), 'KEY_A');
+  memory.refresh('a1');
+  t.equal(memory.keyFor('a1'), 'KEY_A', 'refresh keeps the key');
+  const again = new ConsentMemory(store, (id) => watching.has(id), () => clock.now);
+  t.ok(again.allows('a1', 'KEY_A') && !again.allows('a1', 'KEY_M'), 'read back from the store with its key');
+  memory.remember('a1', 'KEY_B');
+  t.notOk(memory.allows('a1', 'KEY_A'), 'one key per agent: a new agreement replaces the old key');
+  clock.now += CONSENT_MEMORY_MS;
+  t.equal(memory.keyFor('a1'), undefined, 'lapsed: no key');
+});

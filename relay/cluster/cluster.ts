@@ -66,8 +66,8 @@ export class Cluster {
     });
     this.bus = new ClusterBus(conn, config.nodeId, config.maxPayloadBytes, config.clusterMaxPendingBytes, metrics, log, {
       envelope: (env) => this.onEnvelope(env),
-      frame: (frame) => {
-        this.links.onFrame(frame);
+      frame: (frame, from) => {
+        this.links.onFrame(frame, from);
         metrics.gauges.cluster_reassembly_bytes = this.bus.pendingBytes;
       },
       lost: (topic, from) => this.links.onLost(topic, from),

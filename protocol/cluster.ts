@@ -3,7 +3,7 @@
  * control envelope (validated on receipt like any client input) and the frame chunk header. Relays
  * only; no browser ever sees these. docs/cluster.md explains the design.
  */
-import { MAX_CONTROL_BYTES } from './control.ts';
+import { KEY_REFUSED, MAX_CONTROL_BYTES, UI_HIDDEN, type VisitorEndReason } from './control.ts';
 import { validate, type Schema } from './schema.ts';
 
 /** Node ids and the ids inside subjects and keys: NATS subject tokens, never `.`, `*`, `>`. */
@@ -83,6 +83,8 @@ export type ClusterEnvelope =
   | { op: 'close-agent'; from: string; sid: string; code: number; message: string }
   | { op: 'resync'; from: string; topic: string }
   | { op: 'end-visitors'; from: string; accountId: string; visitorIds: string[] }
+  /** The visitor ended sharing (with one agent, or all) on `from`: every relay ends those agents and their consent. */
+  | { op: 'end-agents'; from: string; accountId: string; visitorId: string; agentId?: string; reason?: VisitorEndReason }
   | { op: 'rotated'; from: string; accountId: string }
   | { op: 'tab-active'; from: string; accountId: string; visitorId: string; tabId: string }
   /** To an agent's relay: the visitor it follows came back on `node` (a navigation landed there). */
@@ -111,6 +113,11 @@ const envelopeSchemas: Record<ClusterOp, Schema> = {
   'close-agent': { from: nodeId, sid: ident, code: { type: 'int', min: 1000, max: 4999 }, message: { type: 'string', max: 256 } },
   resync: { from: nodeId, topic },
   'end-visitors': { from: nodeId, accountId: ident, visitorIds: { type: 'array', max: 1000, items: ident } },
+  'end-agents': {
+    from: nodeId, accountId: ident, visitorId: ident,
+    agentId: { ...ident, optional: true },
+    reason: { type: 'string', max: 32, pattern: new RegExp(`^(${UI_HIDDEN}|${KEY_REFUSED})$`), optional: true },
+  },
   rotated: { from: nodeId, accountId: ident },
   'tab-active': { from: nodeId, accountId: ident, visitorId: ident, tabId: ident },
   follow: { from: nodeId, sid: ident, node: nodeId, visitorId: ident, tabId: ident },

@@ -74,6 +74,8 @@ export interface RelayConfig extends SecurityConfig {
   clusterMaxPendingBytes: number;
   /** Most agents of other relays acting in this relay's sessions. */
   clusterMaxRemoteAgents: number;
+  /** How often this relay re-puts its visitors' cluster consents (they expire 60 s after the last put). */
+  clusterConsentRefreshMs: number;
 }
 
 export class ConfigError extends Error {
@@ -164,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     nodeId,
     clusterMaxPendingBytes: int(env, 'CLUSTER_MAX_PENDING_BYTES', 64 * MiB, MiB),
     clusterMaxRemoteAgents: int(env, 'CLUSTER_MAX_REMOTE_AGENTS', 50_000, 1),
+    clusterConsentRefreshMs: int(env, 'CLUSTER_CONSENT_REFRESH_MS', 20_000, 100, 50_000),
     ...loadSecurityConfig(env),
   };
 }

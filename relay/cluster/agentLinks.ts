@@ -147,6 +147,12 @@ export class AgentLinks {
         }
         return;
       case 'watch': {
+        // Only a tab of the agent's own account and of the visitor it is linked to: a topic is also a
+        // local tab's uWS topic, so anything else would hand the agent another session's frames.
+        if (!env.topic.startsWith(`tab/${agent.accountId}/${agent.remote.visitorId}/`)) {
+          this.metrics.counters.cluster_bad_messages_total++;
+          return;
+        }
         if (agent.remote.topic === env.topic) return;
         this.unwatch(agent);
         agent.remote.topic = env.topic;
@@ -168,10 +174,18 @@ export class AgentLinks {
     }
   }
 
-  /** A frame of a tab some of this relay's agents watch: verbatim to their uWS topic. */
-  onFrame(frame: WholeFrame): void {
-    const agents = this.watchers.get(frame.topic);
-    if (!agents) return;
+  /**
+   * A frame of a tab some of this relay's agents watch: verbatim to their uWS topic, only when it
+   * comes from the relay they are linked to (not a relay the visitor left, nor a stray publisher).
+   */
+  onFrame(frame: WholeFrame, from: string): void {
+    const watching = this.watchers.get(frame.topic);
+    if (!watching) return;
+    const agents = [...watching].filter((a) => a.remote?.node === from);
+    if (agents.length === 0) {
+      this.metrics.counters.cluster_bad_messages_total++;
+      return;
+    }
     const n = this.router.publisher.publishToWatchers(frame.topic, agents, frame.data, frame.binary);
     this.metrics.counters.frames_delivered_total += n;
     this.metrics.counters.frame_bytes_delivered_total += n * frame.data.byteLength;

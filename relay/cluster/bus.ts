@@ -184,20 +184,50 @@ export class ClusterBus {
     if (data[0] !== NodeMsgKind.FrameChunk) return this.bad('unknown message kind');
     const c = decodeChunk(data);
     if (!c.ok) return this.bad(c.message);
-    let r = this.sources.get(c.header.from);
-    if (!r) {
-      if (this.sources.size >= MAX_SOURCES) this.sources.clear();
-      this.sources.set(c.header.from, (r = new Reassembler(this.maxFrameBytes)));
+    const from = c.header.from;
+    // The map's order is least recently heard first (re-inserted on every chunk).
+    let r = this.sources.get(from);
+    if (r) this.sources.delete(from);
+    else {
+      r = new Reassembler(this.maxFrameBytes);
+      for (const [old] of this.sources) {
+        if (this.sources.size < MAX_SOURCES) break;
+        this.evict(old);
+      }
     }
+    this.sources.set(from, r);
     const got = r.accept(c.header, c.data);
     if (got.dropped) {
       this.metrics.counters.cluster_chunks_dropped_total++;
-      if (got.dropped.topic) this.handlers.lost(got.dropped.topic, c.header.from);
+      if (got.dropped.topic) this.handlers.lost(got.dropped.topic, from);
+    }
+    // `from` is an unauthenticated header field: the total held across sources is capped too, the
+    // least recently heard sources' frames in progress dropped first (their watchers resync).
+    let total = this.pendingBytes;
+    for (const [old, o] of this.sources) {
+      if (total <= this.maxReassemblyBytes) break;
+      if (old === from) continue;
+      total -= o.pendingBytes;
+      this.evict(old);
     }
     if (got.done) {
       this.metrics.counters.cluster_frames_in_total++;
       this.handlers.frame(got.frame, c.header.from);
     }
+  }
+
+  /** Most bytes held in reassembly across all sources. */
+  get maxReassemblyBytes(): number {
+    return 2 * this.maxFrameBytes;
+  }
+
+  /** Forgets a source; its frame in progress, if any, is lost (the topic's watchers resync). */
+  private evict(from: string): void {
+    const topic = this.sources.get(from)?.reset();
+    this.sources.delete(from);
+    if (!topic) return;
+    this.metrics.counters.cluster_chunks_dropped_total++;
+    this.handlers.lost(topic, from);
   }
 
   private bad(why: string): void {

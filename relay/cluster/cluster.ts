@@ -66,8 +66,8 @@ export class Cluster {
     });
     this.bus = new ClusterBus(conn, config.nodeId, config.maxPayloadBytes, config.clusterMaxPendingBytes, metrics, log, {
       envelope: (env) => this.onEnvelope(env),
-      frame: (frame) => {
-        this.links.onFrame(frame);
+      frame: (frame, from) => {
+        this.links.onFrame(frame, from);
         metrics.gauges.cluster_reassembly_bytes = this.bus.pendingBytes;
       },
       lost: (topic, from) => this.links.onLost(topic, from),
@@ -92,7 +92,7 @@ export class Cluster {
     }, metrics, log);
     this.remoteAgents = new RemoteAgents(router, this.bus, metrics, config.clusterMaxRemoteAgents);
     this.links = new AgentLinks(config.nodeId, router, this.bus, this.presence, metrics);
-    this.consent = new SharedConsent(conn, () => router.visitors.values(), metrics, log);
+    this.consent = new SharedConsent(conn, () => router.visitors.values(), metrics, log, config.clusterConsentRefreshMs);
     this.codes = new CodeClaims(conn, d.lookupCodeTtlMs, metrics);
   }
 
@@ -115,6 +115,7 @@ export class Cluster {
       tabActive: (tab) => c.tabActive(tab),
       consented: (v, agentId) => c.consent.has(v, agentId),
       consentChanged: (v, agentId, allow) => c.consent.set(v, agentId, allow),
+      visitorEnded: (v, agentId, reason) => c.bus.broadcast({ op: 'end-agents', accountId: v.account.id, visitorId: v.visitorId, ...(agentId !== undefined ? { agentId } : {}), ...(reason !== undefined ? { reason } : {}) }),
     };
     d.log.info({ node: d.config.nodeId }, 'cluster mode: joined the relays on NATS');
     return c;
@@ -189,6 +190,8 @@ export class Cluster {
       }
       case 'end-visitors':
         return router.endVisitors(env.accountId, env.visitorIds);
+      case 'end-agents':
+        return router.endAgentsFromElsewhere(env.accountId, env.visitorId, env.agentId, env.reason);
       case 'rotated':
         accounts.forget(env.accountId);
         accounts.byIdUncached(env.accountId).then(

@@ -227,13 +227,26 @@ export class SessionRouter {
 
   /** The visitor stops sharing with one agent, or with all. */
   private onEnd(v: Visitor, msg: EndMsg): void {
+    this.endAgents(v, msg.agentId, msg.reason);
+    // Cluster mode: the visitor's tabs on other relays have agents too; they end there as well.
+    this.hooks?.visitorEnded(v, msg.agentId, msg.reason);
+  }
+
+  /** Another relay's visitor tab ended sharing (cluster `end-agents`): the same here, not sent on. */
+  endAgentsFromElsewhere(accountId: string, visitorId: string, agentId: string | undefined, reason: EndMsg['reason']): void {
+    const v = this.visitors.get(SessionRouter.visitorKey(accountId, visitorId));
+    if (v) this.endAgents(v, agentId, reason);
+  }
+
+  private endAgents(v: Visitor, agentId: string | undefined, reason: EndMsg['reason']): void {
+    if (agentId !== undefined && v.consented.delete(agentId)) this.hooks?.consentChanged(v, agentId, false);
     for (const agent of this.agentsOf(v)) {
-      if (msg.agentId !== undefined && agent.agentId !== msg.agentId) continue;
+      if (agentId !== undefined && agent.agentId !== agentId) continue;
       v.consented.delete(agent.agentId);
       this.hooks?.consentChanged(v, agent.agentId, false);
       v.control.delete(agent.agentId);
       this.reset(agent);
-      sendMessage(agent.ws, agent, { t: 'ended', visitorId: v.visitorId, reason: msg.reason ?? 'visitor_stopped' });
+      sendMessage(agent.ws, agent, { t: 'ended', visitorId: v.visitorId, reason: reason ?? 'visitor_stopped' });
     }
   }
 

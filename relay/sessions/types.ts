@@ -2,6 +2,7 @@
 import type { WebSocket } from 'uWebSockets.js';
 import type { AccountRecord } from '../store/types.ts';
 import type { TokenBucket } from '../limits/tokenBucket.ts';
+import type { VisitorEndReason } from '../../protocol/control.ts';
 
 export interface SocketBase {
   ip: string;
@@ -119,4 +120,6 @@ export interface RouterHooks {
   /** Consent this agent holds for the visitor on any relay. */
   consented(v: Visitor, agentId: string): boolean;
   consentChanged(v: Visitor, agentId: string, allow: boolean): void;
+  /** The visitor pressed Stop sharing / End session here: every relay ends that visitor's agents. */
+  visitorEnded(v: Visitor, agentId: string | undefined, reason: VisitorEndReason | undefined): void;
 }

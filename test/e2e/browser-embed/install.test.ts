@@ -13,8 +13,11 @@ import { freePort, startTestRelay } from '../../helpers/relay.ts';
 import { startSite } from '../../helpers/site.ts';
 
 /** The budget for embed.js, gzipped. rrweb's recorder is about three quarters of it. */
-/** 44 KiB since end-to-end encryption (key schedule, WebCrypto glue, key-token check: +3.7 KiB); was 40. */
-const GZIP_BUDGET_BYTES = 44 * 1024;
+/**
+ * 45 KiB since end-to-end encryption (key schedule, WebCrypto glue, key-token check: +3.7 KiB; the
+ * key binding that refuses a swapped key on rejoin: +0.5 KiB); was 40.
+ */
+const GZIP_BUDGET_BYTES = 45 * 1024;
 const BROWSER_NETWORK_NOISE = /^(WebSocket connection to .* failed|Failed to load resource)/;
 
 t.test('embed.js stays within its gzip budget', async (t) => {

@@ -137,9 +137,19 @@ export class LivePlayer {
     this.toolLayer.hidden = true;
   }
 
+  /**
+   * The view on screen: the live one once rebuilt, else the one it replaces (still visible while a
+   * new snapshot is built), so a click during a rebuild still finds its field. Mirror ids are the
+   * recorder's and stay the same across snapshots of one page.
+   */
+  private get onScreen(): Live | undefined {
+    if (this.live?.shown) return this.live;
+    return this.retiring?.shown ? this.retiring : undefined;
+  }
+
   /** The replayed page's iframe, when there is one on screen. */
   get iframe(): HTMLIFrameElement | undefined {
-    return this.live?.shown ? this.live.host.querySelector('iframe') ?? undefined : undefined;
+    return this.onScreen?.host.querySelector('iframe') ?? undefined;
   }
 
   /** Agent-page client coordinates → the visitor's viewport CSS pixels (null outside the page). */
@@ -154,11 +164,12 @@ export class LivePlayer {
 
   /** The replayed element under a viewport point, with its rrweb mirror id. */
   nodeAt(x: number, y: number): { el: Element; id: number } | undefined {
+    const view = this.onScreen;
     const doc = this.iframe?.contentDocument;
-    if (!doc || !this.live) return undefined;
+    if (!doc || !view) return undefined;
     const el = doc.elementFromPoint(x, y);
     if (!el) return undefined;
-    const id = this.live.replayer.getMirror().getId(el);
+    const id = view.replayer.getMirror().getId(el);
     return id > 0 ? { el, id } : undefined;
   }
 

@@ -35,10 +35,11 @@ export function agentUpgrade(port: number, token: string, from: string): Promise
       ws.close();
       resolve({ status: 101, retryAfter: null, nosniff: null });
     });
-    ws.once('unexpected-response', (_req, res) => {
+    ws.once('unexpected-response', (req, res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c));
       res.on('end', () => {
+        req.destroy(); // ws leaves a refused handshake's socket open once we listen for this event
         let code: string | undefined;
         try {
           code = JSON.parse(body)?.error?.code;

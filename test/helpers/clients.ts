@@ -97,9 +97,12 @@ function open(url: string, opts: WebSocket.ClientOptions, protocols?: string[]):
     const ws = new WebSocket(url, protocols, opts);
     const s = new TestSocket(ws);
     ws.once('open', () => resolve(s));
-    ws.once('unexpected-response', (_req, res) => {
+    ws.once('unexpected-response', (req, res) => {
       let body = '';
       res.on('data', (c) => (body += c));
+      // ws leaves a refused handshake's socket open once we listen for this event: the process would
+      // then wait for the relay's 10 s idle timeout before it could exit.
+      res.on('end', () => req.destroy());
       res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, body: safeJson(body) })));
     });
     ws.once('error', reject);

@@ -35,7 +35,10 @@ export function stormVisitor(port: number, publicKey: string, query: Record<stri
       if (error.code !== undefined) finish({ kind: 'shed', code, reason: reason.toString(), error, at: Date.now() });
       else finish({ kind: 'other', detail: `closed ${code} ${reason.toString()}`, at: Date.now() });
     });
-    ws.on('unexpected-response', (_req, res) => finish({ kind: 'other', detail: `HTTP ${res.statusCode}`, at: Date.now() }));
+    ws.on('unexpected-response', (req, res) => {
+      req.destroy(); // else ws keeps the refused handshake's socket open
+      finish({ kind: 'other', detail: `HTTP ${res.statusCode}`, at: Date.now() });
+    });
     ws.on('error', (err) => finish({ kind: 'other', detail: err.message, at: Date.now() }));
   });
 }

@@ -17,6 +17,12 @@ export interface ViewerPage {
   waitInView(fn: (doc: Document) => unknown, timeout?: number, what?: string): Promise<void>;
   /** Agent-page coordinates of the centre of the first element matching `selector` in the replayed page. */
   pointOf(selector: string): Promise<{ x: number; y: number }>;
+  /**
+   * In control mode, clicks the replayed field `selector` once its place on screen is steady and
+   * waits for the typing box. A click that a late reflow moved off the field is tried again (at most
+   * three times); every miss is returned, with what was under the pointer, for the test to print.
+   */
+  openTyping(selector: string): Promise<string[]>;
   /** Joins the visitor by clicking Watch in the list (searching for `search` first, if given). */
   watch(visitorId: string, search?: string): Promise<void>;
 }
@@ -69,6 +75,28 @@ export async function openViewer(browser: Browser, base: string, token: string, 
         const scale = f.width / iframe.offsetWidth;
         return { x: f.left + (r.left + r.width / 2) * scale, y: f.top + (r.top + r.height / 2) * scale };
       }, selector);
+    },
+    async openTyping(selector) {
+      const misses: string[] = [];
+      for (let attempt = 1; ; attempt++) {
+        let at = await v.pointOf(selector);
+        for (let steady = 0; steady < 3; ) {
+          await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+          const again = await v.pointOf(selector);
+          steady = again.x === at.x && again.y === at.y ? steady + 1 : 0;
+          at = again;
+        }
+        await page.mouse.click(at.x, at.y);
+        const opened = await page.locator('#typebox').waitFor({ state: 'visible', timeout: 5000 }).then(() => true, () => false);
+        if (opened) return misses;
+        const moved = await v.pointOf(selector);
+        const under = await page.evaluate(({ x, y }) => {
+          const hit = document.elementFromPoint(x, y);
+          return `${hit?.tagName.toLowerCase()}#${hit?.id}.${hit?.className}; mode ${document.getElementById('tool-layer')?.dataset.mode}; status "${document.getElementById('status')?.textContent}"`;
+        }, at);
+        misses.push(`clicked ${at.x},${at.y}; field now at ${moved.x},${moved.y}; under the pointer: ${under}`);
+        if (attempt === 3) throw new Error(`the typing box never opened for ${selector}: ${misses.join(' | ')}`);
+      }
     },
     async watch(visitorId, search) {
       if (search !== undefined) await page.fill('#search', search);

@@ -46,6 +46,8 @@ export class Metrics {
     /** Chunks of incomplete frames dropped on arrival (a gap): the topic's agents resync. */
     cluster_chunks_dropped_total: 0,
     cluster_presence_write_failures_total: 0,
+    /** A closed tab's delete found the key rewritten (the tab reopened): left alone. */
+    cluster_presence_withdraw_superseded_total: 0,
     /** Runs of the consent refresh (keep-alive of this relay's visitors' consents, sweep of expired ones). */
     cluster_consent_refreshes_total: 0,
     /** Lookup codes issued without a cluster-wide claim (NATS unreachable). */

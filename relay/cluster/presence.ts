@@ -47,6 +47,12 @@ export class Presence {
   private readonly timers: NodeJS.Timeout[] = [];
   /** The watch has replayed the bucket's history and now delivers live puts. */
   private live = false;
+  /**
+   * Our latest put of each of our tabs (its KV revision, once acknowledged). A tab that closed here
+   * and reopened on another relay is that relay's key now: our late delete must not remove it, so
+   * deletes are conditional on the revision we wrote.
+   */
+  private readonly own = new Map<string, Promise<number | undefined>>();
 
   constructor(
     private readonly conn: ClusterConnection,
@@ -78,7 +84,10 @@ export class Presence {
     // Leave at once rather than after NODE_DEAD_MS: a rolling deploy's visitors are re-found sooner.
     const kv = this.kv;
     if (kv && this.conn.up) {
-      await Promise.allSettled([...this.localTabs()].map((t) => kv.delete(presenceTabKey(t.account.id, t.visitorId, t.tabId))));
+      await Promise.allSettled([...this.localTabs()].map((t) => {
+        const key = presenceTabKey(t.account.id, t.visitorId, t.tabId);
+        return this.deleteOwn(kv, key, this.own.get(key));
+      }));
       await kv.delete(presenceNodeKey(this.nodeId)).catch(() => {});
     }
   }
@@ -105,11 +114,31 @@ export class Presence {
     const entry: PresenceTab = { node: this.nodeId, url: tab.url.slice(0, 2048) };
     if (v.userId !== undefined) entry.userKey = this.hash('user', tab.account.id, v.userId);
     if (v.email !== undefined) entry.emailKey = this.hash('email', tab.account.id, v.email.toLowerCase());
-    this.write(() => this.kv!.put(presenceTabKey(tab.account.id, tab.visitorId, tab.tabId), JSON.stringify(entry)));
+    const key = presenceTabKey(tab.account.id, tab.visitorId, tab.tabId);
+    this.write(() => {
+      const put = this.kv!.put(key, JSON.stringify(entry));
+      this.own.set(key, put.catch(() => undefined));
+      return put;
+    });
   }
 
   withdraw(tab: TabData): void {
-    this.write(() => this.kv!.delete(presenceTabKey(tab.account.id, tab.visitorId, tab.tabId)));
+    const key = presenceTabKey(tab.account.id, tab.visitorId, tab.tabId);
+    const put = this.own.get(key);
+    this.own.delete(key);
+    this.write(() => this.deleteOwn(this.kv!, key, put));
+  }
+
+  /** Deletes our entry for `key` unless another relay has written it since our `put` (then it is theirs). */
+  private async deleteOwn(kv: KV, key: string, put: Promise<number | undefined> | undefined): Promise<void> {
+    const revision = put ? await put : undefined;
+    try {
+      await (revision === undefined ? kv.delete(key) : kv.delete(key, { previousSeq: revision }));
+    } catch (err) {
+      // "wrong last sequence": the key moved on (the tab reopened); nothing of ours to remove.
+      if (!/wrong last sequence/i.test((err as Error).message)) throw err;
+      this.metrics.counters.cluster_presence_withdraw_superseded_total++;
+    }
   }
 
   private beat(): void {
@@ -154,7 +183,8 @@ export class Presence {
     if (!entry) return this.bad();
     if (entry.node === this.nodeId) {
       // Our own tabs are read from the router; one we do not hold is left over from a previous life.
-      if (!this.holds(accountId, visitorId, tabId)) this.write(() => this.kv!.delete(e.key));
+      // Conditional on this revision: a newer put (the tab back here or elsewhere) is not removed.
+      if (!this.holds(accountId, visitorId, tabId)) this.write(() => this.kv!.delete(e.key, { previousSeq: e.revision }).catch(() => {}));
       return;
     }
     const tab: RemoteTab = { ...entry, accountId, visitorId, tabId };

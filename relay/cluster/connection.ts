@@ -31,7 +31,7 @@ export async function connectCluster(url: string, nodeId: string, log: Logger): 
       timeout: FIRST_CONNECT_TIMEOUT_MS,
     });
   } catch (err) {
-    throw new Error(`cannot connect to NATS at ${url}: ${(err as Error).message}`);
+    throw new Error(`cannot connect to NATS at ${withoutCredentials(url)}: ${(err as Error).message}`);
   }
   let up = true;
   const listeners: Array<(up: boolean) => void> = [];
@@ -58,4 +58,9 @@ export async function connectCluster(url: string, nodeId: string, log: Logger): 
       await nc.drain().catch(() => nc.close());
     },
   };
+}
+
+/** NATS_URL may carry `user:password@` or a token: never let it reach a log line or an error. */
+export function withoutCredentials(urls: string): string {
+  return urls.replace(/\/\/[^/@,\s]*@/g, '//***@');
 }

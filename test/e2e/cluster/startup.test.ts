@@ -35,3 +35,11 @@ t.test('NATS unreachable at start: exits with a clear message instead of listeni
   t.equal(r.code, 1);
   t.match(r.err, new RegExp(`relay failed to start: cannot connect to NATS at nats://127.0.0.1:${dead}`));
 });
+
+t.test('NATS unreachable with credentials in NATS_URL: the message names the server, never the password', async (t) => {
+  const dead = await freePort();
+  const r = await run({ PORT: String(await freePort()), NATS_URL: `nats://relay:CANARYnatsPass77@127.0.0.1:${dead}`, RELAY_SECRET: 'y'.repeat(40) });
+  t.equal(r.code, 1);
+  t.match(r.err, new RegExp(`cannot connect to NATS at nats://\\*\\*\\*@127.0.0.1:${dead}`));
+  t.notMatch(r.err, /CANARYnatsPass77/, 'the password is in no output');
+});

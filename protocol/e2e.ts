@@ -24,8 +24,15 @@ export const E2E_PUBLIC_KEY_CHARS = 87;
 /** `aud` of the customer-signed key token that binds an agent's public key (see docs/security.md). */
 export const E2E_KEY_TOKEN_AUDIENCE = 'cobrowse-e2e-key';
 export const E2E_KEY_TOKEN_MAX_CHARS = 4096;
-/** Largest sealed `input` value (base64url): a 4096-character value, 3 bytes per character at worst, fits the control message cap. */
+/** Largest sealed `input` value (base64url) the schema accepts: well inside the 8 KiB control message cap. */
 export const E2E_SEALED_MAX_CHARS = 7000;
+/**
+ * Largest sealed plaintext (`{"n":…,"v":…}` in UTF-8). Sealed (12-byte IV + 16-byte tag, base64url)
+ * it is at most 6,704 characters, under E2E_SEALED_MAX_CHARS. A typed value whose encoding is larger
+ * (4,096 characters can take 24 KiB: JSON writes a control character as six bytes, UTF-8 a CJK one as
+ * three) is cut to the longest prefix that fits, never inside a surrogate pair.
+ */
+export const E2E_SEALED_PLAINTEXT_MAX_BYTES = 5000;
 
 /** Account setting: `required` = the embed shares only with agents whose viewer takes part in E2E. */
 export type E2eMode = 'required' | 'off';
@@ -163,9 +170,22 @@ export async function unwrapContentKey(pairKey: CryptoKey, m: { keyId: number; i
 // ------------------------------------------------------------------ agent -> visitor content
 
 /** Seals a value the agent types for the visitor's page under the pair's `agent-input` key; `n` counts up per pair (replay guard). */
+function sealedInputPlaintext(n: number, value: string): Uint8Array<ArrayBuffer> {
+  let v = value;
+  for (;;) {
+    const bytes = enc.encode(JSON.stringify({ n, v }));
+    if (bytes.byteLength <= E2E_SEALED_PLAINTEXT_MAX_BYTES) return bytes;
+    // Shrink in proportion (converges in a few rounds), then step back off a high surrogate.
+    let cut = Math.min(v.length - 1, Math.floor((v.length * E2E_SEALED_PLAINTEXT_MAX_BYTES) / bytes.byteLength));
+    const c = v.charCodeAt(cut - 1);
+    if (c >= 0xd800 && c <= 0xdbff) cut--;
+    v = v.slice(0, Math.max(0, cut));
+  }
+}
+
 export async function sealAgentValue(key: CryptoKey, n: number, nodeId: number, value: string): Promise<string> {
   const iv = globalThis.crypto.getRandomValues(new Uint8Array(12));
-  const ct = new Uint8Array(await subtle().encrypt({ name: 'AES-GCM', iv, additionalData: enc.encode(`input ${nodeId}`) }, key, enc.encode(JSON.stringify({ n, v: value }))));
+  const ct = new Uint8Array(await subtle().encrypt({ name: 'AES-GCM', iv, additionalData: enc.encode(`input ${nodeId}`) }, key, sealedInputPlaintext(n, value)));
   const out = new Uint8Array(12 + ct.byteLength);
   out.set(iv);
   out.set(ct, 12);

@@ -2,11 +2,12 @@
 import crypto from 'node:crypto';
 import t from 'tap';
 import {
-  b64url, decodeE2eHeader, derivePairKey, E2E_HEADER_BYTES, encodeE2eHeader, jwkThumbprint, makeAgreementPair, makeContentKey,
+  b64url, decodeE2eHeader, derivePairKey, E2E_HEADER_BYTES, E2E_SEALED_MAX_CHARS, encodeE2eHeader, jwkThumbprint, makeAgreementPair, makeContentKey,
   openAgentValue, openFrame, sealAgentValue, sealFrame, unwrapContentKey, verificationCode, wrapContentKey,
 } from '../../../protocol/e2e.ts';
 import { FrameKind, isFullSnapshotKind, isRelayedFrameKind } from '../../../protocol/frames.ts';
 import { parseAgentMessage, parseVisitorMessage } from '../../../protocol/control.ts';
+import { MAX_INPUT_VALUE_CHARS } from '../../../protocol/limits.ts';
 
 const payload = new TextEncoder().encode('[{"type":2,"data":"page content"}]');
 
@@ -67,6 +68,30 @@ t.test('sealed typing: opens only for its node, carries its counter', async (t) 
   await t.rejects(openAgentValue(e, 18, sealed), 'not for another node');
   const wrapKey = await derivePairKey(embed.privateKey, agent.publicKey, embed.publicKey, agent.publicKey, 'wrap');
   await t.rejects(openAgentValue(wrapKey, 17, sealed), 'not under the pair\'s other key');
+});
+
+t.test('sealed typing: any 4,096-character value seals under the schema cap (cut to a prefix that fits)', async (t) => {
+  const embed = await makeAgreementPair();
+  const agent = await makeAgreementPair();
+  const a = await derivePairKey(agent.privateKey, embed.publicKey, embed.publicKey, agent.publicKey, 'agent-input');
+  const e = await derivePairKey(embed.privateKey, agent.publicKey, embed.publicKey, agent.publicKey, 'agent-input');
+  const shapes: Record<string, string> = {
+    ascii: 'a'.repeat(MAX_INPUT_VALUE_CHARS),
+    cjk: '漢'.repeat(MAX_INPUT_VALUE_CHARS),
+    emoji: '😀'.repeat(MAX_INPUT_VALUE_CHARS / 2),
+    control: '\u0001'.repeat(MAX_INPUT_VALUE_CHARS),
+    quotes: '"\\'.repeat(MAX_INPUT_VALUE_CHARS / 2),
+    mixed: 'a漢😀\u0002"'.repeat(MAX_INPUT_VALUE_CHARS / 6),
+  };
+  for (const [name, value] of Object.entries(shapes)) {
+    const sealed = await sealAgentValue(a, 1, 3, value);
+    t.ok(sealed.length <= E2E_SEALED_MAX_CHARS, `${name}: ${sealed.length} characters sealed`);
+    t.ok(parseAgentMessage(JSON.stringify({ t: 'input', nodeId: 3, value: '', sealed })).ok, `${name}: the relay's schema accepts it`);
+    const opened = await openAgentValue(e, 3, sealed);
+    t.ok(value.startsWith(opened.value) && opened.value.length > 0, `${name}: opens to a prefix of what was typed (${opened.value.length} characters)`);
+    t.notOk(/[\ud800-\udbff]$/.test(opened.value), `${name}: not cut inside a surrogate pair`);
+  }
+  t.equal((await openAgentValue(e, 3, await sealAgentValue(a, 1, 3, shapes.ascii))).value, shapes.ascii, 'a value that fits is sealed whole');
 });
 
 t.test('verification code: same on both sides, different when a key differs', async (t) => {

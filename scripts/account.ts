@@ -109,13 +109,15 @@ async function list(args: string[]): Promise<number> {
       publicKey: a.publicKey,
       origins: a.allowedOrigins,
       requireConsent: a.requireConsent,
+      // Accounts stored before E2E existed have no setting: the relay treats them as `off` (welcome).
+      e2e: a.e2e ?? 'off',
       createdAt: a.createdAt.toISOString(),
     }));
     if (values.json) console.log(JSON.stringify(accounts));
     else if (accounts.length === 0) console.log('no accounts');
     else {
       for (const a of accounts) {
-        console.log(`${a.accountId}  ${a.name}\n  public key: ${a.publicKey}\n  origins:    ${a.origins.join(' ')}\n  consent:    ${a.requireConsent ? 'required' : 'off'}\n  created:    ${a.createdAt}`);
+        console.log(`${a.accountId}  ${a.name}\n  public key: ${a.publicKey}\n  origins:    ${a.origins.join(' ')}\n  consent:    ${a.requireConsent ? 'required' : 'off'}\n  e2e:        ${a.e2e}\n  created:    ${a.createdAt}`);
       }
       console.log('(secret keys are stored hashed and cannot be shown; `rotate-secret --account <id>` issues a new one)');
     }

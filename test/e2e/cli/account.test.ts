@@ -184,9 +184,10 @@ t.test('list: every account with id, name, public key and origins, never a secre
   t.equal(r.code, 0, 'exit 0');
   const [listed, ...more] = JSON.parse(r.stdout);
   t.same(more, [], 'one account');
-  t.match(listed, { accountId: created.accountId, name: 'Acme', publicKey: created.publicKey, origins: ['https://www.acme.com'], requireConsent: true });
+  t.match(listed, { accountId: created.accountId, name: 'Acme', publicKey: created.publicKey, origins: ['https://www.acme.com'], requireConsent: true, e2e: 'required' });
   const human = await cli(['list'], dataDir);
   t.match(human.stdout, created.accountId, 'the human form names the account id');
+  t.match(human.stdout, /e2e:\s+required/, 'and its end-to-end encryption setting');
   for (const out of [r.stdout, human.stdout]) {
     t.notOk(out.includes(created.secretKey.split('.')[1]), 'no secret key');
     t.notOk(/scrypt/.test(out), 'no secret hash');

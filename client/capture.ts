@@ -123,8 +123,12 @@ export class Capture {
     this.repairCss(event);
     scrubEvent(event, (id) => record.mirror.getNode(id));
     if (event.type === EVENT_META) {
-      // A new full snapshot starts: events batched before it are superseded by it.
+      // A new full snapshot starts: events batched before it are superseded by it, and so are the
+      // canvas pictures sent before it (the rebuilt view's canvases are blank). Pictures sampled from
+      // here on are batched behind the snapshot and reach the new view, so they count as sent: forgetting
+      // them later, when the snapshot leaves, sent every chart twice.
       this.batch = [];
+      this.canvases.resend();
       this.snapshot = [event];
       mark('cobrowse:snapshot-start');
       return;
@@ -141,7 +145,6 @@ export class Capture {
         this.pendingSnapshot = undefined;
         this.sink.assets(assets);
         this.sink.full(events);
-        this.canvases.resend(); // the rebuilt view's canvases are blank
         this.flush();
       };
       let assets: AssetFrame[] | Promise<AssetFrame[]>;

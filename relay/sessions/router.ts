@@ -17,7 +17,7 @@ import { TabPublisher } from './publish.ts';
 import { addTo, emptySet } from './emptySet.ts';
 import { closeWith, sendMessage } from './send.ts';
 import { requestSnapshot } from './snapshots.ts';
-import type { AgentData, AgentInit, RouterHooks, TabData, TabInit, Visitor } from './types.ts';
+import type { AgentData, AgentInit, RouterHooks, TabData, TabInit, Visitor, VisitorSocketData } from './types.ts';
 
 /** A visitor's stored last-seen is refreshed at most this often by connects and by activity. */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -49,23 +49,22 @@ export class SessionRouter {
     return `${accountId}/${visitorId}`;
   }
 
-  static topic(accountId: string, visitorId: string, tabId: string): string {
-    return `tab/${accountId}/${visitorId}/${tabId}`;
-  }
-
   // ---------------------------------------------------------------- visitor side
 
   /** The socket opened: completes the upgrade's data with its socket and visitor, and routes the tab. */
-  openTab(init: TabInit, ws: WebSocket<TabData>): TabData {
+  openTab(init: TabInit, ws: WebSocket<VisitorSocketData>): TabData {
     const key = SessionRouter.visitorKey(init.account.id, init.visitorId);
     let v = this.visitors.get(key);
     if (!v) {
-      // Shared empty sets until an agent comes (emptySet.ts): most visitors are never watched.
-      v = { key, account: init.account, visitorId: init.visitorId, tabs: new Map(), consented: emptySet(), control: emptySet(), pending: emptySet(), controlAsked: emptySet(), followers: emptySet(), touchedAt: -Infinity, touchedIp: '' };
+      // Shared empty sets until an agent comes (emptySet.ts): most visitors are never watched. Every
+      // field set later is named here, so the object keeps its shape (no out-of-line property array).
+      v = { key, account: init.account, visitorId: init.visitorId, tabs: new Map(), consented: emptySet(), control: emptySet(), pending: emptySet(), controlAsked: emptySet(), followers: emptySet(), touchedAt: -Infinity, touchedIp: '', graceTimer: undefined };
       this.visitors.set(key, v);
     }
-    // The same object uWS holds as the socket's user data, now whole.
-    const tab: TabData = Object.assign(init, { ws, visitor: v });
+    // The same object uWS holds in the socket's user data, now whole.
+    init.ws = ws;
+    init.visitor = v;
+    const tab = init as TabData;
     this.addTab(tab, v);
     return tab;
   }

@@ -10,16 +10,32 @@ export interface SocketBase {
 }
 
 /**
- * One visitor socket = one browser tab. The upgrade builds a `TabInit`; the socket's `open` completes
- * that same object with its socket and visitor (router.openTab), so a `TabData` is always whole.
+ * What uWS holds for a visitor socket. uWS copies the upgrade's user data onto its socket object one
+ * property at a time; past about a dozen properties copied that way V8 makes the object a dictionary
+ * (~830 bytes per socket). So the user data is one property, the tab (or, for a shed socket, why).
+ */
+export interface VisitorSocketData {
+  data: TabInit | ShedInit;
+}
+
+/** The user data of a shed socket (sockets/shedVisitor.ts), in place of a tab. */
+export interface ShedInit {
+  kind: 'shed';
+  closed: boolean;
+  retryAfterMs: number;
+}
+
+/**
+ * One visitor socket = one browser tab (sessions/tab.ts). The upgrade builds it; the socket's `open`
+ * completes that same object with its socket and visitor (router.openTab), so a `TabData` is whole.
  */
 export interface TabInit extends SocketBase {
-  kind: 'visitor';
-  account: AccountRecord;
-  visitorId: string;
-  tabId: string;
-  /** uWS topic carrying this tab's frames to its agents. */
-  topic: string;
+  readonly kind: 'visitor';
+  readonly account: AccountRecord;
+  readonly visitorId: string;
+  readonly tabId: string;
+  /** uWS topic carrying this tab's frames to its agents (built on first use). */
+  readonly topic: string;
   /** Message and byte budgets: made at the first message (a new bucket is full, as it would be by then). */
   msgs: TokenBucket | undefined;
   bytes: TokenBucket | undefined;
@@ -32,11 +48,13 @@ export interface TabInit extends SocketBase {
   uncheckedBytes: number;
   /** performance.now() of the last metadata heartbeat. */
   lastTouch: number;
-  snapshotTimer?: NodeJS.Timeout;
+  snapshotTimer: NodeJS.Timeout | undefined;
+  ws: WebSocket<VisitorSocketData> | undefined;
+  visitor: Visitor | undefined;
 }
 
 export interface TabData extends TabInit {
-  ws: WebSocket<TabData>;
+  ws: WebSocket<VisitorSocketData>;
   visitor: Visitor;
 }
 

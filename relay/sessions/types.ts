@@ -93,7 +93,6 @@ export interface AgentData extends AgentInit {
 }
 
 export interface Visitor {
-  key: string;
   account: AccountRecord;
   visitorId: string;
   tabs: Map<string, TabData>;

@@ -15,6 +15,7 @@ import { Backpressure } from './backpressure.ts';
 import { agentInfo, routeE2eKey } from './e2eKeys.ts';
 import { TabPublisher } from './publish.ts';
 import { addTo, emptySet } from './emptySet.ts';
+import { TabList } from './tabList.ts';
 import { VisitorIndex } from './visitorIndex.ts';
 import { closeWith, sendMessage } from './send.ts';
 import { requestSnapshot } from './snapshots.ts';
@@ -54,7 +55,7 @@ export class SessionRouter {
     if (!v) {
       // Shared empty sets until an agent comes (emptySet.ts): most visitors are never watched. Every
       // field set later is named here, so the object keeps its shape (no out-of-line property array).
-      v = { account: init.account, visitorId: init.visitorId, tabs: new Map(), consented: emptySet(), control: emptySet(), pending: emptySet(), controlAsked: emptySet(), followers: emptySet(), touchedAt: -Infinity, touchedIp: '', graceTimer: undefined };
+      v = { account: init.account, visitorId: init.visitorId, tabs: new TabList(), consented: emptySet(), control: emptySet(), pending: emptySet(), controlAsked: emptySet(), followers: emptySet(), touchedAt: -Infinity, touchedIp: '', graceTimer: undefined };
       this.visitors.set(v);
     }
     // The same object uWS holds in the socket's user data, now whole.
@@ -71,7 +72,7 @@ export class SessionRouter {
     // A second socket claiming a live tab id (e.g. a duplicated tab) gets a fresh tab.
     const old = v.tabs.get(tab.tabId);
     if (old && !old.closed) closeWith(old.ws, old, 'normal', 'replaced by a newer connection of the same tab');
-    v.tabs.set(tab.tabId, tab);
+    v.tabs.set(tab);
     this.log.debug({ accountId: v.account.id, visitorId: v.visitorId, tabId: tab.tabId, ip: tab.ip }, 'visitor tab connected');
     // A reconnect (page load, network blip) within a minute of the last touch from the same address
     // writes nothing: the stored record is already that fresh.

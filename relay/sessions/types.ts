@@ -3,6 +3,7 @@ import type { WebSocket } from 'uWebSockets.js';
 import type { AccountRecord } from '../store/types.ts';
 import type { TokenBucket } from '../limits/tokenBucket.ts';
 import type { VisitorEndReason } from '../../protocol/control.ts';
+import type { TabList } from './tabList.ts';
 
 export interface SocketBase {
   ip: string;
@@ -95,7 +96,7 @@ export interface AgentData extends AgentInit {
 export interface Visitor {
   account: AccountRecord;
   visitorId: string;
-  tabs: Map<string, TabData>;
+  tabs: TabList;
   /** Agent ids this visitor allowed (kept across navigations within the grace period). */
   consented: Set<string>;
   /** Agent ids granted remote control. */

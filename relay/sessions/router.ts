@@ -16,6 +16,7 @@ import { agentInfo, routeE2eKey } from './e2eKeys.ts';
 import { TabPublisher } from './publish.ts';
 import { addTo, emptySet } from './emptySet.ts';
 import { TabList } from './tabList.ts';
+import { nextActivity } from './tab.ts';
 import { VisitorIndex } from './visitorIndex.ts';
 import { closeWith, sendMessage } from './send.ts';
 import { requestSnapshot } from './snapshots.ts';
@@ -145,15 +146,19 @@ export class SessionRouter {
     return this.visitors.get(accountId, visitorId);
   }
 
-  /** At most once a minute while a tab is active: keep last-seen fresh. */
+  /**
+   * At most once a minute per visitor while one of its tabs is active: keep last-seen fresh. Timed
+   * from the visitor's last touch (connect or heartbeat), so several active tabs make one write.
+   */
   heartbeat(tab: TabData, nowPerf: number): void {
-    if (nowPerf - tab.lastTouch < TOUCH_INTERVAL_MS) return;
-    tab.lastTouch = nowPerf;
-    this.metadata.touch({ accountId: tab.account.id, visitorId: tab.visitorId });
+    const v = tab.visitor;
+    if (nowPerf - v.touchedAt < TOUCH_INTERVAL_MS) return;
+    v.touchedAt = nowPerf;
+    this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId });
   }
 
   onVisitorMessage(tab: TabData, msg: VisitorToRelay): void {
-    tab.lastActive = Date.now();
+    tab.lastActive = nextActivity();
     switch (msg.t) {
       case 'page': return this.onPage(tab, msg);
       case 'consent': return this.onConsent(tab, msg);

@@ -16,6 +16,15 @@ export function tabTopic(accountId: string, visitorId: string, tabId: string): s
   return `tab/${accountId}/${visitorId}/${tabId}`;
 }
 
+/**
+ * Orders a visitor's tabs by their last activity (the most recent one is where a rejoining agent
+ * goes): a counter, not a clock, so it stays a small integer (no boxed number per tab).
+ */
+let activitySeq = 0;
+export function nextActivity(): number {
+  return ++activitySeq;
+}
+
 export class Tab implements TabInit {
   readonly kind = 'visitor' as const;
   closed = false;
@@ -24,10 +33,9 @@ export class Tab implements TabInit {
   url = '';
   title = '';
   agents: Set<AgentData> = emptySet();
-  lastActive = Date.now();
+  lastActive = nextActivity();
   lastSnapshotRequest = 0;
   uncheckedBytes = 0;
-  lastTouch = performance.now();
   snapshotTimer: NodeJS.Timeout | undefined = undefined;
   ws: WebSocket<VisitorSocketData> | undefined = undefined;
   visitor: Visitor | undefined = undefined;

@@ -43,12 +43,11 @@ export interface TabInit extends SocketBase {
   url: string;
   title: string;
   agents: Set<AgentData>;
+  /** Orders the visitor's tabs by last activity (router.ts nextActivity), not a time. */
   lastActive: number;
   lastSnapshotRequest: number;
   /** Bytes published to the tab since its agents' buffers were last looked at (backpressure.ts). */
   uncheckedBytes: number;
-  /** performance.now() of the last metadata heartbeat. */
-  lastTouch: number;
   snapshotTimer: NodeJS.Timeout | undefined;
   ws: WebSocket<VisitorSocketData> | undefined;
   visitor: Visitor | undefined;
@@ -111,7 +110,7 @@ export interface Visitor {
   /** Agents whose tab went away (navigation); re-attached when it returns. */
   followers: Set<AgentData>;
   graceTimer?: NodeJS.Timeout;
-  /** performance.now() and address of this relay's last metadata touch for this visitor. */
+  /** performance.now() and address of this relay's last metadata touch for this visitor (connect or heartbeat). */
   touchedAt: number;
   touchedIp: string;
 }

@@ -17,6 +17,8 @@ export interface SocketBase {
  */
 export interface VisitorSocketData {
   data: TabInit | ShedInit;
+  /** A returning visitor's token, verified at the upgrade, for its welcome; dropped once sent. */
+  token: string | undefined;
 }
 
 /** The user data of a shed socket (sockets/shedVisitor.ts), in place of a tab. */

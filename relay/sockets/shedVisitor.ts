@@ -15,7 +15,7 @@ export type { ShedInit } from '../sessions/types.ts';
 export function shedVisitor(ctx: RelayContext, u: UpgradeRequest, retryAfterMs: number): void {
   ctx.metrics.counters.visitors_shed_total++;
   if (u.aborted) return;
-  const data: VisitorSocketData = { data: { kind: 'shed', closed: false, retryAfterMs } };
+  const data: VisitorSocketData = { data: { kind: 'shed', closed: false, retryAfterMs }, token: undefined };
   u.res.cork(() => u.res.upgrade(data, u.wsKey, u.wsProtocol, u.wsExtensions, u.context));
 }
 

@@ -49,7 +49,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
         }
         const tab = new Tab(ip, account, visitorId, tabId);
         // Refused (connection cap) or gone: no visitor was created, so the new-visitor token goes back.
-        if (!upgradeWithIpSlot(ctx, u, tab, { data: tab }) && isNew) ctx.clientLimits.newVisitors.refund(ip);
+        if (!upgradeWithIpSlot(ctx, u, tab, { data: tab, token: admitted.visitorToken } satisfies VisitorSocketData) && isNew) ctx.clientLimits.newVisitors.refund(ip);
       } catch (err) {
         // A store outage fails every upgrade: budgeted per address like other client-caused lines.
         ctx.clientLimits.log.error(clientIp(u.ip, u.forwardedFor, config.trustProxy), { err: (err as Error).message }, 'visitor upgrade failed');
@@ -60,11 +60,15 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
     },
 
     open: (ws) => {
-      const init = ws.getUserData().data;
+      const socketData = ws.getUserData();
+      const init = socketData.data;
       if (init.kind === 'shed') return closeShed(ws, init);
       // Until now the user data was the upgrade's TabInit; the router completes it.
       const tab = router.openTab(init, ws);
-      sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId), tabId: tab.tabId, e2e: tab.account.e2e ?? 'off' });
+      // A returning visitor's token was verified at the upgrade: the same bytes, no second HMAC.
+      const token = socketData.token ?? visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId);
+      socketData.token = undefined;
+      sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: token, tabId: tab.tabId, e2e: tab.account.e2e ?? 'off' });
     },
 
     message: (ws, message, isBinary) => {

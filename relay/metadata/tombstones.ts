@@ -5,9 +5,10 @@
  * the pseudonym gives the id back.
  */
 import crypto from 'node:crypto';
+import { hmacBase64url } from '../auth/hmac.ts';
 
 export function tombstoneKey(secret: Buffer, accountId: string, visitorId: string): string {
-  return crypto.createHmac('sha256', secret).update(`tombstone\0${accountId}\0${visitorId}`).digest('base64url');
+  return hmacBase64url(secret, `tombstone\0${accountId}\0${visitorId}`);
 }
 
 /** `erased-` + 16 characters (96 bits) of an HMAC: irreversible without the relay secret and the id. */

@@ -15,16 +15,19 @@ import { Backpressure } from './backpressure.ts';
 import { agentInfo, routeE2eKey } from './e2eKeys.ts';
 import { TabPublisher } from './publish.ts';
 import { addTo, emptySet } from './emptySet.ts';
+import { TabList } from './tabList.ts';
+import { nextActivity } from './tab.ts';
+import { VisitorIndex } from './visitorIndex.ts';
 import { closeWith, sendMessage } from './send.ts';
 import { requestSnapshot } from './snapshots.ts';
-import type { AgentData, AgentInit, RouterHooks, TabData, TabInit, Visitor } from './types.ts';
+import type { AgentData, AgentInit, RouterHooks, TabData, TabInit, Visitor, VisitorSocketData } from './types.ts';
 
 /** A visitor's stored last-seen is refreshed at most this often by connects and by activity. */
 const TOUCH_INTERVAL_MS = 60_000;
 
 
 export class SessionRouter {
-  readonly visitors = new Map<string, Visitor>();
+  readonly visitors = new VisitorIndex();
   readonly agents = new Set<AgentData>();
   readonly backpressure: Backpressure;
   /** The only writer of tab topics (frames go through it from sockets/visitorSocket.ts). */
@@ -45,27 +48,21 @@ export class SessionRouter {
     this.publisher = new TabPublisher(app, this.backpressure);
   }
 
-  static visitorKey(accountId: string, visitorId: string): string {
-    return `${accountId}/${visitorId}`;
-  }
-
-  static topic(accountId: string, visitorId: string, tabId: string): string {
-    return `tab/${accountId}/${visitorId}/${tabId}`;
-  }
-
   // ---------------------------------------------------------------- visitor side
 
   /** The socket opened: completes the upgrade's data with its socket and visitor, and routes the tab. */
-  openTab(init: TabInit, ws: WebSocket<TabData>): TabData {
-    const key = SessionRouter.visitorKey(init.account.id, init.visitorId);
-    let v = this.visitors.get(key);
+  openTab(init: TabInit, ws: WebSocket<VisitorSocketData>): TabData {
+    let v = this.visitors.get(init.account.id, init.visitorId);
     if (!v) {
-      // Shared empty sets until an agent comes (emptySet.ts): most visitors are never watched.
-      v = { key, account: init.account, visitorId: init.visitorId, tabs: new Map(), consented: emptySet(), control: emptySet(), pending: emptySet(), controlAsked: emptySet(), followers: emptySet(), touchedAt: -Infinity, touchedIp: '' };
-      this.visitors.set(key, v);
+      // Shared empty sets until an agent comes (emptySet.ts): most visitors are never watched. Every
+      // field set later is named here, so the object keeps its shape (no out-of-line property array).
+      v = { account: init.account, visitorId: init.visitorId, tabs: new TabList(), consented: emptySet(), control: emptySet(), pending: emptySet(), controlAsked: emptySet(), followers: emptySet(), touchedAt: -Infinity, touchedIp: '', graceTimer: undefined };
+      this.visitors.set(v);
     }
-    // The same object uWS holds as the socket's user data, now whole.
-    const tab: TabData = Object.assign(init, { ws, visitor: v });
+    // The same object uWS holds in the socket's user data, now whole.
+    init.ws = ws;
+    init.visitor = v;
+    const tab = init as TabData;
     this.addTab(tab, v);
     return tab;
   }
@@ -76,7 +73,7 @@ export class SessionRouter {
     // A second socket claiming a live tab id (e.g. a duplicated tab) gets a fresh tab.
     const old = v.tabs.get(tab.tabId);
     if (old && !old.closed) closeWith(old.ws, old, 'normal', 'replaced by a newer connection of the same tab');
-    v.tabs.set(tab.tabId, tab);
+    v.tabs.set(tab);
     this.log.debug({ accountId: v.account.id, visitorId: v.visitorId, tabId: tab.tabId, ip: tab.ip }, 'visitor tab connected');
     // A reconnect (page load, network blip) within a minute of the last touch from the same address
     // writes nothing: the stored record is already that fresh.
@@ -132,13 +129,13 @@ export class SessionRouter {
       this.reset(agent);
       sendMessage(agent.ws, agent, { t: 'refused', visitorId: v.visitorId, reason: 'not_found' });
     }
-    this.visitors.delete(v.key);
+    this.visitors.delete(v.account.id, v.visitorId);
   }
 
   /** Deletion: close every tab of these visitors (4004) and end their sessions now. */
   endVisitors(accountId: string, visitorIds: string[]): void {
     for (const id of visitorIds) {
-      const v = this.visitors.get(SessionRouter.visitorKey(accountId, id));
+      const v = this.visitors.get(accountId, id);
       if (!v) continue;
       for (const tab of [...v.tabs.values()]) closeWith(tab.ws, tab, 'visitorDeleted', 'this visitor\'s data was deleted');
       this.expireVisitor(v, 'visitor_stopped');
@@ -146,18 +143,22 @@ export class SessionRouter {
   }
 
   visitorOf(accountId: string, visitorId: string): Visitor | undefined {
-    return this.visitors.get(SessionRouter.visitorKey(accountId, visitorId));
+    return this.visitors.get(accountId, visitorId);
   }
 
-  /** At most once a minute while a tab is active: keep last-seen fresh. */
+  /**
+   * At most once a minute per visitor while one of its tabs is active: keep last-seen fresh. Timed
+   * from the visitor's last touch (connect or heartbeat), so several active tabs make one write.
+   */
   heartbeat(tab: TabData, nowPerf: number): void {
-    if (nowPerf - tab.lastTouch < TOUCH_INTERVAL_MS) return;
-    tab.lastTouch = nowPerf;
-    this.metadata.touch({ accountId: tab.account.id, visitorId: tab.visitorId });
+    const v = tab.visitor;
+    if (nowPerf - v.touchedAt < TOUCH_INTERVAL_MS) return;
+    v.touchedAt = nowPerf;
+    this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId });
   }
 
   onVisitorMessage(tab: TabData, msg: VisitorToRelay): void {
-    tab.lastActive = Date.now();
+    tab.lastActive = nextActivity();
     switch (msg.t) {
       case 'page': return this.onPage(tab, msg);
       case 'consent': return this.onConsent(tab, msg);
@@ -234,7 +235,7 @@ export class SessionRouter {
 
   /** Another relay's visitor tab ended sharing (cluster `end-agents`): the same here, not sent on. */
   endAgentsFromElsewhere(accountId: string, visitorId: string, agentId: string | undefined, reason: EndMsg['reason']): void {
-    const v = this.visitors.get(SessionRouter.visitorKey(accountId, visitorId));
+    const v = this.visitors.get(accountId, visitorId);
     if (v) this.endAgents(v, agentId, reason);
   }
 
@@ -313,7 +314,7 @@ export class SessionRouter {
   private join(agent: AgentData, visitorId: string, tabId?: string): void {
     // Joining the visitor it is already with (a rejoin) keeps the agreement; anyone else ends it.
     this.reset(agent, agent.target?.visitor.visitorId === visitorId ? 'disconnected' : 'ended');
-    const v = this.visitors.get(SessionRouter.visitorKey(agent.accountId, visitorId));
+    const v = this.visitors.get(agent.accountId, visitorId);
     // A rejoin names the tab it watched. After a relay restart that tab may never come back (closed, or
     // reconnecting under a new tab id) while the visitor is online on another: take the visitor's most
     // recent tab then, as a follower would (addTab), or the agent would wait on "not found" forever.

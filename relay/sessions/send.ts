@@ -6,7 +6,7 @@ import type { WebSocket } from 'uWebSockets.js';
 import { Close, type CloseName } from '../../protocol/index.ts';
 import type { SocketBase } from './types.ts';
 
-export function sendMessage<T extends SocketBase>(ws: WebSocket<T> | undefined, data: T, msg: object): void {
+export function sendMessage(ws: WebSocket<unknown> | undefined, data: SocketBase, msg: object): void {
   if (!ws || data.closed) return;
   try {
     ws.send(JSON.stringify(msg), false);
@@ -16,7 +16,7 @@ export function sendMessage<T extends SocketBase>(ws: WebSocket<T> | undefined, 
 }
 
 /** Sends `error {code, message}` then closes with the documented code and reason. */
-export function closeWith<T extends SocketBase>(ws: WebSocket<T> | undefined, data: T, name: CloseName, message: string): void {
+export function closeWith(ws: WebSocket<unknown> | undefined, data: SocketBase, name: CloseName, message: string): void {
   if (!ws || data.closed) return;
   const { code, reason } = Close[name];
   sendMessage(ws, data, { t: 'error', code: reason, message });

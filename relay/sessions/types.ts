@@ -3,6 +3,7 @@ import type { WebSocket } from 'uWebSockets.js';
 import type { AccountRecord } from '../store/types.ts';
 import type { TokenBucket } from '../limits/tokenBucket.ts';
 import type { VisitorEndReason } from '../../protocol/control.ts';
+import type { TabList } from './tabList.ts';
 
 export interface SocketBase {
   ip: string;
@@ -10,33 +11,52 @@ export interface SocketBase {
 }
 
 /**
- * One visitor socket = one browser tab. The upgrade builds a `TabInit`; the socket's `open` completes
- * that same object with its socket and visitor (router.openTab), so a `TabData` is always whole.
+ * What uWS holds for a visitor socket. uWS copies the upgrade's user data onto its socket object one
+ * property at a time; past about a dozen properties copied that way V8 makes the object a dictionary
+ * (~830 bytes per socket). So the user data is one property, the tab (or, for a shed socket, why).
+ */
+export interface VisitorSocketData {
+  data: TabInit | ShedInit;
+  /** A returning visitor's token, verified at the upgrade, for its welcome; dropped once sent. */
+  token: string | undefined;
+}
+
+/** The user data of a shed socket (sockets/shedVisitor.ts), in place of a tab. */
+export interface ShedInit {
+  kind: 'shed';
+  closed: boolean;
+  retryAfterMs: number;
+}
+
+/**
+ * One visitor socket = one browser tab (sessions/tab.ts). The upgrade builds it; the socket's `open`
+ * completes that same object with its socket and visitor (router.openTab), so a `TabData` is whole.
  */
 export interface TabInit extends SocketBase {
-  kind: 'visitor';
-  account: AccountRecord;
-  visitorId: string;
-  tabId: string;
-  /** uWS topic carrying this tab's frames to its agents. */
-  topic: string;
+  readonly kind: 'visitor';
+  readonly account: AccountRecord;
+  readonly visitorId: string;
+  readonly tabId: string;
+  /** uWS topic carrying this tab's frames to its agents (built on first use). */
+  readonly topic: string;
   /** Message and byte budgets: made at the first message (a new bucket is full, as it would be by then). */
   msgs: TokenBucket | undefined;
   bytes: TokenBucket | undefined;
   url: string;
   title: string;
   agents: Set<AgentData>;
+  /** Orders the visitor's tabs by last activity (router.ts nextActivity), not a time. */
   lastActive: number;
   lastSnapshotRequest: number;
   /** Bytes published to the tab since its agents' buffers were last looked at (backpressure.ts). */
   uncheckedBytes: number;
-  /** performance.now() of the last metadata heartbeat. */
-  lastTouch: number;
-  snapshotTimer?: NodeJS.Timeout;
+  snapshotTimer: NodeJS.Timeout | undefined;
+  ws: WebSocket<VisitorSocketData> | undefined;
+  visitor: Visitor | undefined;
 }
 
 export interface TabData extends TabInit {
-  ws: WebSocket<TabData>;
+  ws: WebSocket<VisitorSocketData>;
   visitor: Visitor;
 }
 
@@ -75,10 +95,9 @@ export interface AgentData extends AgentInit {
 }
 
 export interface Visitor {
-  key: string;
   account: AccountRecord;
   visitorId: string;
-  tabs: Map<string, TabData>;
+  tabs: TabList;
   /** Agent ids this visitor allowed (kept across navigations within the grace period). */
   consented: Set<string>;
   /** Agent ids granted remote control. */
@@ -93,7 +112,7 @@ export interface Visitor {
   /** Agents whose tab went away (navigation); re-attached when it returns. */
   followers: Set<AgentData>;
   graceTimer?: NodeJS.Timeout;
-  /** performance.now() and address of this relay's last metadata touch for this visitor. */
+  /** performance.now() and address of this relay's last metadata touch for this visitor (connect or heartbeat). */
   touchedAt: number;
   touchedIp: string;
 }

@@ -9,7 +9,8 @@ import type { RelayContext } from '../context.ts';
 import type { AccountRecord } from '../store/types.ts';
 
 export type Admission =
-  | { ok: true; account: AccountRecord; visitorId: string }
+  /** `visitorToken`: the one the client presented, verified (a returning visitor). */
+  | { ok: true; account: AccountRecord; visitorId: string; visitorToken?: string }
   | { ok: false; name: HttpErrorName; message: string };
 
 export async function admitVisitor(ctx: RelayContext, query: URLSearchParams, origin: string): Promise<Admission> {
@@ -30,5 +31,5 @@ export async function admitVisitor(ctx: RelayContext, query: URLSearchParams, or
     (await ctx.metadata.refusesVisitor(account.id, visitorId))) {
     return { ok: false, name: 'visitorTokenInvalid', message: 'visitor id and token do not match; reconnect without them' };
   }
-  return { ok: true, account, visitorId };
+  return { ok: true, account, visitorId, visitorToken: vt };
 }

@@ -76,7 +76,7 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
           laggingSince: 0,
           resyncTimes: [],
         };
-        upgradeWithIpSlot(ctx, u, data, AGENT_SUBPROTOCOL);
+        upgradeWithIpSlot(ctx, u, data, data, AGENT_SUBPROTOCOL);
       } catch (err) {
         // A store outage fails every upgrade: budgeted per address like other client-caused lines.
         ctx.clientLimits.log.error(clientIp(u.ip, u.forwardedFor, config.trustProxy), { err: (err as Error).message }, 'agent upgrade failed');

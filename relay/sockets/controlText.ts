@@ -6,9 +6,9 @@ import { closeWith } from '../sessions/send.ts';
 import type { SocketBase } from '../sessions/types.ts';
 
 /** The parsed message, or undefined after closing the socket with the documented code. */
-export function readControl<T extends SocketBase, M>(
-  ws: WebSocket<T>,
-  data: T,
+export function readControl<M>(
+  ws: WebSocket<unknown>,
+  data: SocketBase,
   message: ArrayBuffer,
   metrics: Metrics,
   parse: (text: string) => ParseResult<M>,

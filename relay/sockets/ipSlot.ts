@@ -11,14 +11,15 @@ import { refuseUpgrade } from './refuse.ts';
 /**
  * Takes the address's slot and upgrades, or refuses `429 too_many_connections`. False when the
  * socket was not opened, so the caller gives back whatever it had taken for it (a new-visitor token).
+ * `userData` is what uWS holds for the socket (by default `data` itself).
  */
-export function upgradeWithIpSlot<T extends SocketBase>(ctx: RelayContext, u: UpgradeRequest, data: T, protocol = u.wsProtocol): boolean {
+export function upgradeWithIpSlot(ctx: RelayContext, u: UpgradeRequest, data: SocketBase, userData: object = data, protocol = u.wsProtocol): boolean {
   if (u.aborted) return false;
   if (!ctx.ipConnections.tryAcquire(data.ip)) {
     refuseUpgrade(u, ctx.metrics, 'tooManyConnections', 'too many connections from this address');
     return false;
   }
-  u.res.cork(() => u.res.upgrade(data, u.wsKey, protocol, u.wsExtensions, u.context));
+  u.res.cork(() => u.res.upgrade(userData, u.wsKey, protocol, u.wsExtensions, u.context));
   return true;
 }
 

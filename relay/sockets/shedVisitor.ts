@@ -8,18 +8,14 @@ import type { WebSocket } from 'uWebSockets.js';
 import { Close } from '../../protocol/index.ts';
 import type { RelayContext } from '../context.ts';
 import type { UpgradeRequest } from '../http/upgradeRequest.ts';
+import type { ShedInit, VisitorSocketData } from '../sessions/types.ts';
 
-/** The user data of a shed socket, in place of a TabInit. */
-export interface ShedInit {
-  kind: 'shed';
-  closed: boolean;
-  retryAfterMs: number;
-}
+export type { ShedInit } from '../sessions/types.ts';
 
 export function shedVisitor(ctx: RelayContext, u: UpgradeRequest, retryAfterMs: number): void {
   ctx.metrics.counters.visitors_shed_total++;
   if (u.aborted) return;
-  const data: ShedInit = { kind: 'shed', closed: false, retryAfterMs };
+  const data: VisitorSocketData = { data: { kind: 'shed', closed: false, retryAfterMs }, token: undefined };
   u.res.cork(() => u.res.upgrade(data, u.wsKey, u.wsProtocol, u.wsExtensions, u.context));
 }
 

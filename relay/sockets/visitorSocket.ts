@@ -6,18 +6,17 @@ import type { RelayContext } from '../context.ts';
 import { clientIp } from '../http/clientIp.ts';
 import { readUpgrade } from '../http/upgradeRequest.ts';
 import { TokenBucket } from '../limits/tokenBucket.ts';
-import { emptySet } from '../sessions/emptySet.ts';
-import { SessionRouter } from '../sessions/router.ts';
 import { closeWith, sendMessage } from '../sessions/send.ts';
-import type { TabData, TabInit } from '../sessions/types.ts';
+import { Tab } from '../sessions/tab.ts';
+import type { TabData, VisitorSocketData } from '../sessions/types.ts';
 import { admitVisitor } from './admitVisitor.ts';
 import { guarded, readControl } from './controlText.ts';
 import { releaseIpSlot, upgradeWithIpSlot } from './ipSlot.ts';
 import { handleVisitorRecordMessage } from './visitorRecord.ts';
 import { refuseUpgrade } from './refuse.ts';
-import { closeShed, shedVisitor, type ShedInit } from './shedVisitor.ts';
+import { closeShed, shedVisitor } from './shedVisitor.ts';
 
-export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
+export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSocketData> {
   const { config, metrics, router, log } = ctx;
   const publisher = router.publisher;
   const visitorBytesBurst = Math.max(config.visitorBytesPerSec, config.maxPayloadBytes * 2);
@@ -48,26 +47,9 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
           metrics.counters.rate_limited_total++;
           return refuseUpgrade(u, metrics, 'rateLimited', 'too many new visitors from this address');
         }
-        const data: TabInit = {
-          kind: 'visitor',
-          ip,
-          closed: false,
-          msgs: undefined,
-          bytes: undefined,
-          account,
-          visitorId,
-          tabId,
-          topic: SessionRouter.topic(account.id, visitorId, tabId),
-          url: '',
-          title: '',
-          agents: emptySet(),
-          lastActive: Date.now(),
-          lastSnapshotRequest: 0,
-          lastTouch: performance.now(),
-          uncheckedBytes: 0,
-        };
+        const tab = new Tab(ip, account, visitorId, tabId);
         // Refused (connection cap) or gone: no visitor was created, so the new-visitor token goes back.
-        if (!upgradeWithIpSlot(ctx, u, data) && isNew) ctx.clientLimits.newVisitors.refund(ip);
+        if (!upgradeWithIpSlot(ctx, u, tab, { data: tab, token: admitted.visitorToken } satisfies VisitorSocketData) && isNew) ctx.clientLimits.newVisitors.refund(ip);
       } catch (err) {
         // A store outage fails every upgrade: budgeted per address like other client-caused lines.
         ctx.clientLimits.log.error(clientIp(u.ip, u.forwardedFor, config.trustProxy), { err: (err as Error).message }, 'visitor upgrade failed');
@@ -78,15 +60,20 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
     },
 
     open: (ws) => {
-      const init = ws.getUserData() as TabInit | ShedInit;
+      const socketData = ws.getUserData();
+      const init = socketData.data;
       if (init.kind === 'shed') return closeShed(ws, init);
       // Until now the user data was the upgrade's TabInit; the router completes it.
       const tab = router.openTab(init, ws);
-      sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId), tabId: tab.tabId, e2e: tab.account.e2e ?? 'off' });
+      // A returning visitor's token was verified at the upgrade: the same bytes, no second HMAC.
+      const token = socketData.token ?? visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId);
+      socketData.token = undefined;
+      sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: token, tabId: tab.tabId, e2e: tab.account.e2e ?? 'off' });
     },
 
     message: (ws, message, isBinary) => {
-      const tab = ws.getUserData();
+      // A shed socket is closed in `open` (its data says closed), so this is a tab's.
+      const tab = ws.getUserData().data as TabData;
       if (tab.closed) return;
       try {
         const size = message.byteLength;
@@ -127,11 +114,11 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<TabData> {
     },
 
     close: (ws) => {
-      const tab = ws.getUserData();
-      if ((tab as TabData | ShedInit).kind === 'shed') return;
+      const tab = ws.getUserData().data;
+      if (tab.kind === 'shed') return;
       releaseIpSlot(ctx, tab);
       guarded(log, 'visitor close handler', () => {
-        router.removeTab(tab);
+        router.removeTab(tab as TabData);
       });
     },
   };

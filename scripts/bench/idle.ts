@@ -23,7 +23,7 @@ export interface IdleResult {
 /** Loopback source addresses: each has its own ~28k ephemeral ports (and TIME_WAIT left by earlier runs). */
 export const LOOPBACK_SOURCES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
 
-export async function measureIdle(relay: RelayHandle, o: { visitors: number; concurrency?: number; localAddresses?: string[]; warmup?: number }): Promise<IdleResult> {
+export async function measureIdle(relay: RelayHandle, o: { visitors: number; concurrency?: number; localAddresses?: string[]; warmup?: number; whileOpen?: () => Promise<void> }): Promise<IdleResult> {
   // A first round (opened and closed) brings the allocators and the store's caches to their working size.
   if (o.warmup) {
     await openIdle(relay, o.warmup, o, async () => {});
@@ -33,6 +33,8 @@ export async function measureIdle(relay: RelayHandle, o: { visitors: number; con
   let result: IdleResult | undefined;
   await openIdle(relay, o.visitors, o, async (measure) => {
     result = await measure();
+    // E.g. a heap snapshot of the relay with the visitors still open (scripts/bench/idleSmall.ts).
+    await o.whileOpen?.();
   });
   return result!;
 }

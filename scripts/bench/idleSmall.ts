@@ -1,0 +1,52 @@
+/**
+ * `npx tsx scripts/bench/idleSmall.ts [visitors] [rounds]`: the idle-visitor row of `npm run bench:relay`
+ * alone, for ours and the floor in the same sitting (issue 15 work on a shared machine, where the
+ * full bench is too heavy). Each relay is a fresh child; a 1,000-visitor warm-up round comes first, as
+ * in the full bench. Prints one line per relay and round, then the medians and the ratios to the floor.
+ * IDLE_SNAPSHOT_DIR=<dir>: our relay writes a heap snapshot (SIGUSR2) with the visitors open.
+ */
+import fs from 'node:fs';
+import { measureIdle, type IdleResult } from './idle.ts';
+import { RelayHandle, type Impl } from './relayHandle.ts';
+
+const visitors = Number(process.argv[2] ?? 3000);
+const rounds = Number(process.argv[3] ?? 1);
+const snapshotDir = process.env.IDLE_SNAPSHOT_DIR;
+const impls: Impl[] = ['uws', 'uws-bare'];
+const results: Record<string, IdleResult[]> = { uws: [], 'uws-bare': [] };
+
+for (let r = 0; r < rounds; r++) {
+  for (const impl of impls) {
+    if (snapshotDir && impl === 'uws') process.env.BENCH_RELAY_NODE_ARGS = `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}`;
+    else delete process.env.BENCH_RELAY_NODE_ARGS;
+    const relay = await RelayHandle.start(impl);
+    try {
+      const res = await measureIdle(relay, { visitors, warmup: 1000, whileOpen: snapshotDir && impl === 'uws' ? () => snapshot(relay, snapshotDir) : undefined });
+      results[impl].push(res);
+      console.log(`${impl.padEnd(8)} heap ${res.heapPerVisitor.toFixed(0)} B  rss ${res.rssPerVisitor.toFixed(0)} B  cpu ${res.cpuUsPerConnect.toFixed(0)} µs/connect (before writes ${res.cpuUsPerConnectBeforeWrites.toFixed(0)})  gen ${res.genCpuUsPerConnect.toFixed(0)} µs  ${(res.connectMs / 1000).toFixed(1)} s`);
+    } finally {
+      await relay.stop();
+    }
+  }
+}
+/** Signals the relay to write a heap snapshot and waits (bounded) until the file is complete. */
+async function snapshot(relay: RelayHandle, dir: string): Promise<void> {
+  const before = new Set(fs.readdirSync(dir));
+  relay.child.kill('SIGUSR2');
+  for (const until = Date.now() + 120_000; Date.now() < until; ) {
+    await new Promise((r) => setTimeout(r, 500));
+    const fresh = fs.readdirSync(dir).filter((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+    // The stats call is answered only once the (synchronous) snapshot write has finished.
+    if (fresh.length) {
+      await relay.stats(120_000);
+      console.log(`heap snapshot: ${dir}/${fresh[0]}`);
+      return;
+    }
+  }
+}
+
+const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const m = (impl: string, k: keyof IdleResult) => med(results[impl].map((x) => x[k] as number));
+for (const k of ['heapPerVisitor', 'rssPerVisitor', 'cpuUsPerConnect'] as const) {
+  console.log(`median ${k}: ours ${m('uws', k).toFixed(0)}, floor ${m('uws-bare', k).toFixed(0)}, ratio ${(m('uws', k) / m('uws-bare', k)).toFixed(2)}x`);
+}

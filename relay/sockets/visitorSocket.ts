@@ -31,9 +31,10 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
 
     upgrade: async (res, req, context) => {
       const u = readUpgrade(res, req, context);
-      // Before any await or store look-up: a connect storm is shed here, cheaply.
-      const gate = ctx.clientLimits.admission.enter();
-      if (!gate.ok) return shedVisitor(ctx, u, gate.retryAfterMs);
+      const ip = clientIp(u.ip, u.forwardedFor, config.trustProxy);
+      // Before any await or store look-up: a connect storm is shed here, cheaply (the address's share first).
+      const gate = ctx.clientLimits.admission.enter(ip);
+      if (!gate.ok) return shedVisitor(ctx, u, gate.retryAfterMs, gate.byAddress);
       try {
         const admitted = await admitVisitor(ctx, u.query, u.origin);
         if (!admitted.ok) return refuseUpgrade(u, metrics, admitted.name, admitted.message);
@@ -41,7 +42,6 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
         const askedTab = u.query.get('tab');
         const tabId = askedTab && ID_PATTERN.test(askedTab) ? askedTab : newTabId();
         if (u.aborted) return;
-        const ip = clientIp(u.ip, u.forwardedFor, config.trustProxy);
         const isNew = !u.query.get('vid');
         if (isNew && !ctx.clientLimits.newVisitors.take(ip)) {
           metrics.counters.rate_limited_total++;
@@ -52,7 +52,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
         if (!upgradeWithIpSlot(ctx, u, tab, { data: tab, token: admitted.visitorToken } satisfies VisitorSocketData) && isNew) ctx.clientLimits.newVisitors.refund(ip);
       } catch (err) {
         // A store outage fails every upgrade: budgeted per address like other client-caused lines.
-        ctx.clientLimits.log.error(clientIp(u.ip, u.forwardedFor, config.trustProxy), { err: (err as Error).message }, 'visitor upgrade failed');
+        ctx.clientLimits.log.error(ip, { err: (err as Error).message }, 'visitor upgrade failed');
         refuseUpgrade(u, metrics, 'internal', 'internal error');
       } finally {
         ctx.clientLimits.admission.done();

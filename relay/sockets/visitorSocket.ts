@@ -49,7 +49,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
         }
         const tab = new Tab(ip, account, visitorId, tabId);
         // Refused (connection cap) or gone: no visitor was created, so the new-visitor token goes back.
-        if (!upgradeWithIpSlot(ctx, u, tab, { data: tab, token: admitted.visitorToken } satisfies VisitorSocketData) && isNew) ctx.clientLimits.newVisitors.refund(ip);
+        if (!upgradeWithIpSlot(ctx, u, tab, { data: tab, returning: admitted.returning } satisfies VisitorSocketData) && isNew) ctx.clientLimits.newVisitors.refund(ip);
       } catch (err) {
         // A store outage fails every upgrade: budgeted per address like other client-caused lines.
         ctx.clientLimits.log.error(ip, { err: (err as Error).message }, 'visitor upgrade failed');
@@ -64,10 +64,11 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
       const init = socketData.data;
       if (init.kind === 'shed') return closeShed(ws, init);
       // Until now the user data was the upgrade's TabInit; the router completes it.
-      const tab = router.openTab(init, ws);
-      // A returning visitor's token was verified at the upgrade: the same bytes, no second HMAC.
-      const token = socketData.token ?? visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId);
-      socketData.token = undefined;
+      // A returning visitor's token and tombstone key were computed at the upgrade: no second HMAC of either.
+      const returning = socketData.returning;
+      socketData.returning = undefined;
+      const tab = router.openTab(init, ws, returning?.tombstoneKey);
+      const token = returning?.visitorToken ?? visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId);
       sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: token, tabId: tab.tabId, e2e: tab.account.e2e ?? 'off' });
     },
 

@@ -11,7 +11,7 @@ import type { ClusterEnvelope, RemoteAgentRef } from '../../protocol/cluster.ts'
 import type { Metrics } from '../metrics.ts';
 import type { RemoteFanout } from '../sessions/publish.ts';
 import type { SessionRouter } from '../sessions/router.ts';
-import type { AgentData, AgentSocketData, TabData } from '../sessions/types.ts';
+import type { AgentData, TabData } from '../sessions/types.ts';
 import { TokenBucket } from '../limits/tokenBucket.ts';
 import type { ClusterBus } from './bus.ts';
 
@@ -136,7 +136,7 @@ export class RemoteAgents implements RemoteFanout {
       lagging: false,
       laggingSince: 0,
       resyncTimes: [],
-      ws: ws as unknown as WebSocket<AgentSocketData>,
+      ws: ws as unknown as WebSocket<AgentData>,
     };
     return p;
   }

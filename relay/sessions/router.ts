@@ -20,7 +20,7 @@ import { nextActivity } from './tab.ts';
 import { VisitorIndex } from './visitorIndex.ts';
 import { closeWith, sendMessage } from './send.ts';
 import { requestSnapshot } from './snapshots.ts';
-import type { AgentData, AgentInit, AgentSocketData, RouterHooks, TabData, TabInit, Visitor, VisitorSocketData } from './types.ts';
+import type { AgentData, AgentInit, RouterHooks, TabData, TabInit, Visitor, VisitorSocketData } from './types.ts';
 
 /** A visitor's stored last-seen is refreshed at most this often by connects and by activity. */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -264,9 +264,8 @@ export class SessionRouter {
   // ---------------------------------------------------------------- agent side
 
   /** The socket opened: completes the upgrade's data with its socket. */
-  openAgent(init: AgentInit, ws: WebSocket<AgentSocketData>): AgentData {
-    init.ws = ws;
-    const agent = init as AgentData;
+  openAgent(init: AgentInit, ws: WebSocket<AgentData>): AgentData {
+    const agent: AgentData = Object.assign(init, { ws });
     this.log.debug({ accountId: agent.accountId, agentId: agent.agentId, ip: agent.ip }, 'agent connected');
     this.agents.add(agent);
     this.metrics.gauges.agent_sockets++;

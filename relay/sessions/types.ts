@@ -63,15 +63,7 @@ export interface TabData extends TabInit {
 
 export type AgentState = 'idle' | 'pending' | 'watching' | 'following';
 
-/** What uWS holds for an agent socket: one property, for the same reason as VisitorSocketData. */
-export interface AgentSocketData {
-  data: AgentInit;
-}
-
-/**
- * What the agent upgrade builds (sockets/agentSocket.ts names every field, optional ones too, so the
- * object keeps one shape); `open` completes it with the socket (router.openAgent).
- */
+/** What the agent upgrade builds; `open` completes it with the socket (router.openAgent). */
 export interface AgentInit extends SocketBase {
   kind: 'agent';
   msgs: TokenBucket;
@@ -97,11 +89,10 @@ export interface AgentInit extends SocketBase {
   remote?: RemoteSession;
   resyncTimes: number[];
   expiryTimer?: NodeJS.Timeout;
-  ws: WebSocket<AgentSocketData> | undefined;
 }
 
 export interface AgentData extends AgentInit {
-  ws: WebSocket<AgentSocketData>;
+  ws: WebSocket<AgentData>;
 }
 
 export interface Visitor {

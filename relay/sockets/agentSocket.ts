@@ -11,14 +11,14 @@ import { clientIp } from '../http/clientIp.ts';
 import { readUpgrade, TOKEN_QUERY_PARAMS } from '../http/upgradeRequest.ts';
 import { TokenBucket } from '../limits/tokenBucket.ts';
 import { closeWith, sendMessage } from '../sessions/send.ts';
-import type { AgentData, AgentInit, AgentSocketData } from '../sessions/types.ts';
+import type { AgentData, AgentInit } from '../sessions/types.ts';
 import { guarded, readControl } from './controlText.ts';
 import { releaseIpSlot, upgradeWithIpSlot } from './ipSlot.ts';
 import { refuseUpgrade } from './refuse.ts';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentSocketData> {
+export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
   const { config, metrics, router, log } = ctx;
   const agentOrigins = [new URL(config.publicUrl).origin, ...config.agentOrigins];
   return {
@@ -60,7 +60,6 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentSocketD
         }
         const account = await ctx.accounts.byId(verified.claims.accountId); // cached: verification just read it
         const c = verified.claims;
-        // Every field named here, set later or not, so the agent keeps this one shape.
         const data: AgentInit = {
           kind: 'agent',
           ip,
@@ -73,19 +72,11 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentSocketD
           pageOrigins: account?.allowedOrigins ?? [],
           secretGeneration: c.secretGeneration,
           state: 'idle',
-          e2eKey: undefined,
-          e2eKeyToken: undefined,
-          target: undefined,
-          tab: undefined,
           lagging: false,
           laggingSince: 0,
-          remote: undefined,
           resyncTimes: [],
-          expiryTimer: undefined,
-          ws: undefined,
         };
-        // uWS holds one property (see AgentSocketData), not the agent's fields copied onto its socket.
-        upgradeWithIpSlot(ctx, u, data, { data } satisfies AgentSocketData, AGENT_SUBPROTOCOL);
+        upgradeWithIpSlot(ctx, u, data, data, AGENT_SUBPROTOCOL);
       } catch (err) {
         // A store outage fails every upgrade: budgeted per address like other client-caused lines.
         ctx.clientLimits.log.error(clientIp(u.ip, u.forwardedFor, config.trustProxy), { err: (err as Error).message }, 'agent upgrade failed');
@@ -94,8 +85,8 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentSocketD
     },
 
     open: (ws) => {
-      // Until now the user data held the upgrade's AgentInit; the router completes that same object.
-      const agent = router.openAgent(ws.getUserData().data, ws);
+      // Until now the user data was the upgrade's AgentInit; the router completes it.
+      const agent = router.openAgent(ws.getUserData() as AgentInit, ws);
       const ms = Math.max(0, agent.exp * 1000 - Date.now());
       agent.expiryTimer = setTimeout(() => closeWith(ws, agent, 'tokenExpired', 'agent token expired'), Math.min(ms, MAX_TIMER_MS));
       agent.expiryTimer.unref();
@@ -103,7 +94,7 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentSocketD
     },
 
     message: (ws, message, isBinary) => {
-      const agent = ws.getUserData().data as AgentData;
+      const agent = ws.getUserData();
       if (agent.closed) return;
       try {
         if (!agent.msgs.take(1)) {
@@ -123,10 +114,10 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentSocketD
       }
     },
 
-    drain: (ws) => guarded(log, 'agent drain handler', () => router.backpressure.onDrain(ws.getUserData().data as AgentData)),
+    drain: (ws) => guarded(log, 'agent drain handler', () => router.backpressure.onDrain(ws.getUserData())),
 
     close: (ws) => {
-      const agent = ws.getUserData().data as AgentData;
+      const agent = ws.getUserData();
       releaseIpSlot(ctx, agent);
       guarded(log, 'agent close handler', () => {
         ctx.cluster?.agentClosed(agent);

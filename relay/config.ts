@@ -64,6 +64,8 @@ export interface RelayConfig extends SecurityConfig {
   admissionsPerSec: number;
   /** Visitor upgrades waiting on the store at once; over it they are shed the same way. */
   maxPendingAdmissions: number;
+  /** Each client address's share of admissionsPerSec (burst as many), charged first: over it, shed the same way. */
+  admissionsPerSecPerIp: number;
   logLevel: string;
   seedDemo: boolean;
   /** Cluster mode (docs/cluster.md): set, the relay joins the relays on this NATS; unset, it runs alone. */
@@ -160,6 +162,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     newVisitorsPerMinPerIp: int(env, 'NEW_VISITORS_PER_MIN_PER_IP', 600, 1),
     admissionsPerSec: int(env, 'ADMISSIONS_PER_SEC', 2000, 1, 1_000_000),
     maxPendingAdmissions: int(env, 'MAX_PENDING_ADMISSIONS', 500, 1, 1_000_000),
+    // A tenth of the global default, and as many as MAX_CONNECTIONS_PER_IP's default: a full NAT comes back in a second.
+    admissionsPerSecPerIp: int(env, 'ADMISSIONS_PER_SEC_PER_IP', 200, 1, 1_000_000),
     logLevel: env.LOG_LEVEL || 'info',
     seedDemo: env.SEED_DEMO !== '0',
     natsUrl,

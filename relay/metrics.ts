@@ -16,6 +16,8 @@ export class Metrics {
     upgrades_refused_total: 0,
     /** Visitor sockets shed by admission (connect storm): closed 4503 with a retry-after. */
     visitors_shed_total: 0,
+    /** Of those, shed because their address was over its share (ADMISSIONS_PER_SEC_PER_IP). */
+    visitors_shed_by_address_total: 0,
     http_requests_total: 0,
     http_auth_failures_total: 0,
     /** Scrypt runs verifying secret keys (bounded per address by API_AUTH_FAILURES_PER_MIN). */

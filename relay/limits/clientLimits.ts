@@ -13,7 +13,7 @@ export interface ClientLimits {
   log: ClientLog;
   /** New visitor ids per address: each one is a new record in the store. Reconnects are not counted. */
   newVisitors: IpRateLimiter;
-  /** Visitor sockets admitted per second and waiting on the store: the rest is shed (connect storms). */
+  /** Visitor sockets admitted per second (per address first, then in all) and waiting on the store: the rest is shed (connect storms). */
   admission: AdmissionGate;
 }
 
@@ -27,6 +27,6 @@ export function clientLimits(config: RelayConfig, metrics: Metrics, log: Logger,
     }),
     log: new ClientLog(log, metrics, { perIpPerMin: config.clientLogLinesPerMinPerIp, totalPerMin: config.clientLogLinesPerMin }),
     newVisitors: new IpRateLimiter(config.newVisitorsPerMinPerIp / 60, config.newVisitorsPerMinPerIp),
-    admission: new AdmissionGate(config.admissionsPerSec, config.maxPendingAdmissions),
+    admission: new AdmissionGate(config.admissionsPerSec, config.maxPendingAdmissions, config.admissionsPerSecPerIp),
   };
 }

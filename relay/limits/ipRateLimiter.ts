@@ -41,9 +41,13 @@ export class IpRateLimiter {
 
   /** Seconds until this address has a token again (at least 1). */
   retryAfterSec(ip: string, now = performance.now()): number {
+    return Math.max(1, Math.ceil(this.waitMs(ip, now) / 1000));
+  }
+
+  /** Milliseconds until this address has a token again (0: it has one now). */
+  waitMs(ip: string, now = performance.now()): number {
     const b = this.buckets.get(budgetKey(ip));
-    const waitMs = b ? (Math.max(0, 1 - b.available(now)) / this.perSec) * 1000 : Math.max(0, this.noRoomUntil - now);
-    return Math.max(1, Math.ceil(waitMs / 1000));
+    return Math.ceil(b ? (Math.max(0, 1 - b.available(now)) / this.perSec) * 1000 : Math.max(0, this.noRoomUntil - now));
   }
 
   get size(): number {

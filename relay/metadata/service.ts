@@ -104,10 +104,11 @@ export class MetadataService {
     return this.o.retentionDays * DAY_MS;
   }
 
-  touch(u: Omit<VisitorUpdate, 'lastSeen' | 'tombstoneKey'>): void {
+  /** `tombstoneKey`: the visitor's, if the caller has it already (admission computed it). */
+  touch(u: Omit<VisitorUpdate, 'lastSeen' | 'tombstoneKey'>, tombstoneKey?: string): void {
     if (this.isDeleted(u.accountId, u.visitorId)) return;
     // The key lets the store refuse the write itself if another relay deleted this visitor.
-    this.writer.touch({ ...u, lastSeen: this.now(), tombstoneKey: this.tombstoneKeyOf(u.accountId, u.visitorId) });
+    this.writer.touch({ ...u, lastSeen: this.now(), tombstoneKey: tombstoneKey ?? this.tombstoneKeyOf(u.accountId, u.visitorId) });
   }
 
   tombstoneKeyOf(accountId: string, visitorId: string): string {
@@ -175,14 +176,14 @@ export class MetadataService {
    * store cannot answer in time the visitor is let in (relaying never waits on a slow database); its
    * writes are still refused by the store, so the record is not re-created.
    */
-  async refusesVisitor(accountId: string, visitorId: string): Promise<boolean> {
+  async refusesVisitor(accountId: string, visitorId: string, tombstoneKey = this.tombstoneKeyOf(accountId, visitorId)): Promise<boolean> {
     if (this.isDeleted(accountId, visitorId)) return true;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), TOMBSTONE_CHECK_TIMEOUT_MS);
       timer.unref();
     });
-    const check = this.o.store.hasTombstone(accountId, this.tombstoneKeyOf(accountId, visitorId), this.now()).then((hit) => {
+    const check = this.o.store.hasTombstone(accountId, tombstoneKey, this.now()).then((hit) => {
       if (hit) this.cacheTombstone(`${accountId}/${visitorId}`, this.now().getTime());
       return hit;
     }, (err: unknown) => {

@@ -50,8 +50,11 @@ export class SessionRouter {
 
   // ---------------------------------------------------------------- visitor side
 
-  /** The socket opened: completes the upgrade's data with its socket and visitor, and routes the tab. */
-  openTab(init: TabInit, ws: WebSocket<VisitorSocketData>): TabData {
+  /**
+   * The socket opened: completes the upgrade's data with its socket and visitor, and routes the tab.
+   * `tombstoneKey`: the visitor's, if admission computed it (a returning visitor), for the touch.
+   */
+  openTab(init: TabInit, ws: WebSocket<VisitorSocketData>, tombstoneKey?: string): TabData {
     let v = this.visitors.get(init.account.id, init.visitorId);
     if (!v) {
       // Shared empty sets until an agent comes (emptySet.ts): most visitors are never watched. Every
@@ -63,11 +66,11 @@ export class SessionRouter {
     init.ws = ws;
     init.visitor = v;
     const tab = init as TabData;
-    this.addTab(tab, v);
+    this.addTab(tab, v, tombstoneKey);
     return tab;
   }
 
-  private addTab(tab: TabData, v: Visitor): void {
+  private addTab(tab: TabData, v: Visitor, tombstoneKey: string | undefined): void {
     clearTimeout(v.graceTimer);
     v.graceTimer = undefined;
     // A second socket claiming a live tab id (e.g. a duplicated tab) gets a fresh tab.
@@ -81,7 +84,7 @@ export class SessionRouter {
     if (now - v.touchedAt >= TOUCH_INTERVAL_MS || v.touchedIp !== tab.ip) {
       v.touchedAt = now;
       v.touchedIp = tab.ip;
-      this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, ip: tab.ip });
+      this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, ip: tab.ip }, tombstoneKey);
     }
     this.metrics.gauges.visitor_sockets++;
     this.hooks?.tabOpened(tab);

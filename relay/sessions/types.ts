@@ -4,6 +4,7 @@ import type { AccountRecord } from '../store/types.ts';
 import type { TokenBucket } from '../limits/tokenBucket.ts';
 import type { VisitorEndReason } from '../../protocol/control.ts';
 import type { TabList } from './tabList.ts';
+import type { Returning } from '../sockets/admitVisitor.ts';
 
 export interface SocketBase {
   ip: string;
@@ -17,8 +18,8 @@ export interface SocketBase {
  */
 export interface VisitorSocketData {
   data: TabInit | ShedInit;
-  /** A returning visitor's token, verified at the upgrade, for its welcome; dropped once sent. */
-  token: string | undefined;
+  /** A returning visitor's verified token and tombstone key, from its upgrade, for `open`; dropped there. */
+  returning: Returning | undefined;
 }
 
 /** The user data of a shed socket (sockets/shedVisitor.ts), in place of a tab. */

@@ -9,9 +9,17 @@ import type { RelayContext } from '../context.ts';
 import type { AccountRecord } from '../store/types.ts';
 
 export type Admission =
-  /** `visitorToken`: the one the client presented, verified (a returning visitor). */
-  | { ok: true; account: AccountRecord; visitorId: string; visitorToken?: string }
+  /** `returning`: set for a returning visitor (one that presented its id and token). */
+  | { ok: true; account: AccountRecord; visitorId: string; returning?: Returning }
   | { ok: false; name: HttpErrorName; message: string };
+
+/** What admission computed for a returning visitor, kept for its socket's open: no HMAC is computed twice. */
+export interface Returning {
+  /** The token the client presented, verified: its welcome repeats it. */
+  visitorToken: string;
+  /** The visitor's tombstone key (metadata/tombstones.ts), for its first metadata touch. */
+  tombstoneKey: string;
+}
 
 export async function admitVisitor(ctx: RelayContext, query: URLSearchParams, origin: string): Promise<Admission> {
   if (ctx.state.shuttingDown) return { ok: false, name: 'shuttingDown', message: 'relay is restarting' };
@@ -27,9 +35,9 @@ export async function admitVisitor(ctx: RelayContext, query: URLSearchParams, or
   if (!visitorId && !vt) return { ok: true, account, visitorId: newVisitorId() };
   // A deleted visitor's id is never reused: its browser must start over with a new one.
   // Tombstones are in the store, so this holds after a restart and on every relay sharing the store.
-  if (!visitorId || !vt || !ID_PATTERN.test(visitorId) || !verifyVisitorToken(ctx.relaySecret, account.id, visitorId, vt) ||
-    (await ctx.metadata.refusesVisitor(account.id, visitorId))) {
-    return { ok: false, name: 'visitorTokenInvalid', message: 'visitor id and token do not match; reconnect without them' };
-  }
-  return { ok: true, account, visitorId, visitorToken: vt };
+  const invalid = { ok: false, name: 'visitorTokenInvalid', message: 'visitor id and token do not match; reconnect without them' } as const;
+  if (!visitorId || !vt || !ID_PATTERN.test(visitorId) || !verifyVisitorToken(ctx.relaySecret, account.id, visitorId, vt)) return invalid;
+  const tombstoneKey = ctx.metadata.tombstoneKeyOf(account.id, visitorId);
+  if (await ctx.metadata.refusesVisitor(account.id, visitorId, tombstoneKey)) return invalid;
+  return { ok: true, account, visitorId, returning: { visitorToken: vt, tombstoneKey } };
 }

@@ -12,10 +12,11 @@ import type { ShedInit, VisitorSocketData } from '../sessions/types.ts';
 
 export type { ShedInit } from '../sessions/types.ts';
 
-export function shedVisitor(ctx: RelayContext, u: UpgradeRequest, retryAfterMs: number): void {
+export function shedVisitor(ctx: RelayContext, u: UpgradeRequest, retryAfterMs: number, byAddress: boolean): void {
   ctx.metrics.counters.visitors_shed_total++;
+  if (byAddress) ctx.metrics.counters.visitors_shed_by_address_total++;
   if (u.aborted) return;
-  const data: VisitorSocketData = { data: { kind: 'shed', closed: false, retryAfterMs }, token: undefined };
+  const data: VisitorSocketData = { data: { kind: 'shed', closed: false, retryAfterMs }, returning: undefined };
   u.res.cork(() => u.res.upgrade(data, u.wsKey, u.wsProtocol, u.wsExtensions, u.context));
 }
 

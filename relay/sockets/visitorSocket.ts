@@ -31,9 +31,10 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
 
     upgrade: async (res, req, context) => {
       const u = readUpgrade(res, req, context);
-      // Before any await or store look-up: a connect storm is shed here, cheaply.
-      const gate = ctx.clientLimits.admission.enter();
-      if (!gate.ok) return shedVisitor(ctx, u, gate.retryAfterMs);
+      const ip = clientIp(u.ip, u.forwardedFor, config.trustProxy);
+      // Before any await or store look-up: a connect storm is shed here, cheaply (the address's share first).
+      const gate = ctx.clientLimits.admission.enter(ip);
+      if (!gate.ok) return shedVisitor(ctx, u, gate.retryAfterMs, gate.byAddress);
       try {
         const admitted = await admitVisitor(ctx, u.query, u.origin);
         if (!admitted.ok) return refuseUpgrade(u, metrics, admitted.name, admitted.message);
@@ -41,7 +42,6 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
         const askedTab = u.query.get('tab');
         const tabId = askedTab && ID_PATTERN.test(askedTab) ? askedTab : newTabId();
         if (u.aborted) return;
-        const ip = clientIp(u.ip, u.forwardedFor, config.trustProxy);
         const isNew = !u.query.get('vid');
         if (isNew && !ctx.clientLimits.newVisitors.take(ip)) {
           metrics.counters.rate_limited_total++;
@@ -49,10 +49,10 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
         }
         const tab = new Tab(ip, account, visitorId, tabId);
         // Refused (connection cap) or gone: no visitor was created, so the new-visitor token goes back.
-        if (!upgradeWithIpSlot(ctx, u, tab, { data: tab, token: admitted.visitorToken } satisfies VisitorSocketData) && isNew) ctx.clientLimits.newVisitors.refund(ip);
+        if (!upgradeWithIpSlot(ctx, u, tab, { data: tab, returning: admitted.returning } satisfies VisitorSocketData) && isNew) ctx.clientLimits.newVisitors.refund(ip);
       } catch (err) {
         // A store outage fails every upgrade: budgeted per address like other client-caused lines.
-        ctx.clientLimits.log.error(clientIp(u.ip, u.forwardedFor, config.trustProxy), { err: (err as Error).message }, 'visitor upgrade failed');
+        ctx.clientLimits.log.error(ip, { err: (err as Error).message }, 'visitor upgrade failed');
         refuseUpgrade(u, metrics, 'internal', 'internal error');
       } finally {
         ctx.clientLimits.admission.done();
@@ -64,10 +64,11 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
       const init = socketData.data;
       if (init.kind === 'shed') return closeShed(ws, init);
       // Until now the user data was the upgrade's TabInit; the router completes it.
-      const tab = router.openTab(init, ws);
-      // A returning visitor's token was verified at the upgrade: the same bytes, no second HMAC.
-      const token = socketData.token ?? visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId);
-      socketData.token = undefined;
+      // A returning visitor's token and tombstone key were computed at the upgrade: no second HMAC of either.
+      const returning = socketData.returning;
+      socketData.returning = undefined;
+      const tab = router.openTab(init, ws, returning?.tombstoneKey);
+      const token = returning?.visitorToken ?? visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId);
       sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: token, tabId: tab.tabId, e2e: tab.account.e2e ?? 'off' });
     },
 

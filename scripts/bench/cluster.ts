@@ -77,7 +77,7 @@ async function startRelay(name: string): Promise<Relay> {
       ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, PUBLIC_URL: `http://127.0.0.1:${port}`,
       SEED_DEMO: '0', LOG_LEVEL: 'warn', NATS_URL: `nats://127.0.0.1:${natsPort}`, NODE_ID: name, RELAY_SECRET: relaySecret,
       VISITOR_MSGS_PER_SEC: '1000000', VISITOR_BYTES_PER_SEC: String(64 * 1024 * MiB), AGENT_MSGS_PER_SEC: '100000',
-      MAX_CONNECTIONS_PER_IP: '10000', NEW_VISITORS_PER_MIN_PER_IP: '100000', ACTIVITY_PER_MIN_PER_IP: '100000', ACTIVITY_PER_MIN_PER_ACCOUNT: '100000',
+      MAX_CONNECTIONS_PER_IP: '10000', NEW_VISITORS_PER_MIN_PER_IP: '100000', ADMISSIONS_PER_SEC_PER_IP: '1000000', ACTIVITY_PER_MIN_PER_IP: '100000', ACTIVITY_PER_MIN_PER_ACCOUNT: '100000',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -32,6 +32,8 @@ const config = loadConfig({
   // Bench only: every generator connection comes from a few loopback addresses.
   MAX_CONNECTIONS_PER_IP: '200000',
   NEW_VISITORS_PER_MIN_PER_IP: '100000000',
+  // The whole admission budget is the generators' (their few addresses are not many clients).
+  ADMISSIONS_PER_SEC_PER_IP: process.env.ADMISSIONS_PER_SEC_PER_IP ?? '1000000',
   // A closed visitor is kept this long for its reconnect; short, so that the idle scenario's rounds do not overlap.
   VISITOR_GRACE_MS: process.env.VISITOR_GRACE_MS ?? '1000',
 });

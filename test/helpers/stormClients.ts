@@ -14,11 +14,11 @@ export type StormOutcome =
   | { kind: 'shed'; code: number; reason: string; error: { code?: string; retryAfterMs?: number }; at: number }
   | { kind: 'other'; detail: string; at: number };
 
-/** One visitor connect; a welcomed socket stays open (the caller closes it). */
-export function stormVisitor(port: number, publicKey: string, query: Record<string, string> = {}): Promise<StormOutcome> {
+/** One visitor connect (from `localAddress`, a loopback address, if given); a welcomed socket stays open (the caller closes it). */
+export function stormVisitor(port: number, publicKey: string, query: Record<string, string> = {}, localAddress?: string): Promise<StormOutcome> {
   return new Promise((resolve) => {
     const q = new URLSearchParams({ key: publicKey, ...query });
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${VISITOR_SOCKET_PATH}?${q}`, { headers: { origin: SITE_ORIGIN } });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${VISITOR_SOCKET_PATH}?${q}`, { headers: { origin: SITE_ORIGIN }, localAddress });
     let error: { code?: string; retryAfterMs?: number } = {};
     let done = false;
     const finish = (o: StormOutcome) => {

@@ -32,7 +32,7 @@ function counting(inner: Store, c: Counted): Store {
 t.test(`${N} idle visitors: one write each, batched; reconnects and early activity write nothing`, async (t) => {
   const c: Counted = { calls: 0, rows: 0, largestCall: 0, ids: new Map() };
   const r = await startTestRelay(
-    { MAX_CONNECTIONS_PER_IP: String(N), NEW_VISITORS_PER_MIN_PER_IP: '1000000', ADMISSIONS_PER_SEC: '1000000', MAX_PENDING_ADMISSIONS: '1000000', LOG_LEVEL: 'info', VISITOR_GRACE_MS: '120000' },
+    { MAX_CONNECTIONS_PER_IP: String(N), NEW_VISITORS_PER_MIN_PER_IP: '1000000', ADMISSIONS_PER_SEC: '1000000', ADMISSIONS_PER_SEC_PER_IP: '1000000', MAX_PENDING_ADMISSIONS: '1000000', LOG_LEVEL: 'info', VISITOR_GRACE_MS: '120000' },
     { wrapStore: (s) => counting(s, c) },
   );
   t.teardown(() => r.stop());

@@ -83,6 +83,7 @@ export class MetadataService {
   }
 
   start(): void {
+    this.writer.drainBacklog = true;
     this.flushTimer = setInterval(() => void this.writer.flush(), 1000);
     this.flushTimer.unref();
     this.sweepTimer = setInterval(() => void this.sweep().catch((err) => this.o.log.warn({ err: (err as Error).message }, 'retention sweep failed')), 60_000);
@@ -90,6 +91,7 @@ export class MetadataService {
   }
 
   async stop(): Promise<void> {
+    this.writer.drainBacklog = false;
     clearInterval(this.flushTimer);
     clearInterval(this.sweepTimer);
     // Flush everything (batches of 500) unless the store keeps failing.

@@ -56,6 +56,13 @@ export class WriteBehind {
     private writeTimeoutMs = WRITE_TIMEOUT_MS,
   ) {}
 
+  /**
+   * While set (the service runs), a full batch is followed at once by the next one instead of the next
+   * tick: a connect storm's backlog drains at the store's pace, not at one batch a second (which
+   * took 36 s for 18,000 new visitors, and dropped updates past the pending bound).
+   */
+  drainBacklog = false;
+
   /** Deletion hooks this to remove what a late write re-created. */
   onLateWrite: LateWrite = async () => {};
 
@@ -133,14 +140,18 @@ export class WriteBehind {
     if (this.visitors.size === 0 && this.activity.length === 0) return Promise.resolve();
     if (this.abandoned.size >= MAX_ABANDONED_WRITES) return Promise.resolve();
     this.inFlightSince = Date.now();
-    this.inFlight = this.writeOnce(this.inFlightSince).finally(() => {
+    this.inFlight = this.writeOnce(this.inFlightSince).then((rows) => {
       this.inFlight = undefined;
       this.inFlightSince = undefined;
+      // After a full batch, the rest follows at once (a failure backs off instead: rows is 0 then).
+      // setImmediate lets the sockets' I/O in between batches.
+      if (this.drainBacklog && rows >= BATCH && this.visitors.size > 0) setImmediate(() => void this.flush());
     });
     return this.inFlight;
   }
 
-  private async writeOnce(startedAt: number): Promise<void> {
+  /** Never rejects; resolves to the visitor rows written (0 on a failure). */
+  private async writeOnce(startedAt: number): Promise<number> {
     const batch: VisitorUpdate[] = [];
     for (const [k, u] of this.visitors) {
       batch.push(u);
@@ -162,6 +173,7 @@ export class WriteBehind {
       this.metrics.counters.metadata_writes_total += batch.length + events.length;
       this.failures = 0;
       this.nextAttemptAt = 0;
+      return batch.length;
     } catch (err) {
       // Put the batch back under anything newer that arrived meanwhile, and back off.
       for (const u of batch) {
@@ -179,6 +191,7 @@ export class WriteBehind {
       const backoff = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.failures, 10));
       this.nextAttemptAt = Date.now() + backoff;
       this.log.warn({ err: (err as Error).message, failures: this.failures, retryInMs: backoff }, 'metadata write failed; will retry');
+      return 0;
     } finally {
       this.metrics.gauges.metadata_pending_visitors = this.visitors.size;
       this.metrics.gauges.metadata_pending_activity = this.activity.length;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { SqliteVacuum } from './sqliteVacuum.ts';
+import { SqliteVisitorWriter } from './sqliteVisitorWriter.ts';
 import {
   StoreConflictError,
   type AccountRecord, type ActivityEvent, type ActivityQuery, type ActivityScrub, type DeletedVisitor, type DeleteVisitorsFilter, type Page,
@@ -159,6 +160,8 @@ export class SqliteStore implements Store {
   private db: Database.Database;
   /** VACUUM in a worker; writes on this connection wait while it runs (see sqliteVacuum.ts). */
   private vac: SqliteVacuum;
+  /** Visitor upserts, the write a connect storm brings by the thousand: off the event loop (sqliteVisitorWriter.ts). */
+  private visitorWriter: SqliteVisitorWriter;
 
   constructor(dataDir: string) {
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -172,6 +175,7 @@ export class SqliteStore implements Store {
     this.db.exec(SCHEMA);
     this.migrate();
     this.vac = new SqliteVacuum(this.file);
+    this.visitorWriter = new SqliteVisitorWriter(this.file);
   }
 
   /** Brings a data directory written by an older relay up to the current schema. */
@@ -227,41 +231,8 @@ export class SqliteStore implements Store {
   }
 
   async upsertVisitors(updates: VisitorUpdate[]): Promise<void> {
-    while (this.vac.busy) await this.vac.idle(); // never block the event loop on the vacuum's lock
-    // COALESCE keeps a stored field when the update leaves it undefined (bound as NULL).
-    const stmt = this.db.prepare(`
-      INSERT INTO visitors (account_id, visitor_id, ip, last_url, first_seen, last_seen, user_id, name, email, lookup_code, lookup_code_expires_at)
-      SELECT @accountId, @visitorId, COALESCE(@ip, ''), COALESCE(@lastUrl, ''), @lastSeen, @lastSeen, @userId, @name, @email, @lookupCode, @lookupCodeExpiresAt
-      -- A tombstoned visitor is neither re-created nor updated: checked in this same write, so no
-      -- other connection (another relay on this file) can slip a deletion in between.
-      WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE account_id = @accountId AND key = @tombstoneKey AND expires_at > @lastSeen)
-      ON CONFLICT (account_id, visitor_id) DO UPDATE SET
-        ip = COALESCE(@ip, ip),
-        last_url = COALESCE(@lastUrl, last_url),
-        last_seen = MAX(last_seen, @lastSeen),
-        user_id = COALESCE(@userId, user_id),
-        name = COALESCE(@name, name),
-        email = COALESCE(@email, email),
-        lookup_code = COALESCE(@lookupCode, lookup_code),
-        lookup_code_expires_at = COALESCE(@lookupCodeExpiresAt, lookup_code_expires_at)`);
-    const run = this.db.transaction((batch: VisitorUpdate[]) => {
-      for (const u of batch) {
-        stmt.run({
-          accountId: u.accountId,
-          visitorId: u.visitorId,
-          lastSeen: u.lastSeen.getTime(),
-          ip: u.ip ?? null,
-          lastUrl: u.lastUrl ?? null,
-          userId: u.userId ?? null,
-          name: u.name ?? null,
-          email: u.email ?? null,
-          lookupCode: u.lookupCode ?? null,
-          lookupCodeExpiresAt: u.lookupCodeExpiresAt?.getTime() ?? null,
-          tombstoneKey: u.tombstoneKey ?? null,
-        });
-      }
-    });
-    run(updates);
+    while (this.vac.busy) await this.vac.idle(); // a vacuum holds the write lock: wait here, not in the worker's busy loop
+    await this.visitorWriter.write(updates);
   }
 
   async getVisitor(accountId: string, visitorId: string): Promise<VisitorRecord | null> {
@@ -430,6 +401,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.visitorWriter.close();
     await this.vac.close();
     if (this.db.open) this.db.close();
   }

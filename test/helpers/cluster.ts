@@ -13,20 +13,12 @@ import { AccountService, type CreatedAccount } from '../../relay/accounts.ts';
 import { mintAgentToken, secretGeneration } from '../../relay/auth/agentToken.ts';
 import { SqliteStore } from '../../relay/store/sqlite.ts';
 import { freePort, SITE_ORIGIN, TEST_METRICS_TOKEN } from './relay.ts';
+import { until } from './until.ts';
+
+export { until };
 
 /** Debian's nats-server (`apt-get install nats-server`; `.ci/run` installs it), or NATS_SERVER_BIN. */
 export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN || '/usr/sbin/nats-server';
-
-/** Polls `check` until it returns a truthy value or the deadline passes. */
-export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, ms: number, what: string, everyMs = 25): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 export class NatsServer {
   private child?: ChildProcess;

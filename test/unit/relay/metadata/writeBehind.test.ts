@@ -13,6 +13,7 @@ import { MAX_ABANDONED_WRITES, mergeUpdate, WriteBehind } from '../../../../rela
 import { Metrics } from '../../../../relay/metrics.ts';
 import { SqliteStore } from '../../../../relay/store/sqlite.ts';
 import type { ActivityEvent, Store, VisitorUpdate } from '../../../../relay/store/types.ts';
+import { until } from '../../../helpers/until.ts';
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 type Mode = 'ok' | 'fail' | 'stall';
@@ -104,10 +105,9 @@ function setup(t: Test, maxPendingVisitors = 100, writeTimeoutMs?: number) {
 
 const flushed = (w: WriteBehind) => w.flush(Date.now(), true);
 const tick = () => new Promise<void>((r) => setImmediate(r));
-/** Waits (briefly, by turns of the event loop) until the wrapper holds a stalled write. */
+/** Waits (bounded) until the wrapper holds a stalled write. */
 async function untilStalled(store: SwitchableStore, n = 1): Promise<void> {
-  for (let i = 0; i < 1000 && store.stalledCount < n; i++) await tick();
-  if (store.stalledCount < n) throw new Error('no write reached the store');
+  await until(() => store.stalledCount >= n, 5000, `${n} write(s) to reach the store`, 2);
 }
 
 t.test('mergeUpdate: defined fields win, lastSeen only moves forward', async (t) => {
@@ -156,6 +156,33 @@ t.test('coalescing: many touches of one visitor become one row write with the la
 
   await flushed(writer);
   t.equal(store.calls.upsertVisitors, 1, 'an empty flush does not call the store');
+});
+
+t.test('a backlog drains batch after batch (drainBacklog), not one batch per flush tick; off, one batch per flush', async (t) => {
+  const { store, writer, sqlite } = setup(t, 10_000);
+  const touchAll = (from: number) => {
+    for (let i = 0; i < 1_200; i++) writer.touch({ accountId: ACC, visitorId: `storm-${from + i}`, lastSeen: new Date() });
+  };
+  touchAll(0);
+  await flushed(writer);
+  t.equal(store.calls.upsertVisitors, 1, 'off (the default): one flush writes one batch');
+  t.equal(writer.pendingVisitors, 700, 'the rest waits for the next flush');
+  await flushed(writer);
+  await flushed(writer);
+
+  writer.drainBacklog = true;
+  touchAll(10_000);
+  const callsBefore = store.calls.upsertVisitors;
+  await flushed(writer); // the one flush a timer tick would make
+  await until(() => writer.pendingVisitors === 0, 5_000, 'the backlog to drain without another flush call', 2);
+  for (;;) { // the last batch may still be in the store
+    const calls = store.calls.upsertVisitors;
+    await flushed(writer);
+    if (store.calls.upsertVisitors === calls) break;
+  }
+  t.equal(store.calls.upsertVisitors - callsBefore, 3, '1,200 rows in 3 store calls of at most 500, from one flush');
+  t.ok(store.upserted.slice(-3).every((b) => b.length <= 500), 'batches stay bounded');
+  t.ok(await sqlite.getVisitor(ACC, 'storm-11199'), 'the last row landed');
 });
 
 t.test('store failing: pending stays bounded, drops and failures are counted, everything pending lands on recovery', async (t) => {
@@ -291,7 +318,7 @@ t.test('a store that never answers: timed-out writes do not pile up past the bou
   t.equal(writer.pendingVisitors, 1, 'the update is still held');
   store.mode = 'ok';
   store.release('ok');
-  for (let i = 0; i < 1000 && metrics.gauges.metadata_abandoned_writes > 0; i++) await tick();
+  await until(() => metrics.gauges.metadata_abandoned_writes === 0, 5000, 'the abandoned writes to settle', 2);
   t.equal(metrics.gauges.metadata_abandoned_writes, 0, 'they settle');
   await flushed(writer);
   t.equal(writer.pendingVisitors, 0, 'and writing resumes');
@@ -426,9 +453,9 @@ t.test('a write that timed out lands after a deletion (MongoDB does not cancel i
       store.mode = 'ok';
       const landed = store.upserted.length;
       store.release('ok');
-      for (let i = 0; i < 1000 && metrics.counters.metadata_late_writes_total === 0; i++) await tick();
+      await until(() => metrics.counters.metadata_late_writes_total > 0, 5000, 'the late write to land', 2);
       t.equal(store.upserted.length, landed + 1, 'the late write reached the store');
-      for (let i = 0; i < 1000 && metrics.counters.metadata_late_writes_erased_total < 2; i++) await tick();
+      await until(() => metrics.counters.metadata_late_writes_erased_total >= 2, 5000, 'both re-created rows erased', 2);
       // ...and what it re-created is erased again.
       t.equal(metrics.counters.metadata_late_writes_erased_total, 2, 'both re-created rows erased');
       t.equal(await sqlite.getVisitor(ACC, 'v1'), null, 'v1 stays deleted');
@@ -454,8 +481,8 @@ t.test('a write that timed out lands after a deletion (MongoDB does not cancel i
     await service.deleteVisitors(OTHER, { allExcept: [] }); // another account's deletion covers nothing here
     store.mode = 'ok';
     store.release('ok');
-    for (let i = 0; i < 1000 && metrics.counters.metadata_late_writes_total === 0; i++) await tick();
-    for (let i = 0; i < 50; i++) await tick();
+    await until(() => metrics.counters.metadata_late_writes_total > 0, 5000, 'the late write to land', 2);
+    await until(() => metrics.counters.metadata_late_writes_erased_total >= 1, 5000, 'the late write erased again', 2);
     t.equal((await sqlite.getVisitor(ACC, 'keep'))?.userId, 'u-keep', 'the visitor nobody deleted stays');
     t.equal(await sqlite.getVisitor(ACC, 'gone'), null, 'the deleted one does not');
     t.equal(metrics.counters.metadata_late_writes_erased_total, 1);

@@ -38,8 +38,11 @@ export function agentUpgrade(port: number, token: string, from: string): Promise
     ws.once('unexpected-response', (req, res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c));
+      const socket = req.socket;
       res.on('end', () => {
-        req.destroy(); // ws leaves a refused handshake's socket open once we listen for this event
+        // ws leaves a refused handshake's socket open once we listen for this event; by 'end' Node
+        // has marked the request done (req.destroy() is a no-op), so the socket itself is closed.
+        socket?.destroy();
         let code: string | undefined;
         try {
           code = JSON.parse(body)?.error?.code;

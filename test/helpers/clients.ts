@@ -101,8 +101,10 @@ function open(url: string, opts: WebSocket.ClientOptions, protocols?: string[]):
       let body = '';
       res.on('data', (c) => (body += c));
       // ws leaves a refused handshake's socket open once we listen for this event: the process would
-      // then wait for the relay's 10 s idle timeout before it could exit.
-      res.on('end', () => req.destroy());
+      // then wait for the relay's 10 s idle timeout before it could exit. Node has marked the request
+      // done by 'end' (req.destroy() is then a no-op), so the socket itself is closed.
+      const socket = req.socket;
+      res.on('end', () => socket?.destroy());
       res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode, body: safeJson(body) })));
     });
     ws.once('error', reject);

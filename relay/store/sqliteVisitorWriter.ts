@@ -99,7 +99,12 @@ export class SqliteVisitorWriter {
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file: this.file, sql: UPSERT_VISITOR_SQL } });
+    const w = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { driver, file: this.file, sql: UPSERT_VISITOR_SQL },
+      // Its garbage is one batch at a time (~150 KB): a small young generation is plenty (V8 would grow it to tens of MB).
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    });
     w.unref();
     w.on('message', (m: Reply) => {
       const p = this.pending.get(m.id);

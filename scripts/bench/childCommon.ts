@@ -1,9 +1,27 @@
 /** What both relay children share: answering stats requests and dying with the parent. */
+import fs from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ParentToRelay, RelayStats, RelayToParent } from './ipc.ts';
 
 export function send(msg: RelayToParent): void {
   process.send?.(msg);
+}
+
+/**
+ * Resident bytes of the main thread's malloc heap (the `[heap]` mapping): where native per-socket
+ * memory goes (uWS's sockets, SQLite's caches). Unlike the whole RSS it does not swing with V8's
+ * choice of how many free pages to keep. NaN where /proc is not there.
+ */
+function mallocHeapRss(): number {
+  try {
+    const smaps = fs.readFileSync('/proc/self/smaps', 'utf8');
+    const at = smaps.indexOf('[heap]');
+    if (at < 0) return NaN;
+    const m = /\nRss:\s+(\d+) kB/.exec(smaps.slice(at));
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
 }
 
 export function serveIpc(opts: {
@@ -45,6 +63,8 @@ export function serveIpc(opts: {
         system: cpu.system,
         rss: mem.rss,
         heapUsed: mem.heapUsed,
+        heapTotal: mem.heapTotal,
+        mallocHeap: m.gc ? mallocHeapRss() : NaN,
         external: mem.external,
         loopDelayMaxMs: loop.max / 1e6,
         loopDelayP99Ms: loop.percentile(99) / 1e6,

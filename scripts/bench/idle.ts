@@ -12,6 +12,10 @@ export interface IdleResult {
   connectMs: number;
   rssPerVisitor: number;
   heapPerVisitor: number;
+  /** V8 heap committed per visitor (what of the RSS is V8's, used or kept free). */
+  heapTotalPerVisitor: number;
+  /** The main thread's malloc heap per visitor (native: uWS's socket, SQLite); with heapPerVisitor, the memory that scales with visitors. */
+  mallocPerVisitor: number;
   externalPerVisitor: number;
   /** Relay CPU (user + system) per connect, µs, including the metadata writes they caused; the same up to the last welcome; and the generator's. */
   cpuUsPerConnect: number;
@@ -23,7 +27,13 @@ export interface IdleResult {
 /** Loopback source addresses: each has its own ~28k ephemeral ports (and TIME_WAIT left by earlier runs). */
 export const LOOPBACK_SOURCES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
 
-export async function measureIdle(relay: RelayHandle, o: { visitors: number; concurrency?: number; localAddresses?: string[]; warmup?: number; whileOpen?: () => Promise<void> }): Promise<IdleResult> {
+/**
+ * `base`: visitors opened first and kept open, not measured: the figures are then the *marginal* cost
+ * of `visitors` more on a relay already holding `base` (one-off growth — V8's young generation, the
+ * store's caches, the write worker — is paid by the base, and nothing freed is reused as it is after
+ * a warm-up round, which makes a warm-up-only RSS figure swing by ±1 KB per visitor).
+ */
+export async function measureIdle(relay: RelayHandle, o: { visitors: number; concurrency?: number; localAddresses?: string[]; warmup?: number; base?: number; whileOpen?: () => Promise<void> }): Promise<IdleResult> {
   // A first round (opened and closed) brings the allocators and the store's caches to their working size.
   if (o.warmup) {
     await openIdle(relay, o.warmup, o, async () => {});
@@ -31,11 +41,14 @@ export async function measureIdle(relay: RelayHandle, o: { visitors: number; con
     await new Promise((r) => setTimeout(r, 1500));
   }
   let result: IdleResult | undefined;
-  await openIdle(relay, o.visitors, o, async (measure) => {
-    result = await measure();
-    // E.g. a heap snapshot of the relay with the visitors still open (scripts/bench/idleSmall.ts).
-    await o.whileOpen?.();
-  });
+  const measured = () =>
+    openIdle(relay, o.visitors, o, async (measure) => {
+      result = await measure();
+      // E.g. a heap snapshot of the relay with the visitors still open (scripts/bench/idleSmall.ts).
+      await o.whileOpen?.();
+    });
+  if (o.base) await openIdle(relay, o.base, o, async (settle) => void (await settle(), await measured()));
+  else await measured();
   return result!;
 }
 
@@ -66,7 +79,9 @@ async function openIdle(
       const gen = process.cpuUsage(genBefore);
       // Counted to the steady state: the metadata writes the connects caused are done (bounded wait).
       let settled = mid;
-      for (const until = nowMs() + 30_000; (settled.gauges.metadata_pending_visitors ?? 0) > 0 && nowMs() < until; ) {
+      // Nothing pending and no store call under way (our relay's writes finish in a worker thread, after the call).
+      const writing = (st: typeof mid) => (st.gauges.metadata_pending_visitors ?? 0) > 0 || (st.counters.visitor_store_rows_done_total ?? 0) < (st.counters.visitor_store_rows_total ?? 0);
+      for (const until = nowMs() + 30_000; writing(settled) && nowMs() < until; ) {
         await new Promise((r) => setTimeout(r, 100));
         settled = await relay.stats();
       }
@@ -76,6 +91,8 @@ async function openIdle(
         connectMs,
         rssPerVisitor: (after.rss - before.rss) / n,
         heapPerVisitor: (after.heapUsed - before.heapUsed) / n,
+        heapTotalPerVisitor: (after.heapTotal - before.heapTotal) / n,
+        mallocPerVisitor: (after.mallocHeap - before.mallocHeap) / n,
         externalPerVisitor: (after.external - before.external) / n,
         cpuUsPerConnect: (settled.user + settled.system - before.user - before.system) / n,
         cpuUsPerConnectBeforeWrites: (mid.user + mid.system - before.user - before.system) / n,

@@ -3,6 +3,7 @@
  * alone, for ours and the floor in the same sitting (issue 15 work on a shared machine, where the
  * full bench is too heavy). Each relay is a fresh child; a 1,000-visitor warm-up round comes first, as
  * in the full bench. Prints one line per relay and round, then the medians and the ratios to the floor.
+ * IDLE_WARMUP=<n>|same: the warm-up round's size; IDLE_BASE=<n>: visitors held open, unmeasured, first (below).
  * IDLE_SNAPSHOT_DIR=<dir>: our relay writes a heap snapshot (SIGUSR2) with the visitors open.
  */
 import fs from 'node:fs';
@@ -11,6 +12,14 @@ import { RelayHandle, type Impl } from './relayHandle.ts';
 
 const visitors = Number(process.argv[2] ?? 3000);
 const rounds = Number(process.argv[3] ?? 1);
+/**
+ * Visitors opened and closed first. The default (1,000) is `npm run bench:relay`'s; a warm-up as large
+ * as the run measures the steady state of a relay that has held that many before, without the one-off
+ * growth of V8's young generation and the store's caches the first such round brings (IDLE_WARMUP=same).
+ */
+const warmup = process.env.IDLE_WARMUP === 'same' ? visitors : Number(process.env.IDLE_WARMUP ?? 1000);
+/** IDLE_BASE=<n>: visitors held open before the measured ones (idle.ts measureIdle `base`): marginal figures. */
+const base = Number(process.env.IDLE_BASE ?? 0);
 const snapshotDir = process.env.IDLE_SNAPSHOT_DIR;
 const impls: Impl[] = ['uws', 'uws-bare'];
 const results: Record<string, IdleResult[]> = { uws: [], 'uws-bare': [] };
@@ -21,9 +30,9 @@ for (let r = 0; r < rounds; r++) {
     else delete process.env.BENCH_RELAY_NODE_ARGS;
     const relay = await RelayHandle.start(impl);
     try {
-      const res = await measureIdle(relay, { visitors, warmup: 1000, whileOpen: snapshotDir && impl === 'uws' ? () => snapshot(relay, snapshotDir) : undefined });
+      const res = await measureIdle(relay, { visitors, warmup, base, whileOpen: snapshotDir && impl === 'uws' ? () => snapshot(relay, snapshotDir) : undefined });
       results[impl].push(res);
-      console.log(`${impl.padEnd(8)} heap ${res.heapPerVisitor.toFixed(0)} B  rss ${res.rssPerVisitor.toFixed(0)} B  cpu ${res.cpuUsPerConnect.toFixed(0)} µs/connect (before writes ${res.cpuUsPerConnectBeforeWrites.toFixed(0)})  gen ${res.genCpuUsPerConnect.toFixed(0)} µs  ${(res.connectMs / 1000).toFixed(1)} s`);
+      console.log(`${impl.padEnd(8)} heap ${res.heapPerVisitor.toFixed(0)} B (committed ${res.heapTotalPerVisitor.toFixed(0)})  malloc ${res.mallocPerVisitor.toFixed(0)} B  heap+malloc ${(res.heapPerVisitor + res.mallocPerVisitor).toFixed(0)} B  rss ${res.rssPerVisitor.toFixed(0)} B  cpu ${res.cpuUsPerConnect.toFixed(0)} µs/connect (before writes ${res.cpuUsPerConnectBeforeWrites.toFixed(0)})  gen ${res.genCpuUsPerConnect.toFixed(0)} µs  ${(res.connectMs / 1000).toFixed(1)} s`);
     } finally {
       await relay.stop();
     }
@@ -46,7 +55,8 @@ async function snapshot(relay: RelayHandle, dir: string): Promise<void> {
 }
 
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const m = (impl: string, k: keyof IdleResult) => med(results[impl].map((x) => x[k] as number));
-for (const k of ['heapPerVisitor', 'rssPerVisitor', 'cpuUsPerConnect'] as const) {
+const m = (impl: string, k: keyof IdleResult | 'heapAndMalloc') => med(results[impl].map((x) => (x as unknown as Record<string, number>)[k]));
+for (const r of Object.values(results)) for (const x of r) (x as IdleResult & { heapAndMalloc: number }).heapAndMalloc = x.heapPerVisitor + x.mallocPerVisitor;
+for (const k of ['heapPerVisitor', 'mallocPerVisitor', 'heapAndMalloc', 'rssPerVisitor', 'cpuUsPerConnect'] as const) {
   console.log(`median ${k}: ours ${m('uws', k).toFixed(0)}, floor ${m('uws-bare', k).toFixed(0)}, ratio ${(m('uws', k) / m('uws-bare', k)).toFixed(2)}x`);
 }

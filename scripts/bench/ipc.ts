@@ -30,6 +30,10 @@ export interface RelayStats {
   rss: number;
   /** V8 heap in use (process.memoryUsage().heapUsed) and ArrayBuffer/external memory. */
   heapUsed: number;
+  /** V8 heap committed (process.memoryUsage().heapTotal): heapUsed plus free space V8 keeps, e.g. a grown young generation. */
+  heapTotal: number;
+  /** Resident bytes of the malloc heap (`[heap]` in /proc/self/smaps), on requests with `gc` only; NaN otherwise. */
+  mallocHeap: number;
   external: number;
   /** Event-loop delay over the last stats interval, ms (monitorEventLoopDelay, 10 ms resolution): max and p99. */
   loopDelayMaxMs: number;

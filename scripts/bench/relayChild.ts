@@ -38,12 +38,17 @@ const config = loadConfig({
   VISITOR_GRACE_MS: process.env.VISITOR_GRACE_MS ?? '1000',
 });
 const sqlite = new SqliteStore(dataDir);
-const writes = { visitor_store_calls_total: 0, visitor_store_rows_total: 0 };
+/** `rows_done`: rows whose store call has finished (the writes run in a worker thread, after the call). */
+const writes = { visitor_store_calls_total: 0, visitor_store_rows_total: 0, visitor_store_rows_done_total: 0 };
 const store = Object.create(sqlite) as SqliteStore;
-store.upsertVisitors = (batch) => {
+store.upsertVisitors = async (batch) => {
   writes.visitor_store_calls_total++;
   writes.visitor_store_rows_total += batch.length;
-  return sqlite.upsertVisitors(batch);
+  try {
+    await sqlite.upsertVisitors(batch);
+  } finally {
+    writes.visitor_store_rows_done_total += batch.length;
+  }
 };
 const accountFile = path.join(dataDir, 'bench-account.json');
 const account: { accountId: string; publicKey: string } = fs.existsSync(accountFile)

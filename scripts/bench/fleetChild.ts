@@ -105,6 +105,8 @@ class Member {
 }
 
 let fleet: Member[] = [];
+/** How long an `open` waits for shed members to get in on their retries. */
+const OPEN_DEADLINE_MS = 120_000;
 const cpu0 = process.cpuUsage();
 
 process.on('message', async (m: FleetCommand) => {
@@ -116,6 +118,10 @@ process.on('message', async (m: FleetCommand) => {
     await Promise.all(Array.from({ length: 200 }, async () => {
       while (next < fleet.length) await fleet[next++].connect();
     }));
+    // A shed connect is retried after its retry-after: the fill is done when every member is in (bounded).
+    for (const until = Date.now() + OPEN_DEADLINE_MS; stats.connected < fleet.length && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
   } else if (m.type === 'close') {
     stopping = true;
     for (const f of fleet) f.ws?.terminate();

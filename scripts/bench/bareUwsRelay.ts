@@ -19,7 +19,8 @@ import { AGENT_SLOTS, BENCH_ORIGIN } from './ipc.ts';
 
 const relaySecret = crypto.randomBytes(32);
 const accountId = 'acc_bench';
-const publicKey = 'pk_' + crypto.randomBytes(12).toString('base64url');
+// BENCH_PUBLIC_KEY / BENCH_PORT: the storm bench restarts the floor as it restarts ours (same key, same port).
+const publicKey = process.env.BENCH_PUBLIC_KEY || 'pk_' + crypto.randomBytes(12).toString('base64url');
 const decoder = new TextDecoder();
 
 interface VisitorData {
@@ -123,7 +124,7 @@ app.ws<AgentData>(AGENT_SOCKET_PATH, {
 });
 
 const listen = await new Promise<us_listen_socket>((resolve, reject) =>
-  app.listen('127.0.0.1', 0, (s) => (s ? resolve(s) : reject(new Error('bare uWS relay could not listen')))),
+  app.listen('127.0.0.1', Number(process.env.BENCH_PORT ?? 0), (s) => (s ? resolve(s) : reject(new Error('bare uWS relay could not listen')))),
 );
 const port = uws.us_socket_local_port(listen);
 const tokens = Array.from({ length: AGENT_SLOTS }, (_, i) => mintAgentToken(relaySecret, { accountId, agentId: `a${i}`, name: `Bench ${i}`, ttlSec: 3600 }));

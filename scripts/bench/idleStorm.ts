@@ -10,6 +10,8 @@
  *    every visitor reconnect as the embed does (backoff, jitter, admission's retry-after); reports the
  *    time until all are back, the peak event-loop delay, how many connects were shed or failed, and
  *    a watched session's latency during the storm.
+ * All three run on our relay and then on the floor (the bare uWebSockets.js relay, restarted the same
+ * way; it has no admission control, store or tokens), and the output puts them side by side.
  * Writes bench/idle-last-run.json. Results: bench/RESULTS.md.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -23,7 +25,7 @@ import type { FleetCommand, FleetStatus } from './fleetChild.ts';
 import { LOOPBACK_SOURCES } from './idle.ts';
 import { nowMs } from './load.ts';
 import { runPhase, type PhaseResult } from './phase.ts';
-import { nofileHardLimit, raiseNofile, RelayHandle } from './relayHandle.ts';
+import { nofileHardLimit, raiseNofile, RelayHandle, type Impl } from './relayHandle.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -117,15 +119,14 @@ function watched(r: PhaseResult) {
 
 const watchOpts = (durationMs: number, retryShedForMs = 0) => ({ agents: 5, kind: FrameKind.Incremental, size: 1024, rate: WATCH_RATE, durationMs, backlogBytes: 1 << 20, drainMs: 5000, retryShedForMs });
 
-async function main(): Promise<void> {
-  const t0 = Date.now();
-  if (VISITORS < ASKED) console.log(`NOTE: ${ASKED} visitors asked, but a process may hold only ${FD_LIMIT} open files here and raising it is not permitted (needs root or CAP_SYS_RESOURCE: prlimit / ulimit -n): running with ${VISITORS}.`);
-  console.log(`idle visitors + connect storm bench: ${VISITORS} visitors from ${GENERATORS} generator processes, ${os.availableParallelism()} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+async function runFor(impl: Impl) {
+  console.log(`\n== ${impl === 'uws' ? 'ours' : 'the floor (bare uWS)'}: load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-idle-'));
   const port = await freePort();
-  const env = { BENCH_DATA_DIR: dataDir, BENCH_PORT: String(port), VISITOR_GRACE_MS: '15000' };
+  const env: Record<string, string> = { BENCH_DATA_DIR: dataDir, BENCH_PORT: String(port), VISITOR_GRACE_MS: '15000' };
   const nofile = VISITORS + 20_000;
-  let relay = await RelayHandle.start('uws', env, { nofile });
+  let relay = await RelayHandle.start(impl, env, { nofile });
+  env.BENCH_PUBLIC_KEY = relay.info.publicKey; // the floor: the same key after its restart (ours keeps its store)
   const fleets = Array.from({ length: GENERATORS }, () => Fleet.start(Math.ceil(VISITORS / GENERATORS) + 10_000));
   const cleanup = async () => {
     await Promise.all(fleets.map((f) => f.request({ type: 'close' }).catch(() => undefined)));
@@ -179,7 +180,7 @@ async function main(): Promise<void> {
     const s0 = await statusAll();
     const tStorm = nowMs();
     await relay.stop();
-    relay = await RelayHandle.start('uws', env, { nofile });
+    relay = await RelayHandle.start(impl, env, { nofile });
     const upMs = nowMs() - tStorm;
     let allBackMs = NaN;
     let peakBehind = 0;
@@ -216,12 +217,51 @@ async function main(): Promise<void> {
     };
     console.log(`storm: relay back up in ${stormOut.relayDownToUpSec} s; ${stormOut.back}/${connected} visitors back after ${stormOut.allBackSec} s (target < 60 s); ${stormOut.shed} connects shed (4503), ${stormOut.refusedUpgrades} refused, ${stormOut.failedConnects} failed while down; peak loop delay ${stormOut.loopDelayMaxMs} ms; store ${stormOut.storeRows} rows in ${stormOut.storeCalls} calls`);
     console.log(`watched session during the storm: ${JSON.stringify(stormOut.watched)}`);
-    const out = { date: new Date().toISOString(), visitors: VISITORS, generators: GENERATORS, loadAverage: os.loadavg(), durationSec: r1((Date.now() - t0) / 1000), idle, idleWrites, watchedIdle: wi, storm: stormOut };
-    fs.writeFileSync(path.join(ROOT, 'bench', 'idle-last-run.json'), JSON.stringify(out, null, 2) + '\n');
-    console.log(`wrote bench/idle-last-run.json (${out.durationSec} s)`);
+    return { idle, idleWrites, watchedIdle: wi, storm: stormOut };
   } finally {
     await cleanup();
   }
+}
+
+type StormRun = Awaited<ReturnType<typeof runFor>>;
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  if (VISITORS < ASKED) console.log(`NOTE: ${ASKED} visitors asked, but a process may hold only ${FD_LIMIT} open files here and raising it is not permitted (needs root or CAP_SYS_RESOURCE: prlimit / ulimit -n): running with ${VISITORS}.`);
+  console.log(`idle visitors + connect storm bench: ${VISITORS} visitors from ${GENERATORS} generator processes, ${os.availableParallelism()} cores, ours then the floor`);
+  const ours = await runFor('uws');
+  const floor = await runFor('uws-bare');
+  console.log('\n' + sideBySide(ours, floor));
+  const out = { date: new Date().toISOString(), visitors: VISITORS, generators: GENERATORS, loadAverage: os.loadavg(), durationSec: r1((Date.now() - t0) / 1000), ours, floor };
+  fs.writeFileSync(path.join(ROOT, 'bench', 'idle-last-run.json'), JSON.stringify(out, null, 2) + '\n');
+  console.log(`wrote bench/idle-last-run.json (${out.durationSec} s)`);
+}
+
+/** Ours next to the floor, with the ratio, for the figures both have. */
+function sideBySide(ours: StormRun, floor: StormRun): string {
+  const rows: Array<[string, number, number]> = [
+    ['RSS B per idle visitor', ours.idle.rssPerVisitor, floor.idle.rssPerVisitor],
+    ['JS heap B per idle visitor', ours.idle.heapPerVisitor, floor.idle.heapPerVisitor],
+    ['relay CPU µs per connect (sheds included)', ours.idle.cpuUsPerConnect, floor.idle.cpuUsPerConnect],
+    ['max event-loop delay while opening, ms', ours.idle.loopDelayMaxMs, floor.idle.loopDelayMaxMs],
+    ['watched p99 among idle visitors, ms', ours.watchedIdle.p99Ms, floor.watchedIdle.p99Ms],
+    ['storm: relay up again after, s', ours.storm.relayDownToUpSec, floor.storm.relayDownToUpSec],
+    ['storm: all visitors back after, s', ours.storm.allBackSec, floor.storm.allBackSec],
+    ['storm: peak event-loop delay, ms', ours.storm.loopDelayMaxMs, floor.storm.loopDelayMaxMs],
+    ['storm: watched p99 from send, ms', num(ours.storm.watched, 'p99FromSentMs'), num(floor.storm.watched, 'p99FromSentMs')],
+  ];
+  const lines = ['| | ours | floor | ×floor |', '|---|---:|---:|---:|'];
+  for (const [label, a, b] of rows) lines.push(`| ${label} | ${fmtN(a)} | ${fmtN(b)} | ${Number.isFinite(a / b) ? (a / b).toFixed(2) + '×' : '–'} |`);
+  return lines.join('\n');
+}
+
+function num(o: object, k: string): number {
+  const v = (o as Record<string, unknown>)[k];
+  return typeof v === 'number' ? v : NaN;
+}
+
+function fmtN(n: number): string {
+  return Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: 1 }) : '–';
 }
 
 main().then(

@@ -103,7 +103,7 @@ export class SessionRouter {
 
   removeTab(tab: TabData): void {
     const v = tab.visitor;
-    clearTimeout(tab.snapshotTimer);
+    clearTimeout(tab.watch?.snapshotTimer);
     this.metrics.gauges.visitor_sockets--;
     if (v.tabs.get(tab.tabId) !== tab) return;
     v.tabs.delete(tab.tabId);
@@ -411,7 +411,7 @@ export class SessionRouter {
     agent.state = 'watching';
     agent.tab = tab;
     agent.target = { visitor: tab.visitor, tabId: tab.tabId };
-    addTo(tab.agents, agent, (s) => (tab.agents = s));
+    tab.watched().agents.add(agent);
     if (!agent.lagging) agent.ws.subscribe(tab.topic);
     sendMessage(agent.ws, agent, { t: 'joined', visitorId: tab.visitorId, tabId: tab.tabId, url: tab.url, title: tab.title });
     // The visitor always learns who is watching (the sharing bar), with or without a consent prompt.
@@ -423,7 +423,7 @@ export class SessionRouter {
   private detach(agent: AgentData): void {
     const tab = agent.tab;
     if (!tab) return;
-    tab.agents.delete(agent);
+    tab.watch?.agents.delete(agent);
     agent.tab = undefined;
     if (!agent.closed) {
       try {

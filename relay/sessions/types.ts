@@ -4,6 +4,7 @@ import type { AccountRecord } from '../store/types.ts';
 import type { TokenBucket } from '../limits/tokenBucket.ts';
 import type { VisitorEndReason } from '../../protocol/control.ts';
 import type { TabList } from './tabList.ts';
+import type { TabWatch } from './tabWatch.ts';
 import type { Returning } from '../sockets/admitVisitor.ts';
 
 export interface SocketBase {
@@ -45,13 +46,13 @@ export interface TabInit extends SocketBase {
   bytes: TokenBucket | undefined;
   url: string;
   title: string;
-  agents: Set<AgentData>;
+  /** The agents watching it (the shared empty set until its first agent); added through `watched()`. */
+  readonly agents: ReadonlySet<AgentData>;
   /** Orders the visitor's tabs by last activity (router.ts nextActivity), not a time. */
   lastActive: number;
-  lastSnapshotRequest: number;
-  /** Bytes published to the tab since its agents' buffers were last looked at (backpressure.ts). */
-  uncheckedBytes: number;
-  snapshotTimer: NodeJS.Timeout | undefined;
+  /** What only a watched tab needs (sessions/tabWatch.ts): undefined until `watched()` first makes it. */
+  readonly watch: TabWatch | undefined;
+  watched(): TabWatch;
   ws: WebSocket<VisitorSocketData> | undefined;
   visitor: Visitor | undefined;
 }

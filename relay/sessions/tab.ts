@@ -11,7 +11,7 @@ import type { TokenBucket } from '../limits/tokenBucket.ts';
 import type { AccountRecord } from '../store/types.ts';
 import { emptySet } from './emptySet.ts';
 import { TabWatch } from './tabWatch.ts';
-import type { AgentData, TabInit, Visitor, VisitorSocketData } from './types.ts';
+import type { AgentData, TabInit, VisitorKey, VisitorSocketData } from './types.ts';
 
 export function tabTopic(accountId: string, visitorId: string, tabId: string): string {
   return `tab/${accountId}/${visitorId}/${tabId}`;
@@ -34,16 +34,32 @@ export class Tab implements TabInit {
   title = '';
   lastActive = nextActivity();
   ws: WebSocket<VisitorSocketData> | undefined = undefined;
-  visitor: Visitor | undefined = undefined;
+  /** The key from the upgrade; the visitor itself from `open` (router.openTab). */
+  visitor: VisitorKey;
   /** Undefined until the tab is first watched (or its topic first needed): see `watched()`. */
   watch: TabWatch | undefined = undefined;
 
   constructor(
     public ip: string,
-    readonly account: AccountRecord,
-    readonly visitorId: string,
+    account: AccountRecord,
+    visitorId: string,
     readonly tabId: string,
-  ) {}
+  ) {
+    this.visitor = { account, visitorId };
+  }
+
+  /**
+   * Read from `visitor`, not held twice (8 bytes each per tab). Once open, that is the visitor's
+   * record, which may be older than this tab's upgrade read (accounts are re-read every 30 s): only
+   * its id is used after `open`.
+   */
+  get account(): AccountRecord {
+    return this.visitor.account;
+  }
+
+  get visitorId(): string {
+    return this.visitor.visitorId;
+  }
 
   /** On the prototype, not a field: the same for every tab, so no 8 bytes per tab for it. */
   get kind(): 'visitor' {

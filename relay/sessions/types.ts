@@ -36,6 +36,7 @@ export interface ShedInit {
  */
 export interface TabInit extends SocketBase {
   readonly kind: 'visitor';
+  /** The visitor's (Tab reads both from `visitor`). */
   readonly account: AccountRecord;
   readonly visitorId: string;
   readonly tabId: string;
@@ -54,7 +55,8 @@ export interface TabInit extends SocketBase {
   readonly watch: TabWatch | undefined;
   watched(): TabWatch;
   ws: WebSocket<VisitorSocketData> | undefined;
-  visitor: Visitor | undefined;
+  /** Whose tab it is: only that (account, id) from the upgrade until `open` puts the visitor here. */
+  visitor: VisitorKey;
 }
 
 export interface TabData extends TabInit {
@@ -96,10 +98,15 @@ export interface AgentData extends AgentInit {
   ws: WebSocket<AgentData>;
 }
 
-export interface Visitor {
-  account: AccountRecord;
-  visitorId: string;
-  tabs: TabList;
+/** Which visitor: an account and a visitor id in it. */
+export interface VisitorKey {
+  readonly account: AccountRecord;
+  readonly visitorId: string;
+}
+
+/** A visitor on this relay: sessions/visitor.ts (VisitorState). */
+export interface Visitor extends VisitorKey {
+  readonly tabs: TabList;
   /** Agent ids this visitor allowed (kept across navigations within the grace period). */
   consented: Set<string>;
   /** Agent ids granted remote control. */
@@ -113,8 +120,8 @@ export interface Visitor {
   email?: string;
   /** Agents whose tab went away (navigation); re-attached when it returns. */
   followers: Set<AgentData>;
-  graceTimer?: NodeJS.Timeout;
-  /** performance.now() and address of this relay's last metadata touch for this visitor (connect or heartbeat). */
+  graceTimer: NodeJS.Timeout | undefined;
+  /** When (whole seconds of performance.now(), visitor.ts touchSeconds) and from where this relay last touched the visitor's metadata (connect or heartbeat). */
   touchedAt: number;
   touchedIp: string;
 }

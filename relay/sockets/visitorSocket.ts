@@ -67,9 +67,11 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
       // A returning visitor's token and tombstone key were computed at the upgrade: no second HMAC of either.
       const returning = socketData.returning;
       socketData.returning = undefined;
+      // The account as this upgrade read it (once open, the tab reads the visitor's, maybe older).
+      const account = init.account;
       const tab = router.openTab(init, ws, returning?.tombstoneKey);
-      const token = returning?.visitorToken ?? visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId);
-      sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: token, tabId: tab.tabId, e2e: tab.account.e2e ?? 'off' });
+      const token = returning?.visitorToken ?? visitorToken(ctx.relaySecret, account.id, tab.visitorId);
+      sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: token, tabId: tab.tabId, e2e: account.e2e ?? 'off' });
     },
 
     message: (ws, message, isBinary) => {

@@ -3,11 +3,11 @@
  * (router.openTab). A class, so every tab has one compact shape from its first line, where the
  * fields were once copied onto uWS's socket object (which turned that object into an ~830-byte
  * dictionary, see VisitorSocketData). What an idle, unwatched tab never needs is made on first use:
- * the token buckets at its first message (visitorSocket.ts), its agents, topic and snapshot pacing
+ * the message and byte budgets at its first message (visitorSocket.ts), its agents, topic and snapshot pacing
  * at its first agent (tabWatch.ts).
  */
 import type { WebSocket } from 'uWebSockets.js';
-import type { TokenBucket } from '../limits/tokenBucket.ts';
+import type { TabRate } from '../limits/tabRate.ts';
 import type { AccountRecord } from '../store/types.ts';
 import { emptySet } from './emptySet.ts';
 import { TabWatch } from './tabWatch.ts';
@@ -28,8 +28,7 @@ export function nextActivity(): number {
 
 export class Tab implements TabInit {
   closed = false;
-  msgs: TokenBucket | undefined = undefined;
-  bytes: TokenBucket | undefined = undefined;
+  rate: TabRate | undefined = undefined;
   url = '';
   title = '';
   lastActive = nextActivity();

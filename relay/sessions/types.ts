@@ -5,6 +5,7 @@ import type { TokenBucket } from '../limits/tokenBucket.ts';
 import type { VisitorEndReason } from '../../protocol/control.ts';
 import type { TabList } from './tabList.ts';
 import type { TabWatch } from './tabWatch.ts';
+import type { TabRate } from '../limits/tabRate.ts';
 import type { Returning } from '../sockets/admitVisitor.ts';
 
 export interface SocketBase {
@@ -42,9 +43,8 @@ export interface TabInit extends SocketBase {
   readonly tabId: string;
   /** uWS topic carrying this tab's frames to its agents (built on first use). */
   readonly topic: string;
-  /** Message and byte budgets: made at the first message (a new bucket is full, as it would be by then). */
-  msgs: TokenBucket | undefined;
-  bytes: TokenBucket | undefined;
+  /** Message and byte budgets (limits/tabRate.ts): made at the first message (full, as they would be by then). */
+  rate: TabRate | undefined;
   url: string;
   title: string;
   /** The agents watching it (the shared empty set until its first agent); added through `watched()`. */

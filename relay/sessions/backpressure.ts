@@ -32,9 +32,10 @@ export class Backpressure {
    * and returns how many agents the message went to.
    */
   afterPublish(tab: TabData, bytes: number): number {
-    const look = (tab.uncheckedBytes += bytes) >= CHECK_EVERY_BYTES;
-    if (look) tab.uncheckedBytes = 0;
-    return this.afterPublishTo(tab.agents, look);
+    const w = tab.watched();
+    const look = (w.uncheckedBytes += bytes) >= CHECK_EVERY_BYTES;
+    if (look) w.uncheckedBytes = 0;
+    return this.afterPublishTo(w.agents, look);
   }
 
   /**

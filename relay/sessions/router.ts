@@ -14,16 +14,19 @@ import type { MetadataService } from '../metadata/service.ts';
 import { Backpressure } from './backpressure.ts';
 import { agentInfo, routeE2eKey } from './e2eKeys.ts';
 import { TabPublisher } from './publish.ts';
-import { addTo, emptySet } from './emptySet.ts';
-import { TabList } from './tabList.ts';
+import { addTo } from './emptySet.ts';
 import { nextActivity } from './tab.ts';
+import { touchSeconds, VisitorState } from './visitor.ts';
 import { VisitorIndex } from './visitorIndex.ts';
 import { closeWith, sendMessage } from './send.ts';
 import { requestSnapshot } from './snapshots.ts';
 import type { AgentData, AgentInit, RouterHooks, TabData, TabInit, Visitor, VisitorSocketData } from './types.ts';
 
-/** A visitor's stored last-seen is refreshed at most this often by connects and by activity. */
-const TOUCH_INTERVAL_MS = 60_000;
+/**
+ * A visitor's stored last-seen is refreshed by connects and by activity at most once a minute: more
+ * than this many whole seconds apart (so always > 60 s, at most 62 s; touchedAt is whole seconds).
+ */
+const TOUCH_INTERVAL_SEC = 60;
 
 
 export class SessionRouter {
@@ -57,9 +60,8 @@ export class SessionRouter {
   openTab(init: TabInit, ws: WebSocket<VisitorSocketData>, tombstoneKey?: string): TabData {
     let v = this.visitors.get(init.account.id, init.visitorId);
     if (!v) {
-      // Shared empty sets until an agent comes (emptySet.ts): most visitors are never watched. Every
-      // field set later is named here, so the object keeps its shape (no out-of-line property array).
-      v = { account: init.account, visitorId: init.visitorId, tabs: new TabList(), consented: emptySet(), control: emptySet(), pending: emptySet(), controlAsked: emptySet(), followers: emptySet(), touchedAt: -Infinity, touchedIp: '', graceTimer: undefined };
+      // Compact until an agent comes (visitor.ts): most visitors are never watched.
+      v = new VisitorState(init.account, init.visitorId);
       this.visitors.set(v);
     }
     // The same object uWS holds in the socket's user data, now whole.
@@ -80,8 +82,8 @@ export class SessionRouter {
     this.log.debug({ accountId: v.account.id, visitorId: v.visitorId, tabId: tab.tabId, ip: tab.ip }, 'visitor tab connected');
     // A reconnect (page load, network blip) within a minute of the last touch from the same address
     // writes nothing: the stored record is already that fresh.
-    const now = performance.now();
-    if (now - v.touchedAt >= TOUCH_INTERVAL_MS || v.touchedIp !== tab.ip) {
+    const now = touchSeconds();
+    if (now - v.touchedAt > TOUCH_INTERVAL_SEC || v.touchedIp !== tab.ip) {
       v.touchedAt = now;
       v.touchedIp = tab.ip;
       this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId, ip: tab.ip }, tombstoneKey);
@@ -103,7 +105,7 @@ export class SessionRouter {
 
   removeTab(tab: TabData): void {
     const v = tab.visitor;
-    clearTimeout(tab.snapshotTimer);
+    clearTimeout(tab.watch?.snapshotTimer);
     this.metrics.gauges.visitor_sockets--;
     if (v.tabs.get(tab.tabId) !== tab) return;
     v.tabs.delete(tab.tabId);
@@ -155,8 +157,9 @@ export class SessionRouter {
    */
   heartbeat(tab: TabData, nowPerf: number): void {
     const v = tab.visitor;
-    if (nowPerf - v.touchedAt < TOUCH_INTERVAL_MS) return;
-    v.touchedAt = nowPerf;
+    const now = touchSeconds(nowPerf);
+    if (now - v.touchedAt <= TOUCH_INTERVAL_SEC) return;
+    v.touchedAt = now;
     this.metadata.touch({ accountId: v.account.id, visitorId: v.visitorId });
   }
 
@@ -411,7 +414,7 @@ export class SessionRouter {
     agent.state = 'watching';
     agent.tab = tab;
     agent.target = { visitor: tab.visitor, tabId: tab.tabId };
-    addTo(tab.agents, agent, (s) => (tab.agents = s));
+    tab.watched().agents.add(agent);
     if (!agent.lagging) agent.ws.subscribe(tab.topic);
     sendMessage(agent.ws, agent, { t: 'joined', visitorId: tab.visitorId, tabId: tab.tabId, url: tab.url, title: tab.title });
     // The visitor always learns who is watching (the sharing bar), with or without a consent prompt.
@@ -423,7 +426,7 @@ export class SessionRouter {
   private detach(agent: AgentData): void {
     const tab = agent.tab;
     if (!tab) return;
-    tab.agents.delete(agent);
+    tab.watch?.agents.delete(agent);
     agent.tab = undefined;
     if (!agent.closed) {
       try {

@@ -6,17 +6,18 @@ import type { TabData } from './types.ts';
 const SNAPSHOT_REQUEST_MIN_INTERVAL_MS = 100;
 
 export function requestSnapshot(tab: TabData, metrics: Metrics): void {
-  if (tab.closed || tab.snapshotTimer) return;
-  const wait = tab.lastSnapshotRequest + SNAPSHOT_REQUEST_MIN_INTERVAL_MS - Date.now();
+  const w = tab.watched();
+  if (tab.closed || w.snapshotTimer) return;
+  const wait = w.lastSnapshotRequest + SNAPSHOT_REQUEST_MIN_INTERVAL_MS - Date.now();
   const send = () => {
-    tab.snapshotTimer = undefined;
-    tab.lastSnapshotRequest = Date.now();
+    w.snapshotTimer = undefined;
+    w.lastSnapshotRequest = Date.now();
     metrics.counters.snapshot_requests_total++;
     sendMessage(tab.ws, tab, { t: 'snapshot-request' });
   };
   if (wait <= 0) send();
   else {
-    tab.snapshotTimer = setTimeout(send, wait);
-    tab.snapshotTimer.unref();
+    w.snapshotTimer = setTimeout(send, wait);
+    w.snapshotTimer.unref();
   }
 }

@@ -3,14 +3,15 @@
  * (router.openTab). A class, so every tab has one compact shape from its first line, where the
  * fields were once copied onto uWS's socket object (which turned that object into an ~830-byte
  * dictionary, see VisitorSocketData). What an idle, unwatched tab never needs is made on first use:
- * the topic string here, the token buckets at its first message (visitorSocket.ts), the agents set
- * at its first agent (emptySet.ts).
+ * the message and byte budgets at its first message (visitorSocket.ts), its agents, topic and snapshot pacing
+ * at its first agent (tabWatch.ts).
  */
 import type { WebSocket } from 'uWebSockets.js';
-import type { TokenBucket } from '../limits/tokenBucket.ts';
+import type { TabRate } from '../limits/tabRate.ts';
 import type { AccountRecord } from '../store/types.ts';
 import { emptySet } from './emptySet.ts';
-import type { AgentData, TabInit, Visitor, VisitorSocketData } from './types.ts';
+import { TabWatch } from './tabWatch.ts';
+import type { AgentData, TabInit, VisitorKey, VisitorSocketData } from './types.ts';
 
 export function tabTopic(accountId: string, visitorId: string, tabId: string): string {
   return `tab/${accountId}/${visitorId}/${tabId}`;
@@ -26,30 +27,56 @@ export function nextActivity(): number {
 }
 
 export class Tab implements TabInit {
-  readonly kind = 'visitor' as const;
   closed = false;
-  msgs: TokenBucket | undefined = undefined;
-  bytes: TokenBucket | undefined = undefined;
+  rate: TabRate | undefined = undefined;
   url = '';
   title = '';
-  agents: Set<AgentData> = emptySet();
   lastActive = nextActivity();
-  lastSnapshotRequest = 0;
-  uncheckedBytes = 0;
-  snapshotTimer: NodeJS.Timeout | undefined = undefined;
   ws: WebSocket<VisitorSocketData> | undefined = undefined;
-  visitor: Visitor | undefined = undefined;
-  private topicText: string | undefined = undefined;
+  /** The key from the upgrade; the visitor itself from `open` (router.openTab). */
+  visitor: VisitorKey;
+  /** Undefined until the tab is first watched (or its topic first needed): see `watched()`. */
+  watch: TabWatch | undefined = undefined;
 
   constructor(
     public ip: string,
-    readonly account: AccountRecord,
-    readonly visitorId: string,
+    account: AccountRecord,
+    visitorId: string,
     readonly tabId: string,
-  ) {}
+  ) {
+    this.visitor = { account, visitorId };
+  }
 
-  /** Built when first needed (an agent subscribes, a frame is published): an unwatched tab never needs it. */
+  /**
+   * Read from `visitor`, not held twice (8 bytes each per tab). Once open, that is the visitor's
+   * record, which may be older than this tab's upgrade read (accounts are re-read every 30 s): only
+   * its id is used after `open`.
+   */
+  get account(): AccountRecord {
+    return this.visitor.account;
+  }
+
+  get visitorId(): string {
+    return this.visitor.visitorId;
+  }
+
+  /** On the prototype, not a field: the same for every tab, so no 8 bytes per tab for it. */
+  get kind(): 'visitor' {
+    return 'visitor';
+  }
+
+  /** The watch state, made on first use. */
+  watched(): TabWatch {
+    return (this.watch ??= new TabWatch(tabTopic(this.account.id, this.visitorId, this.tabId)));
+  }
+
+  /** The agents watching the tab; the shared empty set while it was never watched. */
+  get agents(): ReadonlySet<AgentData> {
+    return this.watch?.agents ?? emptySet();
+  }
+
+  /** Built when first needed (an agent subscribes): an unwatched tab never needs it. */
   get topic(): string {
-    return (this.topicText ??= tabTopic(this.account.id, this.visitorId, this.tabId));
+    return this.watched().topic;
   }
 }

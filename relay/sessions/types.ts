@@ -4,6 +4,8 @@ import type { AccountRecord } from '../store/types.ts';
 import type { TokenBucket } from '../limits/tokenBucket.ts';
 import type { VisitorEndReason } from '../../protocol/control.ts';
 import type { TabList } from './tabList.ts';
+import type { TabWatch } from './tabWatch.ts';
+import type { TabRate } from '../limits/tabRate.ts';
 import type { Returning } from '../sockets/admitVisitor.ts';
 
 export interface SocketBase {
@@ -35,25 +37,26 @@ export interface ShedInit {
  */
 export interface TabInit extends SocketBase {
   readonly kind: 'visitor';
+  /** The visitor's (Tab reads both from `visitor`). */
   readonly account: AccountRecord;
   readonly visitorId: string;
   readonly tabId: string;
   /** uWS topic carrying this tab's frames to its agents (built on first use). */
   readonly topic: string;
-  /** Message and byte budgets: made at the first message (a new bucket is full, as it would be by then). */
-  msgs: TokenBucket | undefined;
-  bytes: TokenBucket | undefined;
+  /** Message and byte budgets (limits/tabRate.ts): made at the first message (full, as they would be by then). */
+  rate: TabRate | undefined;
   url: string;
   title: string;
-  agents: Set<AgentData>;
+  /** The agents watching it (the shared empty set until its first agent); added through `watched()`. */
+  readonly agents: ReadonlySet<AgentData>;
   /** Orders the visitor's tabs by last activity (router.ts nextActivity), not a time. */
   lastActive: number;
-  lastSnapshotRequest: number;
-  /** Bytes published to the tab since its agents' buffers were last looked at (backpressure.ts). */
-  uncheckedBytes: number;
-  snapshotTimer: NodeJS.Timeout | undefined;
+  /** What only a watched tab needs (sessions/tabWatch.ts): undefined until `watched()` first makes it. */
+  readonly watch: TabWatch | undefined;
+  watched(): TabWatch;
   ws: WebSocket<VisitorSocketData> | undefined;
-  visitor: Visitor | undefined;
+  /** Whose tab it is: only that (account, id) from the upgrade until `open` puts the visitor here. */
+  visitor: VisitorKey;
 }
 
 export interface TabData extends TabInit {
@@ -95,10 +98,15 @@ export interface AgentData extends AgentInit {
   ws: WebSocket<AgentData>;
 }
 
-export interface Visitor {
-  account: AccountRecord;
-  visitorId: string;
-  tabs: TabList;
+/** Which visitor: an account and a visitor id in it. */
+export interface VisitorKey {
+  readonly account: AccountRecord;
+  readonly visitorId: string;
+}
+
+/** A visitor on this relay: sessions/visitor.ts (VisitorState). */
+export interface Visitor extends VisitorKey {
+  readonly tabs: TabList;
   /** Agent ids this visitor allowed (kept across navigations within the grace period). */
   consented: Set<string>;
   /** Agent ids granted remote control. */
@@ -112,8 +120,8 @@ export interface Visitor {
   email?: string;
   /** Agents whose tab went away (navigation); re-attached when it returns. */
   followers: Set<AgentData>;
-  graceTimer?: NodeJS.Timeout;
-  /** performance.now() and address of this relay's last metadata touch for this visitor (connect or heartbeat). */
+  graceTimer: NodeJS.Timeout | undefined;
+  /** When (whole seconds of performance.now(), visitor.ts touchSeconds) and from where this relay last touched the visitor's metadata (connect or heartbeat). */
   touchedAt: number;
   touchedIp: string;
 }

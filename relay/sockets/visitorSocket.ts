@@ -5,7 +5,7 @@ import { newTabId, visitorToken } from '../auth/visitorToken.ts';
 import type { RelayContext } from '../context.ts';
 import { clientIp } from '../http/clientIp.ts';
 import { readUpgrade } from '../http/upgradeRequest.ts';
-import { TokenBucket } from '../limits/tokenBucket.ts';
+import { TabRate, type TabRateLimits } from '../limits/tabRate.ts';
 import { closeWith, sendMessage } from '../sessions/send.ts';
 import { Tab } from '../sessions/tab.ts';
 import type { TabData, VisitorSocketData } from '../sessions/types.ts';
@@ -19,7 +19,12 @@ import { closeShed, shedVisitor } from './shedVisitor.ts';
 export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSocketData> {
   const { config, metrics, router, log } = ctx;
   const publisher = router.publisher;
-  const visitorBytesBurst = Math.max(config.visitorBytesPerSec, config.maxPayloadBytes * 2);
+  const rateLimits: TabRateLimits = {
+    msgsPerSec: config.visitorMsgsPerSec,
+    msgBurst: config.visitorMsgsPerSec * 2,
+    bytesPerSec: config.visitorBytesPerSec,
+    byteBurst: Math.max(config.visitorBytesPerSec, config.maxPayloadBytes * 2),
+  };
   return {
     // uWS drops a frame over its limit with a bare TCP close (1006, no reason). A margin above our own
     // limit lets a moderately oversized frame get a proper 4009 close; a wildly oversized one is cut off.
@@ -67,9 +72,11 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
       // A returning visitor's token and tombstone key were computed at the upgrade: no second HMAC of either.
       const returning = socketData.returning;
       socketData.returning = undefined;
+      // The account as this upgrade read it (once open, the tab reads the visitor's, maybe older).
+      const account = init.account;
       const tab = router.openTab(init, ws, returning?.tombstoneKey);
-      const token = returning?.visitorToken ?? visitorToken(ctx.relaySecret, tab.account.id, tab.visitorId);
-      sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: token, tabId: tab.tabId, e2e: tab.account.e2e ?? 'off' });
+      const token = returning?.visitorToken ?? visitorToken(ctx.relaySecret, account.id, tab.visitorId);
+      sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: token, tabId: tab.tabId, e2e: account.e2e ?? 'off' });
     },
 
     message: (ws, message, isBinary) => {
@@ -79,9 +86,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
       try {
         const size = message.byteLength;
         const now = performance.now();
-        const msgs = (tab.msgs ??= new TokenBucket(config.visitorMsgsPerSec, config.visitorMsgsPerSec * 2, now));
-        const bytes = (tab.bytes ??= new TokenBucket(config.visitorBytesPerSec, visitorBytesBurst, now));
-        if (!msgs.take(1, now) || !bytes.take(size, now)) {
+        if (!(tab.rate ??= new TabRate(rateLimits, now)).take(size, now)) {
           metrics.counters.rate_limited_total++;
           return closeWith(ws, tab, 'rateLimited', 'too many messages');
         }

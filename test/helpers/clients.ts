@@ -119,15 +119,27 @@ function safeJson(s: string): unknown {
   }
 }
 
-export async function connectVisitor(
-  port: number,
-  publicKey: string,
-  opts: { origin?: string; query?: Record<string, string>; headers?: Record<string, string> } = {},
-): Promise<{ sock: TestSocket; welcome: Msg }> {
-  const q = new URLSearchParams({ key: publicKey, ...opts.query });
-  const sock = await open(`ws://127.0.0.1:${port}${VISITOR_SOCKET_PATH}?${q}`, { headers: { origin: opts.origin ?? SITE_ORIGIN, ...opts.headers } });
+type VisitorConnectOptions = { origin?: string; query?: Record<string, string>; headers?: Record<string, string> };
+
+export async function connectVisitor(port: number, publicKey: string, opts: VisitorConnectOptions = {}): Promise<{ sock: TestSocket; welcome: Msg }> {
+  const sock = await openVisitor(port, publicKey, opts);
   const welcome = await sock.next('welcome');
   return { sock, welcome };
+}
+
+/**
+ * Like connectVisitor, but a connect admission sheds (`error try_again_later`, then 4503) resolves to
+ * its retry-after instead of timing out: for loops that connect from one address as fast as they can.
+ */
+export async function connectVisitorUnlessShed(port: number, publicKey: string, opts: VisitorConnectOptions = {}): Promise<{ sock: TestSocket; welcome: Msg } | { shedMs: number }> {
+  const sock = await openVisitor(port, publicKey, opts);
+  const first = await sock.until(() => sock.texts.find((m) => m.t === 'welcome' || (m.t === 'error' && m.code === 'try_again_later')), 5000, 'welcome or try_again_later');
+  return first.t === 'welcome' ? { sock, welcome: first } : { shedMs: Number(first.retryAfterMs) };
+}
+
+function openVisitor(port: number, publicKey: string, opts: VisitorConnectOptions): Promise<TestSocket> {
+  const q = new URLSearchParams({ key: publicKey, ...opts.query });
+  return open(`ws://127.0.0.1:${port}${VISITOR_SOCKET_PATH}?${q}`, { headers: { origin: opts.origin ?? SITE_ORIGIN, ...opts.headers } });
 }
 
 export async function connectAgent(

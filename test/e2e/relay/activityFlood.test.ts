@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import t from 'tap';
-import { connectAgent, connectVisitor, type Msg, type TestSocket } from '../../helpers/clients.ts';
+import { connectAgent, connectVisitor, connectVisitorUnlessShed, type Msg, type TestSocket } from '../../helpers/clients.ts';
 import { startTestRelay, type TestRelay } from '../../helpers/relay.ts';
 import type { ActivityEvent } from '../../../relay/store/types.ts';
 
@@ -154,18 +154,25 @@ t.test('a flood from one address: no forged entry, every real entry kept, flood-
   // Connect-and-forget in a loop from the same address: each erasure takes from its budget.
   let floodForgets = 0;
   let forgetsRefused = 0;
+  let connectsShed = 0;
   let newVisitorsRefused = false;
   const forgetLoop = (async () => {
     let over = false;
     void floodOver.then(() => (over = true));
     while (!over) {
-      const connected = await connectVisitor(r.port, r.acme.publicKey, from(FLOOD_IP)).catch((err: { status?: number; body?: any }) => {
+      const connected = await connectVisitorUnlessShed(r.port, r.acme.publicKey, from(FLOOD_IP)).catch((err: { status?: number; body?: any }) => {
         if (err.status === 429 && err.body?.error?.code === 'rate_limited') return undefined; // new visitors budgeted too
         throw err;
       });
       if (!connected) {
         newVisitorsRefused = true;
         break;
+      }
+      if ('shedMs' in connected) {
+        // Over the address's admission share (ADMISSIONS_PER_SEC_PER_IP): pushed back as well; wait as the embed does.
+        connectsShed++;
+        await new Promise((resolve) => setTimeout(resolve, connected.shedMs));
+        continue;
       }
       const { sock } = connected;
       sock.send({ t: 'forget' });
@@ -233,7 +240,7 @@ t.test('a flood from one address: no forged entry, every real entry kept, flood-
   await forgetLoop;
   const floodSeconds = (performance.now() - started) / 1000;
   t.equal(mallory.closeInfo?.code ?? (await mallory.closed).code, 4029, 'the rogue agent was pushed back: 4029 rate_limited');
-  t.ok(forgetsRefused > 0, `connect-and-forget was pushed back too (${forgetsRefused} refused, ${floodForgets} done${newVisitorsRefused ? ', then new visitors refused' : ''})`);
+  t.ok(forgetsRefused > 0, `connect-and-forget was pushed back too (${forgetsRefused} refused, ${floodForgets} done, ${connectsShed} connects shed${newVisitorsRefused ? ', then new visitors refused' : ''})`);
   // An erasure closes the tab (4004) before it ends (rows, scrub, vacuum, then its entry): wait for them all.
   await waitFor(() => counters.visitors_deleted_total >= floodForgets + 2, 60_000, 'the erasures to finish');
   await drained(r);

@@ -20,6 +20,8 @@ const rounds = Number(process.argv[3] ?? 1);
 const warmup = process.env.IDLE_WARMUP === 'same' ? visitors : Number(process.env.IDLE_WARMUP ?? 1000);
 /** IDLE_BASE=<n>: visitors held open before the measured ones (idle.ts measureIdle `base`): marginal figures. */
 const base = Number(process.env.IDLE_BASE ?? 0);
+/** IDLE_SETTLE_MS=<ms>: calm before each memory reading (V8 returns a burst's pages after ~10 s). */
+const settleMs = Number(process.env.IDLE_SETTLE_MS ?? 0);
 const snapshotDir = process.env.IDLE_SNAPSHOT_DIR;
 const impls: Impl[] = ['uws', 'uws-bare'];
 const results: Record<string, IdleResult[]> = { uws: [], 'uws-bare': [] };
@@ -30,7 +32,7 @@ for (let r = 0; r < rounds; r++) {
     else delete process.env.BENCH_RELAY_NODE_ARGS;
     const relay = await RelayHandle.start(impl);
     try {
-      const res = await measureIdle(relay, { visitors, warmup, base, whileOpen: snapshotDir && impl === 'uws' ? () => snapshot(relay, snapshotDir) : undefined });
+      const res = await measureIdle(relay, { visitors, warmup, base, settleMs, whileOpen: snapshotDir && impl === 'uws' ? () => snapshot(relay, snapshotDir) : undefined });
       results[impl].push(res);
       console.log(`${impl.padEnd(8)} heap ${res.heapPerVisitor.toFixed(0)} B (committed ${res.heapTotalPerVisitor.toFixed(0)})  malloc ${res.mallocPerVisitor.toFixed(0)} B  heap+malloc ${(res.heapPerVisitor + res.mallocPerVisitor).toFixed(0)} B  rss ${res.rssPerVisitor.toFixed(0)} B  cpu ${res.cpuUsPerConnect.toFixed(0)} µs/connect (before writes ${res.cpuUsPerConnectBeforeWrites.toFixed(0)})  gen ${res.genCpuUsPerConnect.toFixed(0)} µs  ${(res.connectMs / 1000).toFixed(1)} s`);
     } finally {

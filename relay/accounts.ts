@@ -102,6 +102,15 @@ export class AccountService {
     return this.cached(this.byKeyCache, publicKey, () => this.store.getAccountByPublicKey(publicKey));
   }
 
+  /**
+   * What `byPublicKey` would answer from its cache, without a promise (a visitor upgrade's fast path);
+   * undefined when the key is not cached or the entry is stale (ask `byPublicKey`).
+   */
+  byPublicKeyCached(publicKey: string): AccountRecord | null | undefined {
+    const hit = this.byKeyCache.get(publicKey);
+    return hit && Date.now() - hit.at < CACHE_TTL_MS ? hit.account : undefined;
+  }
+
   async byId(id: string): Promise<AccountRecord | null> {
     return this.cached(this.byIdCache, id, () => this.store.getAccountById(id));
   }

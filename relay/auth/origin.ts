@@ -30,15 +30,42 @@ export function normaliseOriginPattern(pattern: string): string {
   return url.origin;
 }
 
+/** What the checks need of an Origin header that is a bare origin. */
+interface OriginParts {
+  protocol: string;
+  hostname: string;
+  port: string;
+}
+
+/**
+ * Origin headers parsed lately (null: not a bare origin). A relay sees few distinct ones (its
+ * customers' sites), and the URL parser was a visible part of a visitor connect. Bounded: cleared
+ * when full, and a long header is never kept.
+ */
+const parsedOrigins = new Map<string, OriginParts | null>();
+const MAX_PARSED_ORIGINS = 1000;
+const MAX_CACHED_ORIGIN_CHARS = 256;
+
+function parseOrigin(origin: string): OriginParts | null {
+  let parts = parsedOrigins.get(origin);
+  if (parts !== undefined) return parts;
+  try {
+    const url = new URL(origin);
+    parts = url.origin === origin ? { protocol: url.protocol, hostname: url.hostname, port: url.port } : null; // must be a bare origin, as browsers send it
+  } catch {
+    parts = null;
+  }
+  if (origin.length <= MAX_CACHED_ORIGIN_CHARS) {
+    if (parsedOrigins.size >= MAX_PARSED_ORIGINS) parsedOrigins.clear();
+    parsedOrigins.set(origin, parts);
+  }
+  return parts;
+}
+
 export function originAllowed(origin: string | undefined, patterns: readonly string[]): boolean {
   if (!origin) return false;
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
-    return false;
-  }
-  if (url.origin !== origin) return false; // must be a bare origin, as browsers send it
+  const url = parseOrigin(origin);
+  if (!url) return false;
   for (const p of patterns) {
     if (p === origin) return true;
     const star = p.indexOf('://*.');

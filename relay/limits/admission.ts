@@ -22,6 +22,8 @@ import { TokenBucket } from './tokenBucket.ts';
 
 /** `byAddress`: shed for the address's share, not the global budget. */
 export type AdmissionResult = { ok: true } | { ok: false; retryAfterMs: number; byAddress: boolean };
+/** One object for every admission (the common answer allocates nothing). */
+const ADMITTED: AdmissionResult = Object.freeze({ ok: true });
 
 export class AdmissionGate {
   private readonly bucket: TokenBucket;
@@ -56,7 +58,7 @@ export class AdmissionGate {
     }
     if (this.pending < this.maxPending && this.bucket.take(1, now)) {
       this.pending++;
-      return { ok: true };
+      return ADMITTED;
     }
     this.perIp.refund(ip, now);
     // Past the longest retry-after the schedule is full: those visitors are told the longest and may be shed again.

@@ -6,8 +6,22 @@
  */
 import net from 'node:net';
 
+/** The last IPv6 address asked for and its key: a visitor connect asks for one address's key three times (admission, new visitors, connection slot). */
+let lastAddress = '';
+let lastKey = '';
+
 /** `2001:db8:1:2::/64` for any address in that /64; IPv4 (mapped or not) as dotted IPv4; anything else as is. */
 export function budgetKey(address: string): string {
+  // Every IPv6 text form has a ':': without one the address is its own key, no regex (node's isIPv6 is a long one).
+  if (!address.includes(':')) return address;
+  if (address === lastAddress) return lastKey;
+  const key = ipv6Key(address);
+  lastAddress = address;
+  lastKey = key;
+  return key;
+}
+
+function ipv6Key(address: string): string {
   const ip = address.replace(/%.*$/, ''); // a zone id (fe80::1%eth0) is not part of the address
   if (!net.isIPv6(ip)) return address;
   const groups = expandIpv6(ip);

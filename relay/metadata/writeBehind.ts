@@ -31,8 +31,12 @@ function key(accountId: string, visitorId: string): string {
 /** Merges `next` over `prev`: defined fields win, lastSeen only moves forward. */
 export function mergeUpdate(prev: VisitorUpdate | undefined, next: VisitorUpdate): VisitorUpdate {
   if (!prev) return { ...next };
-  const out: VisitorUpdate = { ...prev };
-  for (const [k, v] of Object.entries(next)) if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
+  // Object.assign, not a spread: a spread copy gets a fresh hidden class for every field added to it.
+  const out: VisitorUpdate = Object.assign({}, prev);
+  for (const k in next) {
+    const v = (next as unknown as Record<string, unknown>)[k];
+    if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
+  }
   out.lastSeen = prev.lastSeen > next.lastSeen ? prev.lastSeen : next.lastSeen;
   return out;
 }

@@ -22,10 +22,24 @@ export interface Returning {
 }
 
 export async function admitVisitor(ctx: RelayContext, query: URLSearchParams, origin: string): Promise<Admission> {
+  return admitVisitorNow(ctx, query, origin);
+}
+
+/**
+ * The same checks, answered without a promise when none needs the store: the account is cached and
+ * the visitor is new (a returning visitor's tombstone is looked up in the store). The visitor upgrade
+ * then answers before its handler returns, with no promise, microtask or abort watch.
+ */
+export function admitVisitorNow(ctx: RelayContext, query: URLSearchParams, origin: string): Admission | Promise<Admission> {
   if (ctx.state.shuttingDown) return { ok: false, name: 'shuttingDown', message: 'relay is restarting' };
   const key = query.get('key');
   if (!key) return { ok: false, name: 'missingKey', message: 'key (the account public key) is required' };
-  const account = await ctx.accounts.byPublicKey(key);
+  const cached = ctx.accounts.byPublicKeyCached(key);
+  if (cached === undefined) return ctx.accounts.byPublicKey(key).then((account) => withAccount(ctx, query, origin, account));
+  return withAccount(ctx, query, origin, cached);
+}
+
+function withAccount(ctx: RelayContext, query: URLSearchParams, origin: string, account: AccountRecord | null): Admission | Promise<Admission> {
   if (!account) return { ok: false, name: 'unknownKey', message: 'unknown public key' };
   if (!originAllowed(origin || undefined, account.allowedOrigins)) {
     return { ok: false, name: 'forbiddenOrigin', message: 'this origin is not allowed for the account' };
@@ -38,6 +52,5 @@ export async function admitVisitor(ctx: RelayContext, query: URLSearchParams, or
   const invalid = { ok: false, name: 'visitorTokenInvalid', message: 'visitor id and token do not match; reconnect without them' } as const;
   if (!visitorId || !vt || !ID_PATTERN.test(visitorId) || !verifyVisitorToken(ctx.relaySecret, account.id, visitorId, vt)) return invalid;
   const tombstoneKey = ctx.metadata.tombstoneKeyOf(account.id, visitorId);
-  if (await ctx.metadata.refusesVisitor(account.id, visitorId, tombstoneKey)) return invalid;
-  return { ok: true, account, visitorId, returning: { visitorToken: vt, tombstoneKey } };
+  return ctx.metadata.refusesVisitor(account.id, visitorId, tombstoneKey).then((refused): Admission => (refused ? invalid : { ok: true, account, visitorId, returning: { visitorToken: vt, tombstoneKey } }));
 }

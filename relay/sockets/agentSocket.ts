@@ -8,7 +8,7 @@ import { verifyAgentToken } from '../auth/agentToken.ts';
 import { originAllowed } from '../auth/origin.ts';
 import type { RelayContext } from '../context.ts';
 import { clientIp } from '../http/clientIp.ts';
-import { readUpgrade, TOKEN_QUERY_PARAMS } from '../http/upgradeRequest.ts';
+import { readUpgrade, TOKEN_QUERY_PARAMS, watchAborted } from '../http/upgradeRequest.ts';
 import { TokenBucket } from '../limits/tokenBucket.ts';
 import { closeWith, sendMessage } from '../sessions/send.ts';
 import type { AgentData, AgentInit } from '../sessions/types.ts';
@@ -30,7 +30,8 @@ export function agentBehavior(ctx: RelayContext): WebSocketBehavior<AgentData> {
     sendPingsAutomatically: true,
 
     upgrade: async (res, req, context) => {
-      const u = readUpgrade(res, req, context);
+      const u = readUpgrade(res, req, context, config.trustProxy);
+      watchAborted(u); // the token check may await the store
       try {
         if (ctx.state.shuttingDown) return refuseUpgrade(u, metrics, 'shuttingDown', 'relay is restarting');
         if (TOKEN_QUERY_PARAMS.some((p) => u.query.has(p))) {

@@ -4,12 +4,12 @@ import { ID_PATTERN, isRelayedFrameKind, parseVisitorMessage } from '../../proto
 import { newTabId, visitorToken } from '../auth/visitorToken.ts';
 import type { RelayContext } from '../context.ts';
 import { clientIp } from '../http/clientIp.ts';
-import { readUpgrade } from '../http/upgradeRequest.ts';
+import { readUpgrade, watchAborted, type UpgradeRequest } from '../http/upgradeRequest.ts';
 import { TabRate, type TabRateLimits } from '../limits/tabRate.ts';
 import { closeWith, sendMessage } from '../sessions/send.ts';
 import { Tab } from '../sessions/tab.ts';
 import type { TabData, VisitorSocketData } from '../sessions/types.ts';
-import { admitVisitor } from './admitVisitor.ts';
+import { admitVisitorNow, type Admission } from './admitVisitor.ts';
 import { guarded, readControl } from './controlText.ts';
 import { releaseIpSlot, upgradeWithIpSlot } from './ipSlot.ts';
 import { handleVisitorRecordMessage } from './visitorRecord.ts';
@@ -25,6 +25,31 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
     bytesPerSec: config.visitorBytesPerSec,
     byteBurst: Math.max(config.visitorBytesPerSec, config.maxPayloadBytes * 2),
   };
+  /** The upgrade after admission's checks (`admitted` undefined: they threw `error`). Ends the gate's admission. */
+  const finish = (u: UpgradeRequest, ip: string, admitted: Admission | undefined, error?: unknown): void => {
+    try {
+      if (!admitted) throw error;
+      if (!admitted.ok) return refuseUpgrade(u, metrics, admitted.name, admitted.message);
+      const { account, visitorId } = admitted;
+      const askedTab = u.query.get('tab');
+      const tabId = askedTab && ID_PATTERN.test(askedTab) ? askedTab : newTabId();
+      if (u.aborted) return;
+      const isNew = !u.query.get('vid');
+      if (isNew && !ctx.clientLimits.newVisitors.take(ip)) {
+        metrics.counters.rate_limited_total++;
+        return refuseUpgrade(u, metrics, 'rateLimited', 'too many new visitors from this address');
+      }
+      const tab = new Tab(ip, account, visitorId, tabId);
+      // Refused (connection cap) or gone: no visitor was created, so the new-visitor token goes back.
+      if (!upgradeWithIpSlot(ctx, u, tab, { data: tab, returning: admitted.returning } satisfies VisitorSocketData) && isNew) ctx.clientLimits.newVisitors.refund(ip);
+    } catch (err) {
+      // A store outage fails every upgrade: budgeted per address like other client-caused lines.
+      ctx.clientLimits.log.error(ip, { err: (err as Error).message }, 'visitor upgrade failed');
+      refuseUpgrade(u, metrics, 'internal', 'internal error');
+    } finally {
+      ctx.clientLimits.admission.done();
+    }
+  };
   return {
     // uWS drops a frame over its limit with a bare TCP close (1006, no reason). A margin above our own
     // limit lets a moderately oversized frame get a proper 4009 close; a wildly oversized one is cut off.
@@ -34,34 +59,25 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
     idleTimeout: config.idleTimeoutSec,
     sendPingsAutomatically: true,
 
-    upgrade: async (res, req, context) => {
-      const u = readUpgrade(res, req, context);
+    upgrade: (res, req, context) => {
+      const u = readUpgrade(res, req, context, config.trustProxy);
       const ip = clientIp(u.ip, u.forwardedFor, config.trustProxy);
-      // Before any await or store look-up: a connect storm is shed here, cheaply (the address's share first).
+      // Before any store look-up: a connect storm is shed here, cheaply (the address's share first).
       const gate = ctx.clientLimits.admission.enter(ip);
       if (!gate.ok) return shedVisitor(ctx, u, gate.retryAfterMs, gate.byAddress);
+      let admitted: Admission | Promise<Admission>;
       try {
-        const admitted = await admitVisitor(ctx, u.query, u.origin);
-        if (!admitted.ok) return refuseUpgrade(u, metrics, admitted.name, admitted.message);
-        const { account, visitorId } = admitted;
-        const askedTab = u.query.get('tab');
-        const tabId = askedTab && ID_PATTERN.test(askedTab) ? askedTab : newTabId();
-        if (u.aborted) return;
-        const isNew = !u.query.get('vid');
-        if (isNew && !ctx.clientLimits.newVisitors.take(ip)) {
-          metrics.counters.rate_limited_total++;
-          return refuseUpgrade(u, metrics, 'rateLimited', 'too many new visitors from this address');
-        }
-        const tab = new Tab(ip, account, visitorId, tabId);
-        // Refused (connection cap) or gone: no visitor was created, so the new-visitor token goes back.
-        if (!upgradeWithIpSlot(ctx, u, tab, { data: tab, returning: admitted.returning } satisfies VisitorSocketData) && isNew) ctx.clientLimits.newVisitors.refund(ip);
+        admitted = admitVisitorNow(ctx, u.query, u.origin);
       } catch (err) {
-        // A store outage fails every upgrade: budgeted per address like other client-caused lines.
-        ctx.clientLimits.log.error(ip, { err: (err as Error).message }, 'visitor upgrade failed');
-        refuseUpgrade(u, metrics, 'internal', 'internal error');
-      } finally {
-        ctx.clientLimits.admission.done();
+        return finish(u, ip, undefined, err);
       }
+      // A new visitor of a cached account is answered now, before the handler returns.
+      if (!(admitted instanceof Promise)) return finish(u, ip, admitted);
+      watchAborted(u); // answered later: uWS must tell us if the client goes meanwhile
+      void admitted.then(
+        (a) => finish(u, ip, a),
+        (err: unknown) => finish(u, ip, undefined, err),
+      );
     },
 
     open: (ws) => {

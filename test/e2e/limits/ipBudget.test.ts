@@ -20,6 +20,9 @@ t.test('budgetKey: IPv6 by /64, IPv4 (plain or mapped) by address', async (t) =>
   t.equal(budgetKey('fe80::1%eth0'), budgetKey('fe80::2'), 'a zone id is ignored');
   t.equal(budgetKey('198.51.100.1'), '198.51.100.1', 'IPv4 as is');
   t.equal(budgetKey('acc_123'), 'acc_123', 'not an address (an account id): as is');
+  // The last IPv6 key is remembered (a connect asks three times): asked again, in any order, the same answers.
+  const asked = ['2001:db8:1:2::1', '2001:db8:1:2::1', '::ffff:198.51.100.1', '198.51.100.2', '::ffff:198.51.100.1', 'fe80::1%eth0', 'not:an:address', '2001:db8:1:2::1'];
+  t.same(asked.map(budgetKey), ['2001:db8:1:2::/64', '2001:db8:1:2::/64', '198.51.100.1', '198.51.100.2', '198.51.100.1', 'fe80:0:0:0::/64', 'not:an:address', '2001:db8:1:2::/64'], 'repeated and interleaved look-ups');
 });
 
 t.test('IpRateLimiter: a /64 shares one budget', async (t) => {

@@ -55,6 +55,12 @@ t.test('origin allow-list matching', async (t) => {
   t.notOk(originAllowed('https://shop.example.com.evil.net', exact), 'exact: suffix attack refused');
   t.notOk(originAllowed('https://shop.example.com/', exact), 'an origin with a path is not a bare origin');
   t.notOk(originAllowed('https://SHOP.example.com', exact), 'a non-canonical (upper-case) origin is refused');
+  // Parsed headers are remembered (relay/auth/origin.ts): the same answers the second time, and per allow-list.
+  t.notOk(originAllowed('https://SHOP.example.com', exact), 'refused again (from the cache)');
+  t.ok(originAllowed('https://shop.example.com', exact), 'matches again (from the cache)');
+  t.notOk(originAllowed('https://shop.example.com', ['https://other.example.com']), 'a cached origin against another allow-list: refused');
+  t.notOk(originAllowed(`https://${'a'.repeat(300)}.example.com`, exact), 'a long origin (not cached) is checked all the same');
+  t.ok(originAllowed(`https://${'a'.repeat(300)}.example.com`, ['https://*.example.com']), 'and can match');
 
   const wild = ['https://*.example.com'];
   t.ok(originAllowed('https://a.example.com', wild), 'wildcard matches a subdomain');

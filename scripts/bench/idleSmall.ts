@@ -30,7 +30,8 @@ for (let r = 0; r < rounds; r++) {
   for (const impl of impls) {
     if (snapshotDir && impl === 'uws') process.env.BENCH_RELAY_NODE_ARGS = `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}`;
     else delete process.env.BENCH_RELAY_NODE_ARGS;
-    const relay = await RelayHandle.start(impl);
+    // What a visitor costs, not admission's pacing (a faster relay would be shed at the default budget).
+    const relay = await RelayHandle.start(impl, { ADMISSIONS_PER_SEC: process.env.ADMISSIONS_PER_SEC ?? '1000000' });
     try {
       const res = await measureIdle(relay, { visitors, warmup, base, settleMs, whileOpen: snapshotDir && impl === 'uws' ? () => snapshot(relay, snapshotDir) : undefined });
       results[impl].push(res);

@@ -497,7 +497,8 @@ async function main(): Promise<void> {
       for (const impl of s.only ?? IMPLS) {
         // The idle row gets a fresh relay: memory freed by the earlier rows (5 MB snapshots) would be reused
         // by the idle visitors and hide their malloc cost.
-        const fresh = s.type === 'idle' ? await RelayHandle.start(impl) : undefined;
+        // It measures what a visitor costs, not admission's pacing (bench:idle shows that): no admission limit.
+        const fresh = s.type === 'idle' ? await RelayHandle.start(impl, { ADMISSIONS_PER_SEC: '1000000' }) : undefined;
         if (fresh) relays.push(fresh);
         const relay = fresh ?? handles.get(impl)!;
         process.stdout.write(`  ${s.label} on ${relay.impl} ... `);

@@ -238,7 +238,10 @@ export class MetadataService {
     await breathe();
     const stored = await this.o.store.deleteVisitors(accountId, filter);
     await breathe();
-    const ids = [...new Set([...stored.map((d) => d.visitorId), ...pendingIds])];
+    // A live visitor counts even when nothing of it was stored: its first write may have been in
+    // flight and refused by the tombstone (the SQLite writer's transaction checks it), yet its
+    // session was erased, so the deletion is counted and logged like any other.
+    const ids = [...new Set([...stored.map((d) => d.visitorId), ...pendingIds, ...liveIds])];
     // From here no update for these ids is accepted; one already queued or being written
     // (a heartbeat without the user id, say) is dropped, and whatever it re-created is removed.
     await this.tombstone(accountId, ids, now);
@@ -251,7 +254,7 @@ export class MetadataService {
     this.rememberDeletion({ accountId, matches: match, at: Date.now() });
     await breathe();
     // Nothing removed, nothing to scrub from the files: no vacuum (a `forget` loop must not buy one).
-    const vacuumMs = ids.length || activityScrubbed ? await this.vacuum() : 0;
+    const vacuumMs = stored.length || pendingIds.length || activityScrubbed ? await this.vacuum() : 0;
     return { visitorIds: ids, activityScrubbed, vacuumMs };
   }
 

@@ -396,6 +396,27 @@ t.test('deleteVisitors while a flush is in flight (the write then succeeds)', as
   }
 });
 
+t.test('erasing a live visitor whose first write is in flight and then refused by the tombstone: counted and logged', async (t) => {
+  const { store, sqlite, service, metrics } = setup(t);
+  store.mode = 'stall';
+  service.touch({ accountId: ACC, visitorId: 'v-new', ip: '203.0.113.7' });
+  const flushing = flushed(service.writer);
+  await untilStalled(store);
+  // The tombstone goes in first; the stalled write reaches SQLite only after it, and its own
+  // transaction refuses the row: nothing is stored, nothing is pending, yet the visitor was live.
+  const deleting = service.deleteVisitors(ACC, { visitorIds: ['v-new'] }, ['v-new'], 'the visitor');
+  await until(() => sqlite.hasTombstone(ACC, service.tombstoneKeyOf(ACC, 'v-new'), new Date()), 5000, 'the tombstone', 2);
+  store.mode = 'ok';
+  store.release('ok');
+  await flushing;
+  t.same(await deleting, ['v-new'], 'the live visitor is reported deleted');
+  t.equal(await sqlite.getVisitor(ACC, 'v-new'), null, 'its row was never written');
+  t.equal(metrics.counters.visitors_deleted_total, 1, 'counted');
+  for (let i = 0; i < 5 && service.writer.pendingActivity > 0; i++) await flushed(service.writer);
+  const log = (await sqlite.listActivity(ACC, { limit: 10 })).items;
+  t.equal(log.filter((e) => e.type === 'data_deleted' && e.detail?.endsWith('by the visitor')).length, 1, 'and logged');
+});
+
 t.test('deleteVisitors while a flush is in flight (the write then fails): nothing comes back later', async (t) => {
   for (const by of ['visitorIds', 'userIds'] as const) {
     t.test(`by ${by}`, async (t) => {

@@ -7,8 +7,8 @@
  * 250 ms on 50k visitors: on the main thread that would pause all relaying, so it runs here while
  * the store holds back its own writes (reads go on: WAL readers never wait for a writer).
  */
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { closeSqliteWorker, startSqliteWorker } from './sqliteWorker.ts';
 
 // Plain JS evaluated in the worker: no TypeScript loader needed there.
 const WORKER_SOURCE = `
@@ -90,9 +90,7 @@ export class SqliteVacuum {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file: this.file } });
-    w.unref(); // an idle vacuum worker never keeps the process alive
+    const w = startSqliteWorker(WORKER_SOURCE, { file: this.file });
     this.worker = w;
     return w;
   }
@@ -102,10 +100,6 @@ export class SqliteVacuum {
     await this.next?.catch(() => {});
     const w = this.worker;
     this.worker = undefined;
-    if (!w) return;
-    const exited = new Promise<void>((r) => w.once('exit', () => r()));
-    w.ref(); // keep the process up until the worker has closed its connection
-    w.postMessage('close');
-    await exited;
+    if (w) await closeSqliteWorker(w);
   }
 }

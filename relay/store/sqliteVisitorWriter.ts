@@ -8,8 +8,8 @@
  * writes on either connection wait for the other's (busy_timeout), and the upsert's own tombstone
  * check runs inside its transaction, so a deletion on the main connection is never overtaken.
  */
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { closeSqliteWorker, startSqliteWorker } from './sqliteWorker.ts';
 import type { VisitorUpdate } from './types.ts';
 
 /** COALESCE keeps a stored field when the update leaves it undefined (bound as NULL). */
@@ -98,14 +98,8 @@ export class SqliteVisitorWriter {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    const w = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: { driver, file: this.file, sql: UPSERT_VISITOR_SQL },
-      // Its garbage is one batch at a time (~150 KB): a small young generation is plenty (V8 would grow it to tens of MB).
-      resourceLimits: { maxYoungGenerationSizeMb: 4 },
-    });
-    w.unref();
+    // Its garbage is one batch at a time (~150 KB): a small young generation is plenty (V8 would grow it to tens of MB).
+    const w = startSqliteWorker(WORKER_SOURCE, { file: this.file, sql: UPSERT_VISITOR_SQL }, { maxYoungGenerationSizeMb: 4 });
     w.on('message', (m: Reply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -131,10 +125,6 @@ export class SqliteVisitorWriter {
     await Promise.allSettled([...this.underWay]);
     const w = this.worker;
     this.worker = undefined;
-    if (!w) return;
-    const exited = new Promise<void>((r) => w.once('exit', () => r()));
-    w.ref(); // keep the process up until the worker has closed its connection
-    w.postMessage('close');
-    await exited;
+    if (w) await closeSqliteWorker(w);
   }
 }

@@ -155,6 +155,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   sweeper.unref();
   const stopRevocationSweep = startRevocationSweep(ctx.router.agents, accounts, config.agentRevocationCheckMs, log);
   metadata.start();
+  store.warm?.();
   limits.log.start();
 
   let shut: Promise<void> | undefined;

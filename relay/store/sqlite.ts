@@ -396,6 +396,10 @@ export class SqliteStore implements Store {
     return this.vac.run();
   }
 
+  warm(): void {
+    this.visitorWriter.start();
+  }
+
   async ping(): Promise<void> {
     this.db.prepare('SELECT 1').get();
   }

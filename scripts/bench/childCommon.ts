@@ -12,6 +12,32 @@ export function send(msg: RelayToParent): void {
  * memory goes (uWS's sockets, SQLite's caches). Unlike the whole RSS it does not swing with V8's
  * choice of how many free pages to keep. NaN where /proc is not there.
  */
+/** CPU of the main (event-loop) thread alone, µs: /proc/self/task/<pid>/stat (10 ms ticks). NaN where /proc is absent. */
+function mainThreadCpuUs(): number {
+  try {
+    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state); utime, stime are the 14th, 15th
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+}
+
+/** BENCH_THREADS=1: every thread's CPU, µs by thread id (diagnosis: which thread does the work). */
+function threadsCpuUs(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[`${Number(tid) - process.pid}`] = (Number(f[11]) + Number(f[12])) * 10_000;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
 function mallocHeapRss(): number {
   try {
     const smaps = fs.readFileSync('/proc/self/smaps', 'utf8');
@@ -61,6 +87,8 @@ export function serveIpc(opts: {
         id: m.id,
         user: cpu.user,
         system: cpu.system,
+        mainThreadUs: mainThreadCpuUs(),
+        threadsUs: process.env.BENCH_THREADS ? threadsCpuUs() : undefined,
         rss: mem.rss,
         heapUsed: mem.heapUsed,
         heapTotal: mem.heapTotal,

@@ -20,6 +20,10 @@ export interface IdleResult {
   /** Relay CPU (user + system) per connect, µs, including the metadata writes they caused; the same up to the last welcome; and the generator's. */
   cpuUsPerConnect: number;
   cpuUsPerConnectBeforeWrites: number;
+  /** The relay's main thread alone (the rest: V8's GC helpers, the store's worker). */
+  mainCpuUsPerConnect: number;
+  /** BENCH_THREADS=1: CPU µs per connect of each thread (key: thread id minus the process id; 0 is the main thread). */
+  threadsUsPerConnect?: Record<string, number>;
   genCpuUsPerConnect: number;
   loopDelayMaxMs: number;
 }
@@ -101,6 +105,8 @@ async function openIdle(
         externalPerVisitor: (after.external - before.external) / n,
         cpuUsPerConnect: (settled.user + settled.system - before.user - before.system) / n,
         cpuUsPerConnectBeforeWrites: (mid.user + mid.system - before.user - before.system) / n,
+        mainCpuUsPerConnect: (settled.mainThreadUs - before.mainThreadUs) / n,
+        threadsUsPerConnect: after.threadsUs && before.threadsUs ? Object.fromEntries(Object.entries(after.threadsUs).map(([t, us]) => [t, Math.round((us - (before.threadsUs?.[t] ?? 0)) / n)]).filter(([, us]) => us)) : undefined,
         genCpuUsPerConnect: (gen.user + gen.system) / n,
         loopDelayMaxMs: mid.loopDelayMaxMs,
       };

@@ -29,13 +29,13 @@ const results: Record<string, IdleResult[]> = { uws: [], 'uws-bare': [] };
 for (let r = 0; r < rounds; r++) {
   for (const impl of impls) {
     if (snapshotDir && impl === 'uws') process.env.BENCH_RELAY_NODE_ARGS = `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}`;
-    else delete process.env.BENCH_RELAY_NODE_ARGS;
+    else if (snapshotDir) delete process.env.BENCH_RELAY_NODE_ARGS; // otherwise the caller's flags (--perf-basic-prof, say) reach both relays
     // What a visitor costs, not admission's pacing (a faster relay would be shed at the default budget).
     const relay = await RelayHandle.start(impl, { ADMISSIONS_PER_SEC: process.env.ADMISSIONS_PER_SEC ?? '1000000' });
     try {
       const res = await measureIdle(relay, { visitors, warmup, base, settleMs, whileOpen: snapshotDir && impl === 'uws' ? () => snapshot(relay, snapshotDir) : undefined });
       results[impl].push(res);
-      console.log(`${impl.padEnd(8)} heap ${res.heapPerVisitor.toFixed(0)} B (committed ${res.heapTotalPerVisitor.toFixed(0)})  malloc ${res.mallocPerVisitor.toFixed(0)} B  heap+malloc ${(res.heapPerVisitor + res.mallocPerVisitor).toFixed(0)} B  rss ${res.rssPerVisitor.toFixed(0)} B  cpu ${res.cpuUsPerConnect.toFixed(0)} µs/connect (before writes ${res.cpuUsPerConnectBeforeWrites.toFixed(0)})  gen ${res.genCpuUsPerConnect.toFixed(0)} µs  ${(res.connectMs / 1000).toFixed(1)} s`);
+      console.log(`${impl.padEnd(8)} heap ${res.heapPerVisitor.toFixed(0)} B (committed ${res.heapTotalPerVisitor.toFixed(0)})  malloc ${res.mallocPerVisitor.toFixed(0)} B  heap+malloc ${(res.heapPerVisitor + res.mallocPerVisitor).toFixed(0)} B  rss ${res.rssPerVisitor.toFixed(0)} B  cpu ${res.cpuUsPerConnect.toFixed(0)} µs/connect (before writes ${res.cpuUsPerConnectBeforeWrites.toFixed(0)}, main thread ${res.mainCpuUsPerConnect.toFixed(0)})  gen ${res.genCpuUsPerConnect.toFixed(0)} µs  ${(res.connectMs / 1000).toFixed(1)} s${res.threadsUsPerConnect ? `  threads µs ${JSON.stringify(res.threadsUsPerConnect)}` : ''}`);
     } finally {
       await relay.stop();
     }
@@ -60,6 +60,6 @@ async function snapshot(relay: RelayHandle, dir: string): Promise<void> {
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const m = (impl: string, k: keyof IdleResult | 'heapAndMalloc') => med(results[impl].map((x) => (x as unknown as Record<string, number>)[k]));
 for (const r of Object.values(results)) for (const x of r) (x as IdleResult & { heapAndMalloc: number }).heapAndMalloc = x.heapPerVisitor + x.mallocPerVisitor;
-for (const k of ['heapPerVisitor', 'mallocPerVisitor', 'heapAndMalloc', 'rssPerVisitor', 'cpuUsPerConnect'] as const) {
+for (const k of ['heapPerVisitor', 'mallocPerVisitor', 'heapAndMalloc', 'rssPerVisitor', 'cpuUsPerConnect', 'mainCpuUsPerConnect'] as const) {
   console.log(`median ${k}: ours ${m('uws', k).toFixed(0)}, floor ${m('uws-bare', k).toFixed(0)}, ratio ${(m('uws', k) / m('uws-bare', k)).toFixed(2)}x`);
 }

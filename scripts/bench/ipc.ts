@@ -27,6 +27,10 @@ export interface RelayStats {
   /** process.cpuUsage() of the relay process, µs. */
   user: number;
   system: number;
+  /** CPU of the relay's main (event-loop) thread alone, µs, 10 ms resolution; the rest of user + system is its other threads (GC helpers, workers). */
+  mainThreadUs: number;
+  /** BENCH_THREADS=1 only: every thread's CPU, µs, keyed by thread id minus the process id. */
+  threadsUs?: Record<string, number>;
   rss: number;
   /** V8 heap in use (process.memoryUsage().heapUsed) and ArrayBuffer/external memory. */
   heapUsed: number;

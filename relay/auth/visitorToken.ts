@@ -20,9 +20,45 @@ function randomId(bytes: number): string {
   return id;
 }
 
+/**
+ * A visitor id: its creation second (7 base36 characters, so ids sort by time as plain bytes) and 12
+ * random bytes (16 base64url characters; the random part alone is what makes an id unguessable).
+ *
+ * Why the time: every new visitor is a new row in the store, and with purely random ids each row
+ * landed on a random page of the store's primary-key index, so a batch of new visitors rewrote most
+ * of that index (SQLite: 11-12 µs of CPU a row against 5.2-5.7 µs time-ordered, 50,000 rows in
+ * batches of 500; a MongoDB unique index behaves the same way). The creation second is already in
+ * the store as `firstSeen`; the id now says it too, to whoever holds the id.
+ */
 export function newVisitorId(): string {
-  return randomId(12);
+  if (used + 12 > pool.length) {
+    pool = crypto.randomBytes(POOL_BYTES);
+    used = 0;
+  }
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== idSecond) {
+    idSecond = second;
+    idScratch.write(second.toString(36).padStart(TIME_CHARS, '0'), 0, 'latin1');
+  }
+  // Encoded into one scratch buffer and read out once: a flat string, not `prefix + random` (a
+  // concatenation V8 keeps as a two-part string, bigger, for as long as the visitor is held).
+  for (let i = 0; i < 12; i += 3) {
+    const n = (pool[used + i] << 16) | (pool[used + i + 1] << 8) | pool[used + i + 2];
+    const o = TIME_CHARS + (i / 3) * 4;
+    idScratch[o] = B64URL[n >>> 18];
+    idScratch[o + 1] = B64URL[(n >>> 12) & 63];
+    idScratch[o + 2] = B64URL[(n >>> 6) & 63];
+    idScratch[o + 3] = B64URL[n & 63];
+  }
+  used += 12;
+  return idScratch.toString('latin1');
 }
+
+/** Characters of the creation second in base36: 7 reach the year 4453. */
+const TIME_CHARS = 7;
+const B64URL = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', 'latin1');
+const idScratch = Buffer.alloc(TIME_CHARS + 16);
+let idSecond = -1;
 
 export function newTabId(): string {
   return randomId(6);

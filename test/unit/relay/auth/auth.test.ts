@@ -122,9 +122,17 @@ t.test('secret keys carry their account id', async (t) => {
 
 t.test('visitor tokens bind a visitor id to one account and one relay', async (t) => {
   const secret = crypto.randomBytes(32);
+  const before = Math.floor(Date.now() / 1000);
   const v = newVisitorId();
-  t.match(v, /^[A-Za-z0-9_-]{16}$/);
-  t.not(newVisitorId(), v);
+  const after = Math.floor(Date.now() / 1000);
+  // The creation second (base36, 7 characters: ids sort by time as bytes), then 16 random characters.
+  t.match(v, /^[0-9a-z]{7}[A-Za-z0-9_-]{16}$/);
+  const second = parseInt(v.slice(0, 7), 36);
+  t.ok(second >= before && second <= after, `the prefix is the creation second (${second}, expected ${before}..${after})`);
+  const many = Array.from({ length: 2000 }, newVisitorId);
+  t.equal(new Set(many.map((id) => id.slice(7))).size, many.length, 'the random parts differ');
+  t.ok(many.every((id, i) => i === 0 || id.slice(0, 7) >= many[i - 1].slice(0, 7)), 'prefixes never go back in time');
+  t.equal(many.join('').length, 23 * many.length, 'every id is 23 characters');
   t.match(newTabId(), /^[A-Za-z0-9_-]{8}$/);
   const tok = visitorToken(secret, 'acc_A', v);
   t.match(tok, /^[A-Za-z0-9_-]{43}$/);

@@ -180,7 +180,8 @@ function setSessionHeader(): void {
 function join(v: VisitorItem): void {
   if (!conn) return;
   if (session && session.visitorId !== v.visitorId) leaveSession(false);
-  session = { visitorId: v.visitorId, label: v.name || v.userId || v.email || `visitor ${v.visitorId.slice(0, 6)}`, joined: false };
+  // The id's end: ids begin with their creation second, shared by every visitor of that second.
+  session = { visitorId: v.visitorId, label: v.name || v.userId || v.email || `visitor ${v.visitorId.slice(-6)}`, joined: false };
   ui.sessionUrl.textContent = v.lastUrl ?? '';
   setSessionHeader();
   player.clear();

@@ -30,12 +30,12 @@ function randomId(bytes: number): string {
  * batches of 500; a MongoDB unique index behaves the same way). The creation second is already in
  * the store as `firstSeen`; the id now says it too, to whoever holds the id.
  */
-export function newVisitorId(): string {
+export function newVisitorId(nowMs = Date.now()): string {
   if (used + 12 > pool.length) {
     pool = crypto.randomBytes(POOL_BYTES);
     used = 0;
   }
-  const second = Math.floor(Date.now() / 1000);
+  const second = Math.floor(nowMs / 1000);
   if (second !== idSecond) {
     idSecond = second;
     idScratch.write(second.toString(36).padStart(TIME_CHARS, '0'), 0, 'latin1');

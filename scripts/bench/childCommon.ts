@@ -7,11 +7,6 @@ export function send(msg: RelayToParent): void {
   process.send?.(msg);
 }
 
-/**
- * Resident bytes of the main thread's malloc heap (the `[heap]` mapping): where native per-socket
- * memory goes (uWS's sockets, SQLite's caches). Unlike the whole RSS it does not swing with V8's
- * choice of how many free pages to keep. NaN where /proc is not there.
- */
 /** CPU of the main (event-loop) thread alone, µs: /proc/self/task/<pid>/stat (10 ms ticks). NaN where /proc is absent. */
 function mainThreadCpuUs(): number {
   try {
@@ -38,6 +33,11 @@ function threadsCpuUs(): Record<string, number> {
   return out;
 }
 
+/**
+ * Resident bytes of the main thread's malloc heap (the `[heap]` mapping): where native per-socket
+ * memory goes (uWS's sockets, SQLite's caches). Unlike the whole RSS it does not swing with V8's
+ * choice of how many free pages to keep. NaN where /proc is not there.
+ */
 function mallocHeapRss(): number {
   try {
     const smaps = fs.readFileSync('/proc/self/smaps', 'utf8');

@@ -173,6 +173,11 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       await metadata.stop();
       limits.log.stop();
       await store.close();
+      // Last, once every goodbye above has gone out: what is still open (HTTP keep-alive connections,
+      // sockets whose peer never answered the close) is cut, instead of holding the process for uWS's
+      // idle timeouts (an in-process relay kept its host process up ~10 s after a stop). Not in this
+      // package version's typings; present in its binary.
+      (app as unknown as { close?: () => void }).close?.();
     })());
 
   return { ctx, port, apiRoutes: api.registered(), shutdown };

@@ -161,23 +161,26 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   let shut: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>
     (shut ??= (async () => {
-      ctx.state.shuttingDown = true;
-      clearInterval(sweeper);
-      stopRevocationSweep();
-      uws.us_listen_socket_close(listenSocket);
-      for (const agent of [...ctx.router.agents]) closeWith(agent.ws, agent, 'serviceRestart', 'relay is restarting');
-      for (const v of [...ctx.router.visitors.values()]) {
-        for (const tab of [...v.tabs.values()]) closeWith(tab.ws, tab, 'serviceRestart', 'relay is restarting');
+      try {
+        ctx.state.shuttingDown = true;
+        clearInterval(sweeper);
+        stopRevocationSweep();
+        uws.us_listen_socket_close(listenSocket);
+        for (const agent of [...ctx.router.agents]) closeWith(agent.ws, agent, 'serviceRestart', 'relay is restarting');
+        for (const v of [...ctx.router.visitors.values()]) {
+          for (const tab of [...v.tabs.values()]) closeWith(tab.ws, tab, 'serviceRestart', 'relay is restarting');
+        }
+        await ctx.cluster?.stop();
+        await metadata.stop();
+        limits.log.stop();
+        await store.close();
+      } finally {
+        // Last, once every goodbye above has gone out (and even if a step failed): what is still open
+        // (HTTP keep-alive connections, sockets whose peer never answered the close) is cut, instead
+        // of holding the process for uWS's idle timeouts (an in-process relay kept its host process
+        // up ~10 s after a stop). Not in this package version's typings; present in its binary.
+        (app as unknown as { close?: () => void }).close?.();
       }
-      await ctx.cluster?.stop();
-      await metadata.stop();
-      limits.log.stop();
-      await store.close();
-      // Last, once every goodbye above has gone out: what is still open (HTTP keep-alive connections,
-      // sockets whose peer never answered the close) is cut, instead of holding the process for uWS's
-      // idle timeouts (an in-process relay kept its host process up ~10 s after a stop). Not in this
-      // package version's typings; present in its binary.
-      (app as unknown as { close?: () => void }).close?.();
     })());
 
   return { ctx, port, apiRoutes: api.registered(), shutdown };

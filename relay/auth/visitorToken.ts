@@ -20,18 +20,28 @@ function randomId(bytes: number): string {
   return id;
 }
 
+/** Characters of the creation second in base36: 7 reach the year 4453. */
+const TIME_CHARS = 7;
+const B64URL = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', 'latin1');
+const idScratch = Buffer.alloc(TIME_CHARS + 16);
+let idSecond = -1;
+
 /**
  * A visitor id: its creation second (7 base36 characters, so ids sort by time as plain bytes) and 12
  * random bytes (16 base64url characters; the random part alone is what makes an id unguessable).
  *
  * Why the time: every new visitor is a new row in the store, and with purely random ids each row
  * landed on a random page of the store's primary-key index, so a batch of new visitors rewrote most
- * of that index, and more of it the bigger the table (`npm run bench:store`, SQLite: 16.8 and 26.0 µs
- * of CPU a row with 20,000 and 200,000 rows stored, against 7.3 and 6.8 time-ordered; a MongoDB
- * unique index behaves the same way). The creation second is already in the store as `firstSeen`;
- * the id now says it too, to whoever holds the id.
+ * of that index, and more of it the bigger the table (`npm run bench:store`, bench/RESULTS.md). A
+ * MongoDB B-tree index has the same access pattern (not measured here). The creation second is
+ * already in the store as `firstSeen`; the id now says it too, to whoever holds the id.
  */
-export function newVisitorId(nowMs = Date.now()): string {
+export function newVisitorId(): string {
+  return visitorIdAt(Date.now());
+}
+
+/** `newVisitorId` as issued at `nowMs` (the store bench simulates time passing with it). */
+export function visitorIdAt(nowMs: number): string {
   if (used + 12 > pool.length) {
     pool = crypto.randomBytes(POOL_BYTES);
     used = 0;
@@ -54,12 +64,6 @@ export function newVisitorId(nowMs = Date.now()): string {
   used += 12;
   return idScratch.toString('latin1');
 }
-
-/** Characters of the creation second in base36: 7 reach the year 4453. */
-const TIME_CHARS = 7;
-const B64URL = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', 'latin1');
-const idScratch = Buffer.alloc(TIME_CHARS + 16);
-let idSecond = -1;
 
 export function newTabId(): string {
   return randomId(6);

@@ -30,6 +30,8 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
     try {
       if (!admitted) throw error;
       if (!admitted.ok) return refuseUpgrade(u, metrics, admitted.name, admitted.message);
+      // Admission that waited on the store may end after shutdown began (and the store closed): no new tab then.
+      if (ctx.state.shuttingDown) return refuseUpgrade(u, metrics, 'shuttingDown', 'relay is restarting');
       const { account, visitorId } = admitted;
       const askedTab = u.query.get('tab');
       const tabId = askedTab && ID_PATTERN.test(askedTab) ? askedTab : newTabId();

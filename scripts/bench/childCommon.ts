@@ -88,7 +88,7 @@ export function serveIpc(opts: {
         user: cpu.user,
         system: cpu.system,
         mainThreadUs: mainThreadCpuUs(),
-        threadsUs: process.env.BENCH_THREADS ? threadsCpuUs() : undefined,
+        threadsUs: process.env.BENCH_THREADS === '1' ? threadsCpuUs() : undefined,
         rss: mem.rss,
         heapUsed: mem.heapUsed,
         heapTotal: mem.heapTotal,

@@ -106,7 +106,7 @@ async function openIdle(
         cpuUsPerConnect: (settled.user + settled.system - before.user - before.system) / n,
         cpuUsPerConnectBeforeWrites: (mid.user + mid.system - before.user - before.system) / n,
         mainCpuUsPerConnect: (settled.mainThreadUs - before.mainThreadUs) / n,
-        threadsUsPerConnect: after.threadsUs && before.threadsUs ? Object.fromEntries(Object.entries(after.threadsUs).map(([t, us]) => [t, Math.round((us - (before.threadsUs?.[t] ?? 0)) / n)]).filter(([, us]) => us)) : undefined,
+        threadsUsPerConnect: settled.threadsUs && before.threadsUs ? Object.fromEntries(Object.entries(settled.threadsUs).map(([t, us]) => [t, Math.round((us - (before.threadsUs?.[t] ?? 0)) / n)]).filter(([, us]) => us)) : undefined,
         genCpuUsPerConnect: (gen.user + gen.system) / n,
         loopDelayMaxMs: mid.loopDelayMaxMs,
       };

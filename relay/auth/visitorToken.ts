@@ -22,7 +22,6 @@ function randomId(bytes: number): string {
 
 /** Characters of the creation second in base36: 7 reach the year 4453. */
 const TIME_CHARS = 7;
-const B64URL = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', 'latin1');
 const idScratch = Buffer.alloc(TIME_CHARS + 16);
 let idSecond = -1;
 
@@ -42,26 +41,14 @@ export function newVisitorId(): string {
 
 /** `newVisitorId` as issued at `nowMs` (the store bench simulates time passing with it). */
 export function visitorIdAt(nowMs: number): string {
-  if (used + 12 > pool.length) {
-    pool = crypto.randomBytes(POOL_BYTES);
-    used = 0;
-  }
   const second = Math.floor(nowMs / 1000);
   if (second !== idSecond) {
     idSecond = second;
     idScratch.write(second.toString(36).padStart(TIME_CHARS, '0'), 0, 'latin1');
   }
-  // Encoded into one scratch buffer and read out once: a flat string, not `prefix + random` (a
+  // Put together in one scratch buffer and read out once: a flat string, not `prefix + random` (a
   // concatenation V8 keeps as a two-part string, bigger, for as long as the visitor is held).
-  for (let i = 0; i < 12; i += 3) {
-    const n = (pool[used + i] << 16) | (pool[used + i + 1] << 8) | pool[used + i + 2];
-    const o = TIME_CHARS + (i / 3) * 4;
-    idScratch[o] = B64URL[n >>> 18];
-    idScratch[o + 1] = B64URL[(n >>> 12) & 63];
-    idScratch[o + 2] = B64URL[(n >>> 6) & 63];
-    idScratch[o + 3] = B64URL[n & 63];
-  }
-  used += 12;
+  idScratch.write(randomId(12), TIME_CHARS, 'latin1');
   return idScratch.toString('latin1');
 }
 

@@ -7,10 +7,10 @@ export function send(msg: RelayToParent): void {
   process.send?.(msg);
 }
 
-/** CPU of the main (event-loop) thread alone, µs: /proc/self/task/<pid>/stat (10 ms ticks). NaN where /proc is absent. */
-function mainThreadCpuUs(): number {
+/** CPU of one of this process's threads, µs: /proc/self/task/<tid>/stat (10 ms ticks). NaN where /proc is absent or the thread is gone. */
+function taskCpuUs(tid: number | string): number {
   try {
-    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state); utime, stime are the 14th, 15th
     return (Number(f[11]) + Number(f[12])) * 10_000;
   } catch {
@@ -18,17 +18,12 @@ function mainThreadCpuUs(): number {
   }
 }
 
-/** BENCH_THREADS=1: every thread's CPU, µs by thread id (diagnosis: which thread does the work). */
+/** BENCH_THREADS=1: every thread's CPU, µs by thread id minus the process id (diagnosis: which thread does the work). */
 function threadsCpuUs(): Record<string, number> {
   const out: Record<string, number> = {};
   for (const tid of fs.readdirSync('/proc/self/task')) {
-    try {
-      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out[`${Number(tid) - process.pid}`] = (Number(f[11]) + Number(f[12])) * 10_000;
-    } catch {
-      // the thread ended meanwhile
-    }
+    const us = taskCpuUs(tid);
+    if (!Number.isNaN(us)) out[`${Number(tid) - process.pid}`] = us;
   }
   return out;
 }
@@ -87,7 +82,7 @@ export function serveIpc(opts: {
         id: m.id,
         user: cpu.user,
         system: cpu.system,
-        mainThreadUs: mainThreadCpuUs(),
+        mainThreadUs: taskCpuUs(process.pid),
         threadsUs: process.env.BENCH_THREADS === '1' ? threadsCpuUs() : undefined,
         rss: mem.rss,
         heapUsed: mem.heapUsed,

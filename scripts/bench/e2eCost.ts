@@ -39,7 +39,8 @@ const JSON_OUT = arg('json', '');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const GATE_STUB = `export class E2eGate {
+const GATE_STUB = `export const KEY_CHANGED = 'key changed';
+export class E2eGate {
   constructor() {}
   setAccountMode() {}
   get required() { return false; }

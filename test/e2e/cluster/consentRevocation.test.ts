@@ -59,6 +59,8 @@ for (const [how, end] of [
     await until(async () => (await kv.get(key))?.operation !== 'PUT', 5000, 'the consent deleted from the shared bucket');
 
     // Both relays' refresh runs at least twice after the revocation: neither re-puts the consent.
+    // Each relay's refresh timer starts once its bucket is open, which can come late on a loaded machine.
+    await until(async () => (await refreshes('A')) > 0 && (await refreshes('B')) > 0, 10_000, 'the refresh counters exported on A and B');
     const [ra, rb] = [await refreshes('A'), await refreshes('B')];
     t.ok(ra > 0 && rb > 0, `the refresh counters are exported (A ${ra}, B ${rb})`);
     await until(async () => (await refreshes('A')) >= ra + 2 && (await refreshes('B')) >= rb + 2, 10_000, 'two refreshes on A and B');

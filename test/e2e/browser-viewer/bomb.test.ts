@@ -22,10 +22,12 @@ import { fullFrame, NodeBuilder } from '../../helpers/viewerStream.ts';
 
 /**
  * Generous: a frozen UI is seconds (16 s and 30 s before the fix); a responsive one is tens of
- * milliseconds, but on a loaded 2-core machine the scheduler alone can add a couple of hundred.
+ * milliseconds (33–130 ms alone on a quiet machine), but in CI, beside the other tap job on 2 cores,
+ * the 4 MiB bomb read 407–507 ms: Chromium's own receipt of a 4 MiB message waits on the scheduler
+ * (docs/agent-viewer.md). One second still fails the frozen UI 16 times over.
  */
-const MAX_STALL_MS = 500;
-const MAX_INPUT_DELAY_MS = 500;
+const MAX_STALL_MS = 1000;
+const MAX_INPUT_DELAY_MS = 1000;
 /** The worker holds at most one capped frame (plus chunks and the browser's own noise). */
 const MAX_RSS_GROWTH = 600 * 1024 * 1024;
 /** Frames in the burst of huge-string frames (each ~30 KB on the wire, 30 MB inflated). */

@@ -48,14 +48,19 @@ export function rowParams(u: VisitorUpdate) {
   };
 }
 
+/** The writer connection's pragmas (the store bench opens its connection with the same). */
+export const WRITER_PRAGMAS = [
+  'busy_timeout = 5000',
+  'secure_delete = ON', // a row an update rewrites leaves no old bytes behind
+];
+
 // Plain JS evaluated in the worker: no TypeScript loader needed there. Errors are answered, never
 // thrown: a failed batch is retried by the write-behind, as any store failure is.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file);
-db.pragma('busy_timeout = 5000');
-db.pragma('secure_delete = ON'); // a row an update rewrites leaves no old bytes behind
+for (const p of workerData.pragmas) db.pragma(p);
 const stmt = db.prepare(workerData.sql);
 const run = db.transaction((rows) => { for (const r of rows) stmt.run(r); });
 parentPort.on('message', (m) => {
@@ -104,7 +109,7 @@ export class SqliteVisitorWriter {
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
     // Its garbage is one batch at a time (~150 KB): a small young generation is plenty (V8 would grow it to tens of MB).
-    const w = startSqliteWorker(WORKER_SOURCE, { file: this.file, sql: UPSERT_VISITOR_SQL }, { maxYoungGenerationSizeMb: 4 });
+    const w = startSqliteWorker(WORKER_SOURCE, { file: this.file, sql: UPSERT_VISITOR_SQL, pragmas: WRITER_PRAGMAS }, { maxYoungGenerationSizeMb: 4 });
     w.on('message', (m: Reply) => {
       const p = this.pending.get(m.id);
       if (!p) return;

@@ -37,10 +37,10 @@ export const LOOPBACK_SOURCES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i
  * store's caches, the write worker — is paid by the base, and nothing freed is reused as it is after
  * a warm-up round, which makes a warm-up-only RSS figure swing by ±1 KB per visitor).
  */
-export async function measureIdle(relay: RelayHandle, o: { visitors: number; concurrency?: number; localAddresses?: string[]; warmup?: number; base?: number; settleMs?: number; whileOpen?: () => Promise<void> }): Promise<IdleResult> {
+export async function measureIdle(relay: RelayHandle, o: { visitors: number; concurrency?: number; localAddresses?: string[]; warmup?: number; base?: number; settleMs?: number; beforeMeasure?: () => void; whileOpen?: () => Promise<void> }): Promise<IdleResult> {
   // A first round (opened and closed) brings the allocators and the store's caches to their working size.
   if (o.warmup) {
-    await openIdle(relay, o.warmup, { ...o, settleMs: 0 }, async () => {});
+    await openIdle(relay, o.warmup, { ...o, settleMs: 0, beforeMeasure: undefined }, async () => {});
     // The relay keeps a gone visitor for VISITOR_GRACE_MS (the bench relay: 1 s) before forgetting it.
     await new Promise((r) => setTimeout(r, 1500));
   }
@@ -51,7 +51,7 @@ export async function measureIdle(relay: RelayHandle, o: { visitors: number; con
       // E.g. a heap snapshot of the relay with the visitors still open (scripts/bench/idleSmall.ts).
       await o.whileOpen?.();
     });
-  if (o.base) await openIdle(relay, o.base, { ...o, settleMs: 0 }, async (settle) => void (await settle(), await measured()));
+  if (o.base) await openIdle(relay, o.base, { ...o, settleMs: 0, beforeMeasure: undefined }, async (settle) => void (await settle(), await measured()));
   else await measured();
   return result!;
 }
@@ -59,7 +59,7 @@ export async function measureIdle(relay: RelayHandle, o: { visitors: number; con
 async function openIdle(
   relay: RelayHandle,
   n: number,
-  o: { concurrency?: number; localAddresses?: string[]; settleMs?: number },
+  o: { concurrency?: number; localAddresses?: string[]; settleMs?: number; beforeMeasure?: () => void },
   then: (measure: () => Promise<IdleResult>) => Promise<void>,
 ): Promise<void> {
   // V8 keeps the pages a burst of connects used until its memory reducer runs (~10 s of calm): RSS read
@@ -68,6 +68,7 @@ async function openIdle(
   await settle();
   const dialect = relay.info.dialect ?? 'plain';
   const addrs = o.localAddresses ?? LOOPBACK_SOURCES;
+  o.beforeMeasure?.(); // e.g. the relay's memory map, read at the same point as `before`
   const before = await relay.stats(10_000, true);
   const genBefore = process.cpuUsage();
   const t0 = nowMs();

@@ -5,10 +5,12 @@
  * in the full bench. Prints one line per relay and round, then the medians and the ratios to the floor.
  * IDLE_WARMUP=<n>|same: the warm-up round's size; IDLE_BASE=<n>: visitors held open, unmeasured, first (below).
  * IDLE_SNAPSHOT_DIR=<dir>: our relay writes a heap snapshot (SIGUSR2) with the visitors open.
+ * IDLE_SMAPS=1: also prints, per relay and round, which of its memory mappings grew (smapsGrowth.ts).
  */
 import fs from 'node:fs';
 import { measureIdle, type IdleResult } from './idle.ts';
 import { RelayHandle, type Impl } from './relayHandle.ts';
+import { growthLines, residentByMapping } from './smapsGrowth.ts';
 
 const visitors = Number(process.argv[2] ?? 3000);
 const rounds = Number(process.argv[3] ?? 1);
@@ -23,6 +25,7 @@ const base = Number(process.env.IDLE_BASE ?? 0);
 /** IDLE_SETTLE_MS=<ms>: calm before each memory reading (V8 returns a burst's pages after ~10 s). */
 const settleMs = Number(process.env.IDLE_SETTLE_MS ?? 0);
 const snapshotDir = process.env.IDLE_SNAPSHOT_DIR;
+const smaps = process.env.IDLE_SMAPS === '1';
 const impls: Impl[] = ['uws', 'uws-bare'];
 const results: Record<string, IdleResult[]> = { uws: [], 'uws-bare': [] };
 
@@ -33,9 +36,20 @@ for (let r = 0; r < rounds; r++) {
     // What a visitor costs, not admission's pacing (a faster relay would be shed at the default budget).
     const relay = await RelayHandle.start(impl, { ADMISSIONS_PER_SEC: process.env.ADMISSIONS_PER_SEC ?? '1000000' });
     try {
-      const res = await measureIdle(relay, { visitors, warmup, base, settleMs, whileOpen: snapshotDir && impl === 'uws' ? () => snapshot(relay, snapshotDir) : undefined });
+      const pid = relay.child.pid!;
+      let mapsBefore = new Map<string, number>();
+      let mapsOpen = mapsBefore;
+      const res = await measureIdle(relay, {
+        visitors, warmup, base, settleMs,
+        beforeMeasure: smaps ? () => void (mapsBefore = residentByMapping(pid)) : undefined,
+        whileOpen: async () => {
+          if (smaps) mapsOpen = residentByMapping(pid);
+          if (snapshotDir && impl === 'uws') await snapshot(relay, snapshotDir);
+        },
+      });
       results[impl].push(res);
       console.log(`${impl.padEnd(8)} heap ${res.heapPerVisitor.toFixed(0)} B (committed ${res.heapTotalPerVisitor.toFixed(0)})  malloc ${res.mallocPerVisitor.toFixed(0)} B  heap+malloc ${(res.heapPerVisitor + res.mallocPerVisitor).toFixed(0)} B  rss ${res.rssPerVisitor.toFixed(0)} B  cpu ${res.cpuUsPerConnect.toFixed(0)} µs/connect (before writes ${res.cpuUsPerConnectBeforeWrites.toFixed(0)}, main thread ${res.mainCpuUsPerConnect.toFixed(0)})  gen ${res.genCpuUsPerConnect.toFixed(0)} µs  ${(res.connectMs / 1000).toFixed(1)} s${res.threadsUsPerConnect ? `  threads µs ${JSON.stringify(res.threadsUsPerConnect)}` : ''}`);
+      if (smaps) for (const line of growthLines(mapsBefore, mapsOpen, visitors)) console.log(`  ${line} per visitor`);
     } finally {
       await relay.stop();
     }

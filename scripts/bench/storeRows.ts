@@ -1,9 +1,11 @@
 /**
- * `npx tsx scripts/bench/storeRows.ts [rows] [prefill...]`: what a new visitor's row costs the SQLite
- * store, with the relay's own schema, upsert and batches (relay/store/sqliteVisitorWriter.ts), for
- * visitor ids as issued now (creation second first: relay/auth/visitorToken.ts) and as issued before
- * (16 random characters). Ids are issued at a simulated 2,000 new visitors a second, so that rows of
- * one batch share a few seconds, as in a relay. Prints CPU µs per row, medians of 3.
+ * `npx tsx scripts/bench/storeRows.ts [rows] [prefill...]`: what a visitor's row costs the SQLite
+ * store, with the relay's own schema, upsert, batches and writer pragmas (relay/store/sqliteVisitorWriter.ts):
+ * - a new visitor, for ids as issued now (creation second first: relay/auth/visitorToken.ts) and as
+ *   issued before (16 random characters), at a simulated 2,000 new visitors a second, so that rows of
+ *   one batch share a few seconds, as in a relay;
+ * - a returning visitor (an update of a random stored row: connects and the minute's heartbeat).
+ * Prints CPU µs per row, medians of 3.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -12,7 +14,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { visitorIdAt } from '../../relay/auth/visitorToken.ts';
 import { SqliteStore } from '../../relay/store/sqlite.ts';
-import { rowParams, UPSERT_VISITOR_SQL } from '../../relay/store/sqliteVisitorWriter.ts';
+import { rowParams, UPSERT_VISITOR_SQL, WRITER_PRAGMAS } from '../../relay/store/sqliteVisitorWriter.ts';
 import type { VisitorUpdate } from '../../relay/store/types.ts';
 
 const rows = Number(process.argv[2] ?? 30_000);
@@ -25,19 +27,20 @@ const schemes = {
   'time-ordered (now)': (i: number, t0: number) => visitorIdAt(t0 + Math.floor((i * 1000) / PER_SECOND)),
   'random (before)': () => crypto.randomBytes(12).toString('base64url'),
 };
+type Scheme = keyof typeof schemes;
 
 function update(visitorId: string, at: number): VisitorUpdate {
   return { accountId: 'acc_bench', visitorId, lastSeen: new Date(at), ip: '127.0.0.1', tombstoneKey: crypto.createHash('sha256').update(visitorId).digest('base64url') };
 }
 
-async function measure(scheme: keyof typeof schemes, prefill: number): Promise<{ cpuUs: number }> {
+/** `returning`: the measured rows update stored visitors (in random order) instead of adding new ones. */
+async function measure(scheme: Scheme, prefill: number, returning: boolean): Promise<{ cpuUs: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'store-rows-'));
   try {
     await new SqliteStore(dir).close(); // the relay's schema and migrations
     const file = path.join(dir, 'cobrowse.sqlite');
     const db = new Database(file);
-    db.pragma('busy_timeout = 5000');
-    db.pragma('secure_delete = ON'); // as the relay's writer
+    for (const p of WRITER_PRAGMAS) db.pragma(p);
     const stmt = db.prepare(UPSERT_VISITOR_SQL);
     const run = db.transaction((batch: ReturnType<typeof rowParams>[]) => {
       for (const r of batch) stmt.run(r);
@@ -50,9 +53,13 @@ async function measure(scheme: keyof typeof schemes, prefill: number): Promise<{
     const write = (all: ReturnType<typeof rowParams>[]) => {
       for (let b = 0; b < all.length; b += BATCH) run(all.slice(b, b + BATCH));
     };
-    write(make(0, prefill));
+    const stored = make(0, prefill);
+    write(stored);
     db.pragma('wal_checkpoint(TRUNCATE)');
-    const measured = make(prefill, rows);
+    const later = t0 + prefill + rows;
+    const measured = returning
+      ? Array.from({ length: rows }, (_, k) => ({ ...stored[crypto.randomInt(stored.length)], lastSeen: later + k }))
+      : make(prefill, rows);
     const before = process.cpuUsage();
     write(measured);
     const cpu = process.cpuUsage(before);
@@ -64,12 +71,14 @@ async function measure(scheme: keyof typeof schemes, prefill: number): Promise<{
 }
 
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-console.log(`| visitor ids | rows already stored | CPU µs per new row |`);
-console.log(`|---|---:|---:|`);
+const row = async (what: string, scheme: Scheme, prefill: number, returning: boolean) => {
+  const runs = [];
+  for (let r = 0; r < ROUNDS; r++) runs.push(await measure(scheme, prefill, returning));
+  console.log(`| ${what} | ${scheme} | ${prefill.toLocaleString('en')} | ${med(runs.map((x) => x.cpuUs)).toFixed(1)} |`);
+};
+console.log(`| row | visitor ids | rows already stored | CPU µs per row |`);
+console.log(`|---|---|---:|---:|`);
 for (const prefill of prefills) {
-  for (const scheme of Object.keys(schemes) as (keyof typeof schemes)[]) {
-    const runs = [];
-    for (let r = 0; r < ROUNDS; r++) runs.push(await measure(scheme, prefill));
-    console.log(`| ${scheme} | ${prefill.toLocaleString('en')} | ${med(runs.map((x) => x.cpuUs)).toFixed(1)} |`);
-  }
+  for (const scheme of Object.keys(schemes) as Scheme[]) await row('new visitor', scheme, prefill, false);
+  await row('returning visitor (update)', 'time-ordered (now)', prefill, true);
 }

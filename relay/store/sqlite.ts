@@ -95,7 +95,8 @@ CREATE TABLE IF NOT EXISTS visitors (
   lookup_code_expires_at INTEGER,
   PRIMARY KEY (account_id, visitor_id)
 );
-CREATE INDEX IF NOT EXISTS visitors_last_seen ON visitors (last_seen);
+-- The visitor list's order, and the retention sweep's (per account: sweepExpiredVisitors). There is
+-- no index on last_seen alone: each visitor touch moved the visitor in it too, a random page.
 CREATE INDEX IF NOT EXISTS visitors_account_seen ON visitors (account_id, last_seen DESC, visitor_id DESC);
 -- Partial: most visitors never identify or ask for a code, and a NULL entry in each of these cost
 -- every new visitor's row three more B-tree inserts (~3x the CPU of the upsert). Lookups by
@@ -125,6 +126,18 @@ CREATE TABLE IF NOT EXISTS tombstones (
   PRIMARY KEY (account_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tombstones_expiry ON tombstones (expires_at);`;
+
+/**
+ * Each account that has visitor rows, from the (account_id, …) index one account at a time (a
+ * skip-scan: one index seek per account, not a read of every row).
+ */
+const ACCOUNTS_WITH_VISITORS_SQL = `
+  WITH RECURSIVE a(id) AS (
+    SELECT MIN(account_id) FROM visitors
+    UNION ALL
+    SELECT (SELECT MIN(account_id) FROM visitors WHERE account_id > a.id) FROM a WHERE a.id IS NOT NULL
+  )
+  SELECT id FROM a WHERE id IS NOT NULL`;
 
 interface AccountRow {
   id: string;
@@ -189,6 +202,8 @@ export class SqliteStore implements Store {
     this.db.exec('CREATE UNIQUE INDEX IF NOT EXISTS activity_event_id ON activity (event_id)');
     // The full-column indexes these replaced (the partial *_set ones, in SCHEMA).
     this.db.exec('DROP INDEX IF EXISTS visitors_user; DROP INDEX IF EXISTS visitors_email; DROP INDEX IF EXISTS visitors_code;');
+    // The retention sweep goes through visitors_account_seen now (a returning visitor's update cost ~21 % less without it).
+    this.db.exec('DROP INDEX IF EXISTS visitors_last_seen');
   }
 
   async createAccount(a: AccountRecord): Promise<void> {
@@ -306,7 +321,13 @@ export class SqliteStore implements Store {
 
   async sweepExpiredVisitors(now: Date, retentionMs: number): Promise<number> {
     while (this.vac.busy) await this.vac.idle(); // never block the event loop on the vacuum's lock
-    const n = this.db.prepare('DELETE FROM visitors WHERE last_seen < ?').run(now.getTime() - retentionMs).changes;
+    const n = this.db.transaction((before: number) => {
+      let deleted = 0;
+      for (const { id } of this.db.prepare(ACCOUNTS_WITH_VISITORS_SQL).all() as Array<{ id: string }>) {
+        deleted += this.db.prepare('DELETE FROM visitors WHERE account_id = ? AND last_seen < ?').run(id, before).changes;
+      }
+      return deleted;
+    })(now.getTime() - retentionMs);
     if (n) this.scrubWal();
     return n;
   }

@@ -707,6 +707,40 @@ t.test('SqliteStore opens a data directory written before activity had event ids
   await reopened.close();
 });
 
+t.test('SqliteStore drops the last_seen index an older relay made; the sweep goes account by account through (account_id, last_seen)', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-store-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  await new SqliteStore(dir).close();
+  const old = new Database(path.join(dir, 'cobrowse.sqlite'));
+  old.exec('CREATE INDEX visitors_last_seen ON visitors (last_seen)'); // as the previous release had it
+  old.close();
+
+  const store = new SqliteStore(dir);
+  t.teardown(() => store.close());
+  const db = new Database(store.file, { readonly: true });
+  t.teardown(() => db.close());
+  const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'visitors'").all() as Array<{ name: string }>).map((r) => r.name);
+  t.notOk(indexes.includes('visitors_last_seen'), 'the index is gone after opening');
+  t.ok(indexes.includes('visitors_account_seen'), 'the per-account one is there');
+  const plan = (db.prepare('EXPLAIN QUERY PLAN DELETE FROM visitors WHERE account_id = ? AND last_seen < ?').all('a', 1) as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+  t.match(plan, /USING INDEX visitors_account_seen \(account_id=\? AND last_seen<\?\)/, `the sweep's delete is an index range (${plan})`);
+
+  // Ten accounts, each with an expired and a fresh visitor: every expired one goes, every fresh one stays.
+  const now = new Date();
+  const accounts = Array.from({ length: 10 }, (_, i) => `acc_sweep_${i}`);
+  await store.upsertVisitors(accounts.flatMap((a) => [
+    { accountId: a, visitorId: 'expired', lastSeen: new Date(now.getTime() - 31 * DAY_MS) },
+    { accountId: a, visitorId: 'fresh', lastSeen: new Date(now.getTime() - DAY_MS) },
+  ]));
+  t.equal(await store.sweepExpiredVisitors(now, 30 * DAY_MS), 10, 'one expired visitor removed per account');
+  for (const a of accounts) {
+    t.equal(await store.getVisitor(a, 'expired'), null, `${a}: the expired visitor is gone`);
+    t.ok(await store.getVisitor(a, 'fresh'), `${a}: the fresh one stays`);
+  }
+  await store.close();
+  await new SqliteStore(dir).close(); // migrating twice is harmless
+});
+
 const mongoUrl = process.env.MONGODB_URL;
 if (mongoUrl) {
   t.test('MongoDB store conformance (real server at MONGODB_URL)', async (t) => {

@@ -180,6 +180,7 @@ async function runFor(impl: Impl) {
     const s0 = await statusAll();
     const tStorm = nowMs();
     await relay.stop();
+    const stopMs = nowMs() - tStorm; // the old process's shutdown, until it exited
     relay = await RelayHandle.start(impl, env, { nofile });
     const upMs = nowMs() - tStorm;
     let allBackMs = NaN;
@@ -203,6 +204,7 @@ async function runFor(impl: Impl) {
     const rs = await relay.stats();
     const stormOut = {
       relayDownToUpSec: r1(upMs / 1000),
+      relayStopSec: r1(stopMs / 1000),
       allBackSec: r1(allBackMs / 1000),
       back: sEnd.connected,
       of: connected,
@@ -215,7 +217,7 @@ async function runFor(impl: Impl) {
       storeCalls: rs.counters.visitor_store_calls_total,
       watched: watchedStorm instanceof Error ? { error: watchedStorm.message } : watched(watchedStorm),
     };
-    console.log(`storm: relay back up in ${stormOut.relayDownToUpSec} s; ${stormOut.back}/${connected} visitors back after ${stormOut.allBackSec} s (target < 60 s); ${stormOut.shed} connects shed (4503), ${stormOut.refusedUpgrades} refused, ${stormOut.failedConnects} failed while down; peak loop delay ${stormOut.loopDelayMaxMs} ms; store ${stormOut.storeRows} rows in ${stormOut.storeCalls} calls`);
+    console.log(`storm: relay back up in ${stormOut.relayDownToUpSec} s (its shutdown ${stormOut.relayStopSec} s, then the start); ${stormOut.back}/${connected} visitors back after ${stormOut.allBackSec} s (target < 60 s); ${stormOut.shed} connects shed (4503), ${stormOut.refusedUpgrades} refused, ${stormOut.failedConnects} failed while down; peak loop delay ${stormOut.loopDelayMaxMs} ms; store ${stormOut.storeRows} rows in ${stormOut.storeCalls} calls`);
     console.log(`watched session during the storm: ${JSON.stringify(stormOut.watched)}`);
     return { idle, idleWrites, watchedIdle: wi, storm: stormOut };
   } finally {

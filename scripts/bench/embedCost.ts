@@ -650,7 +650,7 @@ function report(res: {
     '',
     '| measure | embed | baseline (same run) | embed vs baseline |',
     '|---|---:|---:|---:|',
-    `| embed.js size: raw / gzip -9 / brotli | ${kib(b.raw)} / **${kib(b.gzip)}** / ${kib(b.brotli)} | gzip budget 40.0 KiB | ${fmt((b.gzip / b.gzipBudget) * 100, 0)}% of budget |`,
+    `| embed.js size: raw / gzip -9 / brotli | ${kib(b.raw)} / **${kib(b.gzip)}** / ${kib(b.brotli)} | gzip budget ${kib(b.gzipBudget)} | ${fmt((b.gzip / b.gzipBudget) * 100, 1)}% of budget |`,
     `| full snapshot, \`cobrowse:full-snapshot\` (serialise + mask), resync, median / p95 (n=${s.resync.measureMs.n}) | ${ms(s.resync.measureMs)} | JS structured walk: ${ms(s.baseline.walkMs)} | ${ratio(s.resync.measureMs.median, s.baseline.walkMs.median)} |`,
     `| whole snapshot task (+ JSON.stringify + encode), resync, median / p95 | ${ms(s.resync.taskMs)} | walk + JSON.stringify: ${ms(s.baseline.walkJsonMs)}; outerHTML + JSON.stringify: ${ms(s.baseline.outerHTMLJsonMs)} | ${ratio(s.resync.taskMs.median, s.baseline.walkJsonMs.median)} / ${ratio(s.resync.taskMs.median, s.baseline.outerHTMLJsonMs.median)} |`,
     `| first snapshot on join (starts the recorder): measure / task | ${fmt(s.firstJoin.measureMs)} / ${fmt(s.firstJoin.taskMs ?? NaN)} ms | | |`,

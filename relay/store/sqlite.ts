@@ -321,11 +321,11 @@ export class SqliteStore implements Store {
 
   async sweepExpiredVisitors(now: Date, retentionMs: number): Promise<number> {
     while (this.vac.busy) await this.vac.idle(); // never block the event loop on the vacuum's lock
+    const accounts = this.db.prepare(ACCOUNTS_WITH_VISITORS_SQL);
+    const expire = this.db.prepare('DELETE FROM visitors WHERE account_id = ? AND last_seen < ?');
     const n = this.db.transaction((before: number) => {
       let deleted = 0;
-      for (const { id } of this.db.prepare(ACCOUNTS_WITH_VISITORS_SQL).all() as Array<{ id: string }>) {
-        deleted += this.db.prepare('DELETE FROM visitors WHERE account_id = ? AND last_seen < ?').run(id, before).changes;
-      }
+      for (const { id } of accounts.all() as Array<{ id: string }>) deleted += expire.run(id, before).changes;
       return deleted;
     })(now.getTime() - retentionMs);
     if (n) this.scrubWal();

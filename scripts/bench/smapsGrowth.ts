@@ -16,11 +16,11 @@ export function residentByMapping(pid: number): Map<string, number> {
   const out = new Map<string, number>();
   let name = '';
   for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
     if (head) {
       const start = BigInt(`0x${head[1]}`);
       const kib = Number((BigInt(`0x${head[2]}`) - start) / 1024n);
-      if (head[4]) name = head[4].replace(/.*\//, '');
+      if (head[3]) name = head[3].replace(/.*\//, '');
       else if (start >= 0x7f0000000000n && start % ARENA_ALIGN === 0n) name = `[thread arena ${head[1]}]`;
       else name = kib === 256 ? '[V8 heap pages (256 KiB mappings)]' : '[other anonymous]';
       continue;

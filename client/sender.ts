@@ -6,6 +6,7 @@
  */
 import { encodeAssetFrame, type AssetFrame } from '../protocol/assetFrame.ts';
 import { encodeFrame, FrameKind } from '../protocol/frames.ts';
+import { E2E_HEADER_BYTES, E2E_TAG_BYTES } from '../protocol/e2e.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../protocol/limits.ts';
 
 /** Bytes queued (ours plus the socket's buffer) above which incremental batches are dropped. */
@@ -16,6 +17,10 @@ const COMPRESS_MIN_BYTES = 512;
 const DRAIN_POLL_MS = 250;
 /** The relay's frame limit (MAX_PAYLOAD_BYTES default); a bigger snapshot cannot be delivered. */
 export const MAX_FRAME_BYTES = DEFAULT_MAX_PAYLOAD_BYTES;
+/** A frame's bytes beyond its payload, at most: sealed, the E2E header and tag; plain, the kind byte. */
+const FRAME_OVERHEAD_BYTES = E2E_HEADER_BYTES + E2E_TAG_BYTES;
+
+const isOpen = (ws: WebSocket | undefined): ws is WebSocket => ws?.readyState === WebSocket.OPEN;
 
 const encoder = new TextEncoder();
 
@@ -74,11 +79,15 @@ export class FrameSender {
       this.#chain = this.#chain
         .then(async () => {
           if (gen !== this.#generation) return;
+          if (!isOpen(this.#target.socket())) {
+            this.#queuedBytes -= frame.byteLength;
+            return; // not sealed: no hole in the sequence
+          }
           const sealed = await this.#target.seal?.(FrameKind.Asset, frame.subarray(1));
           if (gen !== this.#generation) return;
           this.#queuedBytes -= frame.byteLength;
           const ws = this.#target.socket();
-          if (ws && ws.readyState === WebSocket.OPEN) ws.send(sealed ?? frame);
+          if (isOpen(ws)) ws.send(sealed ?? frame);
         })
         .catch((err) => this.#target.error(err));
     }
@@ -87,13 +96,16 @@ export class FrameSender {
   incremental(events: unknown[]): void {
     if (this.#gap) return; // waiting for the fresh snapshot that closes the gap
     const ws = this.#target.socket();
-    if (!ws || this.#queuedBytes + ws.bufferedAmount > OUTBOUND_LIMIT_BYTES) {
-      this.#gap = true;
-      this.#target.overflowed();
-      this.#awaitDrain();
-      return;
-    }
+    if (!ws || this.#queuedBytes + ws.bufferedAmount > OUTBOUND_LIMIT_BYTES) return this.#overflow();
     this.#enqueue(false, events);
+  }
+
+  /** Incremental changes are dropped until a fresh full snapshot, taken once the socket drained. */
+  #overflow(): void {
+    if (this.#gap) return;
+    this.#gap = true;
+    this.#target.overflowed();
+    this.#awaitDrain();
   }
 
   /** Abandons everything queued: `stop()` means nothing more leaves the page. */
@@ -136,17 +148,25 @@ export class FrameSender {
         const kind = full
           ? compressed ? FrameKind.FullSnapshotDeflate : FrameKind.FullSnapshot
           : compressed ? FrameKind.IncrementalDeflate : FrameKind.Incremental;
+        // Checked before sealing: a frame sealed and then not sent would leave a hole in the sequence,
+        // which the viewer must take for a relay dropping frames.
+        if (!isOpen(this.#target.socket())) {
+          this.#queuedBytes -= json.byteLength;
+          return;
+        }
+        if (payload.byteLength + FRAME_OVERHEAD_BYTES > MAX_FRAME_BYTES) {
+          this.#queuedBytes -= json.byteLength;
+          this.#target.error(new Error(`frame of ${payload.byteLength + FRAME_OVERHEAD_BYTES} bytes is over the relay's limit`));
+          // The view would miss these changes: skip to a fresh snapshot, as after an overflow.
+          if (!full) this.#overflow();
+          return;
+        }
         // Compressed first, then encrypted (ciphertext does not compress).
         const frame = (await this.#target.seal?.(kind, payload)) ?? encodeFrame(kind, payload);
         if (gen !== this.#generation) return; // stopped while encrypting
         this.#queuedBytes -= json.byteLength;
         const ws = this.#target.socket();
-        if (!ws || ws.readyState !== WebSocket.OPEN) return;
-        if (frame.byteLength > MAX_FRAME_BYTES) {
-          this.#target.error(new Error(`frame of ${frame.byteLength} bytes is over the relay's limit`));
-          return;
-        }
-        ws.send(frame);
+        if (isOpen(ws)) ws.send(frame);
       })
       .catch((err) => this.#target.error(err));
   }

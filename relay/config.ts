@@ -70,6 +70,12 @@ export interface RelayConfig extends SecurityConfig {
   seedDemo: boolean;
   /** Cluster mode (docs/cluster.md): set, the relay joins the relays on this NATS; unset, it runs alone. */
   natsUrl?: string;
+  /**
+   * Cluster mode only: let several relay processes on one machine listen on the same port (the kernel
+   * spreads connections over them). Otherwise the port is exclusive: a second relay started on it by
+   * mistake fails to start instead of silently taking half the visitors and agents, apart.
+   */
+  reusePort: boolean;
   /** This relay's name in the cluster (NATS subjects, presence). */
   nodeId: string;
   /** Bytes published to NATS and not yet confirmed before frames to other relays are dropped (their agents resync). */
@@ -98,6 +104,14 @@ function list(raw: string | undefined): string[] {
   return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+/** `1`/`true` or `0`/`false`/unset; anything else is a configuration error. */
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new ConfigError(`${name} must be 1, true, 0 or false, got ${JSON.stringify(env[name])}`);
+}
+
 /** A comma-separated origin allow-list, normalised as account origins are (case, default port, IDN). */
 function originList(env: NodeJS.ProcessEnv, name: string): string[] {
   return list(env[name]).map((entry) => {
@@ -123,6 +137,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const natsUrl = env.NATS_URL || undefined;
   // Every relay must verify the others' visitor and agent tokens: one shared secret, never a per-process file.
   if (natsUrl && !env.RELAY_SECRET) throw new ConfigError('RELAY_SECRET must be set (the same on every relay) when NATS_URL turns cluster mode on');
+  const reusePort = flag(env, 'REUSE_PORT');
+  if (reusePort && !natsUrl) throw new ConfigError('REUSE_PORT needs cluster mode (NATS_URL): relays sharing a port without it would each see only part of the visitors and agents');
   const nodeId = env.NODE_ID || defaultNodeId();
   if (!NODE_ID_PATTERN.test(nodeId)) throw new ConfigError(`NODE_ID must be 1-64 letters, digits, _ or -, got ${JSON.stringify(nodeId)}`);
   const maxPayloadBytes = int(env, 'MAX_PAYLOAD_BYTES', DEFAULT_MAX_PAYLOAD_BYTES, 64 * 1024, 256 * MiB);
@@ -167,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     logLevel: env.LOG_LEVEL || 'info',
     seedDemo: env.SEED_DEMO !== '0',
     natsUrl,
+    reusePort,
     nodeId,
     clusterMaxPendingBytes: int(env, 'CLUSTER_MAX_PENDING_BYTES', 64 * MiB, MiB),
     clusterMaxRemoteAgents: int(env, 'CLUSTER_MAX_REMOTE_AGENTS', 50_000, 1),

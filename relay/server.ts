@@ -38,6 +38,14 @@ import { visitorBehavior } from './sockets/visitorSocket.ts';
 import type { Store } from './store/types.ts';
 import { uws, uwsIsNative } from './uwsLoader.ts';
 
+/** uWS's ListenOptions (LIBUS_LISTEN_DEFAULT, LIBUS_LISTEN_EXCLUSIVE_PORT). */
+const LISTEN_DEFAULT = 0;
+const LISTEN_EXCLUSIVE_PORT = 1;
+/** `listen(host, port, options, cb)`: in the binary, missing from the package's typings. */
+interface ListenWithOptions {
+  listen(host: string, port: number, options: number, cb: (s: us_listen_socket | false) => void): unknown;
+}
+
 export const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/public');
 
 export interface Relay {
@@ -147,7 +155,10 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   }));
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port}`))));
+    // Exclusive unless asked (config.reusePort): uSockets shares a port between processes by default on Linux.
+    const done = (s: us_listen_socket | false) => (s ? resolve(s) : reject(new Error(`cannot listen on ${config.host}:${config.port} (is another relay or program using it?)`)));
+    if (uwsIsNative) (app as unknown as ListenWithOptions).listen(config.host, config.port, config.reusePort ? LISTEN_DEFAULT : LISTEN_EXCLUSIVE_PORT, done);
+    else app.listen(config.host, config.port, done); // the JS fallback has no options
   });
   const port = uws.us_socket_local_port(listenSocket);
 

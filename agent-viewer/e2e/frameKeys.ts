@@ -17,6 +17,19 @@ import { FrameError } from '../frames.ts';
 
 export interface WrappedKey { embedKey: string; keyId: number; iv: string; wrapped: string }
 export interface ViewerIdentity { privateKey: CryptoKey; publicKey: string }
+/** The replay rules' position (pinned embed key, key in use and its last sequence), as a replacement worker takes it over. */
+export interface KeyPosition { pinned?: string; cur?: { keyId: number; lastSeq: number } }
+/** What a replacement decoder worker starts from (frameDecoder.ts): without it, a relay that forced a replacement could replay old frames or bring in another embed key. */
+export interface KeyRestore extends KeyPosition {
+  /** Every key id the stopped worker took. */
+  seen: string[];
+  /** The last key messages it took, in order, and those it had not answered for yet. */
+  taken: WrappedKey[];
+  pending: WrappedKey[];
+}
+
+/** A key message's identity in `seen`. */
+export const keyTag = (k: WrappedKey) => `${k.embedKey} ${k.keyId}`;
 
 /** Keys held at most (a rotation in flight plus the one in use, per tab followed). */
 const MAX_KEYS = 8;
@@ -52,6 +65,33 @@ export class FrameKeys {
     return this.pinned;
   }
 
+  get position(): KeyPosition {
+    return { pinned: this.pinned, cur: this.cur && { ...this.cur } };
+  }
+
+  /**
+   * Takes over a stopped worker's position: the keys it had taken (as it took them), then its pin, the
+   * key in use and last sequence, and every key id it had seen (a replayed key message stays ignored);
+   * keys older than the one in use are forgotten again, as they were at the switch; key messages it
+   * had not answered for then meet the usual checks (what became of each is returned, in order).
+   */
+  restore(r: KeyRestore): ('added' | 'ignored' | 'refused')[] {
+    this.reset();
+    for (const k of r.taken) this.addKey(k);
+    this.pinned = r.pinned;
+    this.cur = r.cur && { ...r.cur };
+    for (const id of r.seen.slice(-4096)) this.seen.add(id);
+    if (this.cur && this.keys.has(this.cur.keyId)) this.forgetBefore(this.cur.keyId);
+    return r.pending.map((k) => this.addKey(k));
+  }
+
+  private forgetBefore(keyId: number): void {
+    for (const id of [...this.keys.keys()]) {
+      if (id === keyId) break;
+      this.keys.delete(id);
+    }
+  }
+
   /** Throws for a plaintext frame once this tab session has shown encrypted ones. */
   checkPlain(): void {
     if (this.pinned) throw new FrameError('downgrade', 'a frame that is not end-to-end encrypted, in an encrypted session');
@@ -64,7 +104,7 @@ export class FrameKeys {
     if (this.pinned !== undefined && k.embedKey !== this.pinned) return 'refused';
     const had = this.keys.get(k.keyId);
     if (had && had.embedKey !== k.embedKey && this.cur?.keyId === k.keyId) return 'refused';
-    const id = `${k.embedKey} ${k.keyId}`;
+    const id = keyTag(k);
     if (this.seen.has(id) || this.seen.size >= 4096) return 'ignored';
     this.seen.add(id);
     const key = derivePairKey(me.privateKey, k.embedKey, k.embedKey, me.publicKey, 'wrap').then((pair) => unwrapContentKey(pair, k, k.embedKey, me.publicKey));
@@ -112,10 +152,7 @@ export class FrameKeys {
     }
     if (!cur || cur.keyId !== h.keyId) {
       // Switched: every key received before this one is forgotten.
-      for (const id of [...this.keys.keys()]) {
-        if (id === h.keyId) break;
-        this.keys.delete(id);
-      }
+      this.forgetBefore(h.keyId);
     }
     this.cur = { keyId: h.keyId, lastSeq: h.seq };
     this.pinned ??= entry.embedKey;

@@ -43,8 +43,9 @@ export class RelayHandle {
 
   static async start(impl: Impl, env: Record<string, string> = {}, o: { nofile?: number } = {}): Promise<RelayHandle> {
     const child = fork(ENTRY[impl], [], {
-      // BENCH_RELAY_NODE_ARGS: extra node flags for the relay child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-      execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+      // BENCH_RELAY_NODE_ARGS: extra node flags for the relay child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof";
+      // BENCH_OURS_NODE_ARGS: for our relay only (a trial of a flag against an untouched floor).
+      execArgv: ['--import', 'tsx', '--expose-gc', ...nodeArgs(process.env.BENCH_RELAY_NODE_ARGS), ...(impl === 'uws' ? nodeArgs(process.env.BENCH_OURS_NODE_ARGS) : [])],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
@@ -134,4 +135,8 @@ export function nofileHardLimit(): number {
   } catch {
     return Infinity;
   }
+}
+
+function nodeArgs(flags: string | undefined): string[] {
+  return (flags ?? '').split(' ').filter(Boolean);
 }

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { derivePairKey, makeAgreementPair, makeContentKey, sealFrame, wrapContentKey } from '../../../protocol/e2e.ts';
 import { FrameKind } from '../../../protocol/frames.ts';
-import { FrameKeys } from '../../../agent-viewer/e2e/frameKeys.ts';
+import { FrameKeys, keyTag, type ViewerIdentity } from '../../../agent-viewer/e2e/frameKeys.ts';
 
 async function setup() {
   const embed = await makeAgreementPair();
@@ -112,4 +112,41 @@ t.test('a key id in use is never replaced, even before a pin would refuse it', a
   t.equal(keys.addKey(w), 'refused', 'another embed\'s key under the id in use is refused');
   t.equal(await code(keys.open(await frame(forged, 5, 1))), 'undecryptable', 'its frames do not open');
   t.ok(await keys.open(await frame(k.content, 5, 1)), 'the real ones do');
+});
+
+t.test('a replacement worker restored from the reports keeps the replay rules (restore)', async (t) => {
+  const { keys: old, give, frame } = await setup();
+  const me = (old as unknown as { me: ViewerIdentity }).me;
+  const k1 = await give(1);
+  t.ok(await old.open(await frame(k1.content, 1, 0, FrameKind.FullSnapshot)));
+  const oldSnapshot = await frame(k1.content, 1, 4, FrameKind.FullSnapshot);
+  t.ok(await old.open(await frame(k1.content, 1, 1)));
+  const k2 = await give(2);
+  const k2first = await frame(k2.content, 2, 0, FrameKind.FullSnapshot);
+  t.ok(await old.open(k2first), 'switched to key 2');
+  const k2second = await frame(k2.content, 2, 1);
+  t.ok(await old.open(k2second));
+  t.same(old.position, { pinned: k1.w.embedKey, cur: { keyId: 2, lastSeq: 1 } }, 'the position the worker reports');
+
+  // What the old code gave a replacement: the identity and the kept keys, nothing else.
+  const bare = new FrameKeys();
+  bare.setIdentity(me);
+  bare.addKey(k1.w);
+  bare.addKey(k2.w);
+  t.ok(await bare.open(k2first), 'a bare replacement would open an old frame again (the hazard)');
+
+  const next = new FrameKeys();
+  next.setIdentity(me);
+  const replayedKey = k1.w; // the relay sends an old key message again, in flight at the replacement
+  next.restore({ ...old.position, seen: [keyTag(k1.w), keyTag(k2.w)], taken: [k1.w, k2.w], pending: [replayedKey] });
+  t.equal(await code(next.open(k2first)), 'out_of_order', 'the restored worker refuses a frame already shown');
+  t.equal(await code(next.open(k2second)), 'out_of_order', 'and the last one');
+  t.equal(await code(next.open(await oldSnapshot)), 'undecryptable', 'the key before the switch stays forgotten (its replayed key message is ignored)');
+  t.equal(next.pinnedEmbedKey, k1.w.embedKey, 'the pin is carried over');
+  t.throws(() => next.checkPlain(), { code: 'downgrade' }, 'so plaintext is still refused');
+  const relayEmbed = await makeAgreementPair();
+  const pair = await derivePairKey(relayEmbed.privateKey, me.publicKey, relayEmbed.publicKey, me.publicKey, 'wrap');
+  const forged = { embedKey: relayEmbed.publicKey, keyId: 3, ...(await wrapContentKey(pair, await makeContentKey(), 3, relayEmbed.publicKey, me.publicKey)) };
+  t.equal(next.addKey(forged), 'refused', 'another embed key is still refused');
+  t.ok(await next.open(await frame(k2.content, 2, 2)), 'the live stream goes on from where it was');
 });

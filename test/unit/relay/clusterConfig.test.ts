@@ -26,3 +26,12 @@ t.test('NODE_ID must be a subject token; limits are bounded', async (t) => {
   t.equal(loadConfig({}).clusterMaxPendingBytes, 64 * 1024 * 1024);
   t.throws(() => loadConfig({ CLUSTER_MAX_REMOTE_AGENTS: '0' }), ConfigError);
 });
+
+t.test('REUSE_PORT: only in cluster mode, only a clear yes or no', async (t) => {
+  t.equal(loadConfig({}).reusePort, false, 'off by default (the port is exclusive)');
+  t.throws(() => loadConfig({ REUSE_PORT: '1' }), new ConfigError('REUSE_PORT needs cluster mode (NATS_URL): relays sharing a port without it would each see only part of the visitors and agents'));
+  const cluster = { NATS_URL: 'nats://127.0.0.1:4222', RELAY_SECRET: SECRET };
+  t.equal(loadConfig({ ...cluster, REUSE_PORT: 'true' }).reusePort, true);
+  t.equal(loadConfig({ ...cluster, REUSE_PORT: '0' }).reusePort, false);
+  t.throws(() => loadConfig({ ...cluster, REUSE_PORT: 'yes' }), ConfigError, 'anything else is refused');
+});

@@ -1,0 +1,62 @@
+/**
+ * A change too big for the relay's frame limit (16 MiB), in an encrypted session: the embed refuses
+ * it before sealing, so the sequence has no hole (a hole is what the viewer must take for a relay
+ * dropping frames, and says so), and skips to a fresh snapshot so the view does not miss the change.
+ */
+import t from 'tap';
+import { chromiumAvailable, launchChromium } from '../../helpers/browser.ts';
+import { startE2eRig } from '../../helpers/e2eRig.ts';
+import { allowFromKeyboard, openViewer } from '../../helpers/viewerPage.ts';
+
+if (!chromiumAvailable()) {
+  t.fail('Chromium is not installed at /usr/bin/chromium (apt-get install chromium)');
+} else {
+  t.test('an oversize change leaves no hole in the sealed sequence; the view catches up', async (t) => {
+    const rig = await startE2eRig();
+    t.teardown(rig.close);
+    const browser = await launchChromium();
+    t.teardown(() => browser.close());
+    const viewer = await openViewer(browser, rig.base, rig.relay.token(rig.relay.acme, 'alice', 'Alice'));
+    await viewer.waitState('idle');
+    const visitor = await (await browser.newContext({ viewport: { width: 900, height: 700 } })).newPage();
+    await visitor.goto(rig.siteUrl);
+    await visitor.waitForFunction(() => typeof (window as any).Cobrowse?.on === 'function');
+    await visitor.evaluate(() => (window as any).Cobrowse.on('error', (d: { message: string }) => (window as any).__events.push({ name: 'error', detail: d })));
+    const vid = await visitor.waitForFunction(() => (window as any).__events.find((e: any) => e.name === 'ready')?.detail.visitorId).then((h) => h.jsonValue() as Promise<string>);
+    await viewer.watch(vid, '');
+    await allowFromKeyboard(visitor, 'Allow');
+    await viewer.waitState('live', 15_000);
+    await viewer.waitInView((d) => d.getElementById('h')?.textContent?.includes('CANARYtext91b2e7'), 10_000, 'the page');
+    await viewer.page.waitForFunction(() => document.getElementById('e2e')?.dataset.e2e === 'on', null, { timeout: 10_000 });
+    const badBefore = Number((await viewer.page.getAttribute('#stage', 'data-frames-bad')) ?? 0);
+
+    // 24 MiB of base64 (deflate gets it to ~3/4: over 16 MiB still), then (in a later task) gone again and a small change after it.
+    await visitor.evaluate(async () => {
+      const bytes = new Uint8Array(24 * 1024 * 1024 * 3 / 4);
+      for (let i = 0; i < bytes.length; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
+      let s = '';
+      for (let i = 0; i < bytes.length; i += 32768) s += btoa(String.fromCharCode(...bytes.subarray(i, i + 32768)));
+      const big = document.createElement('p');
+      big.id = 'big';
+      big.textContent = s;
+      document.body.append(big);
+      await new Promise((r) => setTimeout(r, 0));
+      big.remove();
+      document.getElementById('c')!.insertAdjacentHTML('afterend', '<p id="after">AFTERbig53</p>');
+    });
+    await visitor.waitForFunction(() => (window as any).__events.some((e: any) => e.name === 'error' && /over the relay's limit/.test(e.detail.message)), null, { timeout: 20_000 }).catch(async (e) => {
+      t.comment(JSON.stringify(await visitor.evaluate(() => (window as any).__events.map((e: any) => [e.name, JSON.stringify(e.detail).slice(0, 200)]))));
+      throw e;
+    });
+    t.pass('the embed reports the frame over the relay\'s limit');
+    await viewer.waitInView((d) => d.getElementById('after')?.textContent === 'AFTERbig53', 20_000, 'the change after the oversize one (a fresh snapshot)');
+    t.notOk(await viewer.inView((d) => !!d.getElementById('big')), 'the oversize node is not in the view');
+    t.equal(Number((await viewer.page.getAttribute('#stage', 'data-frames-bad')) ?? 0), badBefore, 'the viewer refused no frame (no hole in the sequence)');
+    t.not(await viewer.page.getAttribute('#notice', 'data-code'), 'out_of_order', 'and raised no replay or drop alarm');
+    t.equal(await viewer.page.getAttribute('#e2e', 'data-e2e'), 'on', 'the session is still end-to-end encrypted');
+
+    // The stream goes on.
+    await visitor.evaluate(() => document.getElementById('c')!.insertAdjacentHTML('afterend', '<p id="after2">AFTERbig71</p>'));
+    await viewer.waitInView((d) => d.getElementById('after2')?.textContent === 'AFTERbig71', 10_000, 'a later change');
+  });
+}

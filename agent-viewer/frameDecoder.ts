@@ -116,6 +116,7 @@ export class FrameDecoder {
   private start(): Worker {
     const worker = new Worker(this.url);
     worker.onmessage = (ev: MessageEvent<WorkerMessage>) => {
+      if (this.worker !== worker) return; // a stopped worker's last words
       const r = ev.data;
       if (r.id === undefined) return this.onKeyReport(r);
       if (r.keys) this.onPosition(r.keys);

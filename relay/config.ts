@@ -82,6 +82,8 @@ export interface RelayConfig extends SecurityConfig {
   clusterMaxPendingBytes: number;
   /** Most agents of other relays acting in this relay's sessions. */
   clusterMaxRemoteAgents: number;
+  /** How long NATS may take, at start, to open the presence and consent buckets (retried meanwhile). */
+  clusterStartTimeoutMs: number;
   /** How often this relay re-puts its visitors' cluster consents (they expire 60 s after the last put). */
   clusterConsentRefreshMs: number;
 }
@@ -188,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     clusterMaxPendingBytes: int(env, 'CLUSTER_MAX_PENDING_BYTES', 64 * MiB, MiB),
     clusterMaxRemoteAgents: int(env, 'CLUSTER_MAX_REMOTE_AGENTS', 50_000, 1),
     clusterConsentRefreshMs: int(env, 'CLUSTER_CONSENT_REFRESH_MS', 20_000, 100, 50_000),
+    clusterStartTimeoutMs: int(env, 'CLUSTER_START_TIMEOUT_MS', 60_000, 1000, 600_000),
     ...loadSecurityConfig(env),
   };
 }

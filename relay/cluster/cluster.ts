@@ -100,8 +100,8 @@ export class Cluster {
     const conn = await connectCluster(d.config.natsUrl!, d.config.nodeId, d.log);
     const c = new Cluster(conn, d);
     c.bus.start();
-    await c.presence.start();
-    await c.consent.start();
+    await c.presence.start(d.config.clusterStartTimeoutMs);
+    await c.consent.start(d.config.clusterStartTimeoutMs);
     const { router } = d;
     router.publisher.remote = c.remoteAgents;
     router.backpressure.onRemoteDrain = (agent) => c.links.onDrain(agent);

@@ -16,6 +16,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Visitor } from '../sessions/types.ts';
 import type { ClusterConnection } from './connection.ts';
+import { retryUntil } from './startRetry.ts';
 
 export const CONSENT_MAX_AGE_MS = 60_000;
 export const CONSENT_REFRESH_MS = 20_000;
@@ -45,8 +46,9 @@ export class SharedConsent {
     private readonly refreshMs = CONSENT_REFRESH_MS,
   ) {}
 
-  async start(): Promise<void> {
-    await this.open();
+  /** `deadlineMs`: how long NATS may take to open the bucket and its watch (startRetry.ts). */
+  async start(deadlineMs: number): Promise<void> {
+    await retryUntil('consent: opening the consent bucket', () => this.open(), this.log, deadlineMs);
     this.timer = setInterval(() => this.refresh(), this.refreshMs);
     this.timer.unref();
     this.conn.onChange((up) => {

@@ -20,6 +20,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { TabData } from '../sessions/types.ts';
 import type { ClusterConnection } from './connection.ts';
+import { retryUntil } from './startRetry.ts';
 
 export interface RemoteTab extends PresenceTab {
   accountId: string;
@@ -66,8 +67,9 @@ export class Presence {
     private readonly log: Logger,
   ) {}
 
-  async start(): Promise<void> {
-    await this.open();
+  /** `deadlineMs`: how long NATS may take to open the bucket and its watch (startRetry.ts). */
+  async start(deadlineMs: number): Promise<void> {
+    await retryUntil('presence: opening the directory bucket', () => this.open(), this.log, deadlineMs);
     this.timers.push(setInterval(() => this.beat(), NODE_HEARTBEAT_MS));
     this.timers.push(setInterval(() => this.refreshAll(), TAB_REFRESH_MS));
     this.timers.push(setInterval(() => this.sweep(), 500));

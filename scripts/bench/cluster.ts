@@ -13,7 +13,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -21,6 +20,7 @@ import { AGENT_SOCKET_PATH, agentProtocols, VISITOR_SOCKET_PATH } from '../../pr
 import { AccountService } from '../../relay/accounts.ts';
 import { mintAgentToken } from '../../relay/auth/agentToken.ts';
 import { SqliteStore } from '../../relay/store/sqlite.ts';
+import { freePort } from './freePort.ts';
 
 const QUICK = process.argv.includes('--quick');
 const ORIGIN = 'https://bench.example.com';
@@ -29,12 +29,6 @@ const MiB = 1024 * KiB;
 const CLK_TCK = 100;
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-const freePort = () => new Promise<number>((r) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const p = (s.address() as net.AddressInfo).port;
-    s.close(() => r(p));
-  });
-});
 const sleepUntil = async (check: () => boolean, ms: number, what: string) => {
   const deadline = Date.now() + ms;
   while (!check()) {

@@ -14,18 +14,16 @@
  * way; it has no admission control, store or tokens), and the output puts them side by side.
  * Writes bench/idle-last-run.json. Results: bench/RESULTS.md.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FrameKind } from '../../protocol/index.ts';
-import type { FleetCommand, FleetStatus } from './fleetChild.ts';
-import { LOOPBACK_SOURCES } from './idle.ts';
+import { Fleet, sourcesOf } from './fleet.ts';
 import { nowMs } from './load.ts';
 import { runPhase, type PhaseResult } from './phase.ts';
 import { nofileHardLimit, raiseNofile, RelayHandle, type Impl } from './relayHandle.ts';
+import { freePort } from './freePort.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -44,43 +42,8 @@ const STORM_DEADLINE_MS = 180_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
-class Fleet {
-  private next = 1;
-  private constructor(readonly child: ChildProcess) {}
-  static start(nofile: number): Fleet {
-    const child = fork(path.join(HERE, 'fleetChild.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    raiseNofile(child.pid!, nofile);
-    return new Fleet(child);
-  }
-  request(m: FleetCommand extends infer C ? (C extends unknown ? Omit<C, 'id'> : never) : never): Promise<FleetStatus> {
-    const id = this.next++;
-    return new Promise((resolve) => {
-      const on = (s: FleetStatus) => {
-        if (s.id !== id) return;
-        this.child.off('message', on);
-        resolve(s);
-      };
-      this.child.on('message', on);
-      this.child.send({ ...m, id } as FleetCommand);
-    });
-  }
-}
-
-/** Each generator its own loopback source addresses (28k ephemeral ports each), or all of them when there are more generators than addresses. */
-function sourcesOf(i: number): string[] {
-  return GENERATORS > LOOPBACK_SOURCES.length ? LOOPBACK_SOURCES : LOOPBACK_SOURCES.filter((_, k) => k % GENERATORS === i);
-}
-
 function canRaiseNofile(): boolean {
   return raiseNofile(process.pid, Math.max(ASKED + 20_000, FD_LIMIT === Infinity ? 0 : FD_LIMIT));
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** Samples the relay every 250 ms while `during` runs: peak event-loop delay and the last stats. */
@@ -139,7 +102,7 @@ async function runFor(impl: Impl) {
     const before = await relay.stats(10_000, true);
     const tOpen = nowMs();
     const per = Math.ceil(VISITORS / GENERATORS);
-    const opened = await sampled(() => relay, Promise.all(fleets.map((f, i) => f.request({ type: 'open', port, publicKey: relay.info.publicKey, n: Math.min(per, VISITORS - i * per), sources: sourcesOf(i) }))));
+    const opened = await sampled(() => relay, Promise.all(fleets.map((f, i) => f.request({ type: 'open', port, publicKey: relay.info.publicKey, n: Math.min(per, VISITORS - i * per), sources: sourcesOf(i, GENERATORS) }))));
     const openMs = nowMs() - tOpen;
     const mid = await relay.stats();
     const connected = opened.value.reduce((a, s) => a + s.connected, 0);

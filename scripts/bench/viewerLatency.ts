@@ -29,7 +29,6 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +36,7 @@ import { chromium } from 'playwright-core';
 import { AccountService } from '../../relay/accounts.ts';
 import { DEMO_ACCOUNT_NAME } from '../../relay/demo.ts';
 import { SqliteStore } from '../../relay/store/sqlite.ts';
+import { freePort } from './freePort.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -55,15 +55,6 @@ const E2E_MODES = arg('e2e', 'both') === 'both' ? (['on', 'off'] as const) : ([a
 const STRIP_JOIN_KEY = `(() => { const send = WebSocket.prototype.send; WebSocket.prototype.send = function (d) {
   if (typeof d === 'string' && d.indexOf('"t":"join"') >= 0) { const m = JSON.parse(d); delete m.key; delete m.keyToken; d = JSON.stringify(m); }
   return send.call(this, d); }; })()`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;

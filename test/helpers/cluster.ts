@@ -24,6 +24,8 @@ export class NatsServer {
   private child?: ChildProcess;
   private exited?: Promise<void>;
   readonly storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-nats-'));
+  /** Off: a server without JetStream (the relay's buckets cannot open); applies at the next start. */
+  jetstream = true;
   private constructor(readonly port: number) {}
 
   static async start(): Promise<NatsServer> {
@@ -39,7 +41,7 @@ export class NatsServer {
   /** (Re)starts the server on the same port and store dir; resolves when it accepts connections. */
   async start(): Promise<void> {
     if (!fs.existsSync(NATS_SERVER_BIN)) throw new Error(`cluster tests need nats-server at ${NATS_SERVER_BIN} (apt-get install nats-server, or set NATS_SERVER_BIN): not found`);
-    const child = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', String(this.port), ...(this.jetstream ? ['-js', '-sd', this.storeDir] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     this.exited = new Promise((r) => child.once('exit', () => r()));
     let err = '';
@@ -85,7 +87,7 @@ export interface TestCluster {
   open: CreatedAccount;
   token(account: CreatedAccount, agentId: string, name?: string, opts?: { generation?: boolean }): Promise<string>;
   /** Starts (or restarts) relay `name` on its port. */
-  startRelay(name: string, port?: number, env?: Record<string, string>): Promise<RelayProc>;
+  startRelay(name: string, port?: number, env?: Record<string, string>, onOutput?: (all: string) => void): Promise<RelayProc>;
   stop(): Promise<void>;
 }
 
@@ -100,7 +102,7 @@ export async function startCluster(names: string[], env: Record<string, string> 
   await store.close();
   const relays: RelayProc[] = [];
 
-  const startRelay = async (name: string, port?: number, extra: Record<string, string> = {}): Promise<RelayProc> => {
+  const startRelay = async (name: string, port?: number, extra: Record<string, string> = {}, onOutput?: (all: string) => void): Promise<RelayProc> => {
     port ??= await freePort();
     const base = `http://127.0.0.1:${port}`;
     const child = spawn(process.execPath, ['--import', 'tsx', 'relay/main.ts'], {
@@ -113,9 +115,14 @@ export async function startCluster(names: string[], env: Record<string, string> 
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const take = (c: Buffer) => {
+      out += c.toString();
+      onOutput?.(out);
+    };
+    child.stdout!.on('data', take);
+    child.stderr!.on('data', take);
+    // 'close': after the exit and the end of its output (an early exit's reason is in the output).
+    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
     let dead = false;
     exited.then(() => (dead = true));
     await until(async () => {

@@ -26,7 +26,7 @@ async function relayPresence(t: Test, url: string, node: string, secret: Buffer)
   const held = new Set<string>();
   const metrics = new Metrics();
   const presence = new Presence(conn, node, secret, () => [], (_a, _v, tab) => held.has(tab), { nodeDead() {}, tabSeen() {} }, metrics, log);
-  await presence.start();
+  await presence.start(10_000);
   t.teardown(async () => {
     await presence.stop();
     await conn.close();

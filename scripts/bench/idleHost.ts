@@ -47,16 +47,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const r1 = (n: number) => Math.round(n * 10) / 10;
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-async function startNats(): Promise<{ url: string; stop(): void }> {
+/** The server's log goes to a file (`log`), read at the end for what it says about slow consumers. */
+async function startNats(): Promise<{ url: string; log: string; stop(): void }> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostbench-nats-'));
-  const child = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => ((err += c), /Server is ready/.test(err) && resolve()));
-    child.once('exit', (code) => reject(new Error(`nats-server exited (${code}): ${err}`)));
-  });
-  return { url: `nats://127.0.0.1:${port}`, stop: () => (child.kill(), fs.rmSync(dir, { recursive: true, force: true })) };
+  const log = path.join(os.tmpdir(), `hostbench-nats-${port}.log`);
+  const child = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, '-l', log], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err += c));
+  for (const until = Date.now() + 15_000; !/Server is ready/.test(fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : ''); await sleep(50)) {
+    if (child.exitCode !== null || Date.now() > until) throw new Error(`nats-server did not start (${child.exitCode}): ${err}`);
+  }
+  return { url: `nats://127.0.0.1:${port}`, log, stop: () => (child.kill(), fs.rmSync(dir, { recursive: true, force: true })) };
 }
 
 /** The processes sharing the port. */
@@ -67,7 +69,7 @@ class Host {
   async start(): Promise<void> {
     // The first one makes the store's account (the others read it); restarts go in parallel.
     const first = this.relays.length === 0;
-    const start = (i: number) => RelayHandle.start(this.impl, { ...this.env, NODE_ID: `r${i}` }, { nofile: PER_PROCESS + 2000 });
+    const start = (i: number) => RelayHandle.start(this.impl, { ...this.env, NODE_ID: `r${i}` }, { nofile: PER_PROCESS + 2000, readyMs: 180_000 });
     if (first) {
       this.relays.push(await start(0));
       this.env.BENCH_PUBLIC_KEY = this.relays[0].info.publicKey; // the floor: every process takes the same key
@@ -239,6 +241,8 @@ async function main(): Promise<void> {
     console.log(`wrote bench/host-last-run.json (${out.durationSec} s)`);
   } finally {
     nats.stop();
+    const text = fs.existsSync(nats.log) ? fs.readFileSync(nats.log, 'utf8') : '';
+    console.log(`nats-server log ${nats.log}: ${(text.match(/Slow Consumer/gi) ?? []).length} slow-consumer lines, ${(text.match(/\[ERR\]/g) ?? []).length} errors`);
   }
 }
 

@@ -54,7 +54,11 @@ const accountFile = path.join(dataDir, 'bench-account.json');
 const account: { accountId: string; publicKey: string } = fs.existsSync(accountFile)
   ? JSON.parse(fs.readFileSync(accountFile, 'utf8'))
   : await new AccountService(store).create({ name: 'bench', origins: [BENCH_ORIGIN], requireConsent: false });
-if (keepData) fs.writeFileSync(accountFile, JSON.stringify({ accountId: account.accountId, publicKey: account.publicKey }));
+if (keepData && !fs.existsSync(accountFile)) {
+  // Written once, whole (renamed into place): several relays of one host read it as they start (idleHost.ts).
+  fs.writeFileSync(`${accountFile}.${process.pid}`, JSON.stringify({ accountId: account.accountId, publicKey: account.publicKey }));
+  fs.renameSync(`${accountFile}.${process.pid}`, accountFile);
+}
 const relay = await startRelay({ config, store, log: createLogger('warn') });
 const tokens = Array.from({ length: AGENT_SLOTS }, (_, i) =>
   mintAgentToken(relay.ctx.relaySecret, { accountId: account.accountId, agentId: `a${i}`, name: `Bench ${i}`, ttlSec: 3600 }),

@@ -41,7 +41,9 @@ export class RelayHandle {
     });
   }
 
-  static async start(impl: Impl, env: Record<string, string> = {}, o: { nofile?: number } = {}): Promise<RelayHandle> {
+  /** `readyMs`: how long the child may take to be ready (a cluster relay restarted with many others waits on NATS). */
+  static async start(impl: Impl, env: Record<string, string> = {}, o: { nofile?: number; readyMs?: number } = {}): Promise<RelayHandle> {
+    const readyMs = o.readyMs ?? 20_000;
     const child = fork(ENTRY[impl], [], {
       // BENCH_RELAY_NODE_ARGS: extra node flags for the relay child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof";
       // BENCH_OURS_NODE_ARGS: for our relay only (a trial of a flag against an untouched floor).
@@ -60,8 +62,8 @@ export class RelayHandle {
     const ready = await new Promise<RelayReady>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new Error(`${impl} relay did not become ready in 20 s\n${stderr}`));
-      }, 20_000);
+        reject(new Error(`${impl} relay did not become ready in ${readyMs / 1000} s\n${stderr}`));
+      }, readyMs);
       child.on('message', (m: RelayToParent) => {
         if (m.type === 'ready') {
           clearTimeout(timer);

@@ -27,6 +27,7 @@ import { Fleet, sourcesOf } from './fleet.ts';
 import { freePort } from './freePort.ts';
 import type { RelayStats } from './ipc.ts';
 import { nowMs } from './load.ts';
+import { ratioTable, type RatioRow } from './ratioTable.ts';
 import { nofileHardLimit, RelayHandle, type Impl } from './relayHandle.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -223,7 +224,7 @@ async function main(): Promise<void> {
   try {
     const ours = await runFor('uws', nats.url);
     const floor = await runFor('uws-bare', nats.url);
-    const rows: Array<[string, number, number]> = [
+    const rows: RatioRow[] = [
       ['visitors in after the open, s', ours.open.openSec, floor.open.openSec],
       ['RSS B per idle visitor (all processes)', ours.open.rssPerVisitor, floor.open.rssPerVisitor],
       ['CPU µs per connect (all processes)', ours.open.cpuUsPerConnect, floor.open.cpuUsPerConnect],
@@ -233,9 +234,7 @@ async function main(): Promise<void> {
       ['storm: all visitors back after, s', ours.storm.allBackSec, floor.storm.allBackSec],
       ['storm: peak event-loop delay, ms', ours.storm.loopDelayMaxMs, floor.storm.loopDelayMaxMs],
     ];
-    const lines = ['| | ours | floor | ×floor |', '|---|---:|---:|---:|'];
-    for (const [label, a, b] of rows) lines.push(`| ${label} | ${fmt(a)} | ${fmt(b)} | ${Number.isFinite(a / b) ? (a / b).toFixed(2) + '×' : '–'} |`);
-    console.log('\n' + lines.join('\n'));
+    console.log('\n' + ratioTable(rows));
     const out = { date: new Date().toISOString(), visitors: VISITORS, relays: RELAYS, generators: GENERATORS, fdLimit: FD_LIMIT, loadAverage: os.loadavg(), durationSec: r1((Date.now() - t0) / 1000), ours, floor };
     fs.writeFileSync(path.join(ROOT, 'bench', 'host-last-run.json'), JSON.stringify(out, null, 2) + '\n');
     console.log(`wrote bench/host-last-run.json (${out.durationSec} s)`);
@@ -244,10 +243,6 @@ async function main(): Promise<void> {
     const text = fs.existsSync(nats.log) ? fs.readFileSync(nats.log, 'utf8') : '';
     console.log(`nats-server log ${nats.log}: ${(text.match(/Slow Consumer/gi) ?? []).length} slow-consumer lines, ${(text.match(/\[ERR\]/g) ?? []).length} errors`);
   }
-}
-
-function fmt(n: number): string {
-  return Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: 1 }) : '–';
 }
 
 main().then(

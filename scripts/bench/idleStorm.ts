@@ -20,6 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FrameKind } from '../../protocol/index.ts';
 import { Fleet, sourcesOf } from './fleet.ts';
+import { ratioTable, type RatioRow } from './ratioTable.ts';
 import { nowMs } from './load.ts';
 import { runPhase, type PhaseResult } from './phase.ts';
 import { nofileHardLimit, raiseNofile, RelayHandle, type Impl } from './relayHandle.ts';
@@ -204,7 +205,7 @@ async function main(): Promise<void> {
 
 /** Ours next to the floor, with the ratio, for the figures both have. */
 function sideBySide(ours: StormRun, floor: StormRun): string {
-  const rows: Array<[string, number, number]> = [
+  const rows: RatioRow[] = [
     ['RSS B per idle visitor', ours.idle.rssPerVisitor, floor.idle.rssPerVisitor],
     ['JS heap B per idle visitor', ours.idle.heapPerVisitor, floor.idle.heapPerVisitor],
     ['relay CPU µs per connect (sheds included)', ours.idle.cpuUsPerConnect, floor.idle.cpuUsPerConnect],
@@ -215,18 +216,12 @@ function sideBySide(ours: StormRun, floor: StormRun): string {
     ['storm: peak event-loop delay, ms', ours.storm.loopDelayMaxMs, floor.storm.loopDelayMaxMs],
     ['storm: watched p99 from send, ms', num(ours.storm.watched, 'p99FromSentMs'), num(floor.storm.watched, 'p99FromSentMs')],
   ];
-  const lines = ['| | ours | floor | ×floor |', '|---|---:|---:|---:|'];
-  for (const [label, a, b] of rows) lines.push(`| ${label} | ${fmtN(a)} | ${fmtN(b)} | ${Number.isFinite(a / b) ? (a / b).toFixed(2) + '×' : '–'} |`);
-  return lines.join('\n');
+  return ratioTable(rows);
 }
 
 function num(o: object, k: string): number {
   const v = (o as Record<string, unknown>)[k];
   return typeof v === 'number' ? v : NaN;
-}
-
-function fmtN(n: number): string {
-  return Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: 1 }) : '–';
 }
 
 main().then(

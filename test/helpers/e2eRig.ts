@@ -8,6 +8,8 @@ import http from 'node:http';
 import zlib from 'node:zlib';
 import { freePort, startTestRelay, type TestRelay } from './relay.ts';
 import { startTapProxy, type TapProxy, type WsMessage } from './tapProxy.ts';
+import { allowFromKeyboard, openViewer, type ViewerPage } from './viewerPage.ts';
+import type { Browser, Page } from 'playwright-core';
 
 export const CANARIES = ['CANARYtext91b2e7', 'CANARYattr44c1d0', 'CANARYcss7f3a55', 'CANARYsvg0d9e12', 'CANARYlate5c8e31'];
 
@@ -98,4 +100,21 @@ export function canariesIn(bytes: Buffer, messages: WsMessage[]): string[] {
     }
   }
   return [...new Set(found)];
+}
+
+/**
+ * The usual start of an encrypted session in Chromium: alice's viewer watching the rig's page, the
+ * visitor's consent given from the keyboard, the session live and the real page in the view.
+ */
+export async function watchRigPage(browser: Browser, rig: E2eRig): Promise<{ viewer: ViewerPage; visitor: Page; vid: string }> {
+  const viewer = await openViewer(browser, rig.base, rig.relay.token(rig.relay.acme, 'alice', 'Alice'));
+  await viewer.waitState('idle');
+  const visitor = await (await browser.newContext({ viewport: { width: 900, height: 700 } })).newPage();
+  await visitor.goto(rig.siteUrl);
+  const vid = await visitor.waitForFunction(() => (window as any).__events.find((e: any) => e.name === 'ready')?.detail.visitorId).then((h) => h.jsonValue() as Promise<string>);
+  await viewer.watch(vid, '');
+  await allowFromKeyboard(visitor, 'Allow');
+  await viewer.waitState('live', 15_000);
+  await viewer.waitInView((d) => d.getElementById('h')?.textContent?.includes(CANARIES[0]), 10_000, 'the real page');
+  return { viewer, visitor, vid };
 }

@@ -5,8 +5,7 @@
  */
 import t from 'tap';
 import { chromiumAvailable, launchChromium } from '../../helpers/browser.ts';
-import { startE2eRig } from '../../helpers/e2eRig.ts';
-import { allowFromKeyboard, openViewer } from '../../helpers/viewerPage.ts';
+import { startE2eRig, watchRigPage } from '../../helpers/e2eRig.ts';
 
 if (!chromiumAvailable()) {
   t.fail('Chromium is not installed at /usr/bin/chromium (apt-get install chromium)');
@@ -16,17 +15,8 @@ if (!chromiumAvailable()) {
     t.teardown(rig.close);
     const browser = await launchChromium();
     t.teardown(() => browser.close());
-    const viewer = await openViewer(browser, rig.base, rig.relay.token(rig.relay.acme, 'alice', 'Alice'));
-    await viewer.waitState('idle');
-    const visitor = await (await browser.newContext({ viewport: { width: 900, height: 700 } })).newPage();
-    await visitor.goto(rig.siteUrl);
-    await visitor.waitForFunction(() => typeof (window as any).Cobrowse?.on === 'function');
+    const { viewer, visitor } = await watchRigPage(browser, rig);
     await visitor.evaluate(() => (window as any).Cobrowse.on('error', (d: { message: string }) => (window as any).__events.push({ name: 'error', detail: d })));
-    const vid = await visitor.waitForFunction(() => (window as any).__events.find((e: any) => e.name === 'ready')?.detail.visitorId).then((h) => h.jsonValue() as Promise<string>);
-    await viewer.watch(vid, '');
-    await allowFromKeyboard(visitor, 'Allow');
-    await viewer.waitState('live', 15_000);
-    await viewer.waitInView((d) => d.getElementById('h')?.textContent?.includes('CANARYtext91b2e7'), 10_000, 'the page');
     await viewer.page.waitForFunction(() => document.getElementById('e2e')?.dataset.e2e === 'on', null, { timeout: 10_000 });
     const badBefore = Number((await viewer.page.getAttribute('#stage', 'data-frames-bad')) ?? 0);
 

@@ -12,8 +12,8 @@ import { FrameKind } from '../../../protocol/frames.ts';
 import type { AgentToRelay, VisitorToRelay } from '../../../protocol/control.ts';
 import type { TabData } from '../../../relay/sessions/types.ts';
 import { chromiumAvailable, launchChromium } from '../../helpers/browser.ts';
-import { startE2eRig } from '../../helpers/e2eRig.ts';
-import { allowFromKeyboard, openViewer } from '../../helpers/viewerPage.ts';
+import { startE2eRig, watchRigPage } from '../../helpers/e2eRig.ts';
+import { allowFromKeyboard } from '../../helpers/viewerPage.ts';
 
 if (!chromiumAvailable()) {
   t.fail('Chromium is not installed at /usr/bin/chromium (apt-get install chromium)');
@@ -38,15 +38,7 @@ if (!chromiumAvailable()) {
 
     const browser = await launchChromium();
     t.teardown(() => browser.close());
-    const viewer = await openViewer(browser, rig.base, rig.relay.token(rig.relay.acme, 'alice', 'Alice'));
-    await viewer.waitState('idle');
-    const visitor = await (await browser.newContext({ viewport: { width: 900, height: 700 } })).newPage();
-    await visitor.goto(rig.siteUrl);
-    const vid = await visitor.waitForFunction(() => (window as any).__events.find((e: any) => e.name === 'ready')?.detail.visitorId).then((h) => h.jsonValue() as Promise<string>);
-    await viewer.watch(vid, '');
-    await allowFromKeyboard(visitor, 'Allow');
-    await viewer.waitState('live', 15_000);
-    await viewer.waitInView((d) => d.getElementById('h')?.textContent?.includes('CANARYtext91b2e7'), 10_000, 'the real page');
+    const { viewer, visitor } = await watchRigPage(browser, rig);
     await viewer.page.waitForFunction(() => /verification code/.test(document.getElementById('e2e')!.textContent!), null, { timeout: 10_000 });
     const codeBefore = /verification code (\d{3} \d{3})/.exec((await viewer.page.textContent('#e2e'))!)?.[1];
     t.ok(codeBefore, `the viewer shows a code (${codeBefore})`);

@@ -8,8 +8,7 @@ import t from 'tap';
 import { ENCRYPTED_KIND_BIT, FrameKind, isFullSnapshotKind } from '../../../protocol/frames.ts';
 import type { TabData } from '../../../relay/sessions/types.ts';
 import { chromiumAvailable, launchChromium } from '../../helpers/browser.ts';
-import { startE2eRig } from '../../helpers/e2eRig.ts';
-import { allowFromKeyboard, openViewer } from '../../helpers/viewerPage.ts';
+import { startE2eRig, watchRigPage } from '../../helpers/e2eRig.ts';
 
 if (!chromiumAvailable()) {
   t.fail('Chromium is not installed at /usr/bin/chromium (apt-get install chromium)');
@@ -29,15 +28,7 @@ if (!chromiumAvailable()) {
 
     const browser = await launchChromium();
     t.teardown(() => browser.close());
-    const viewer = await openViewer(browser, rig.base, rig.relay.token(rig.relay.acme, 'alice', 'Alice'));
-    await viewer.waitState('idle');
-    const visitor = await (await browser.newContext({ viewport: { width: 900, height: 700 } })).newPage();
-    await visitor.goto(rig.siteUrl);
-    const vid = await visitor.waitForFunction(() => (window as any).__events.find((e: any) => e.name === 'ready')?.detail.visitorId).then((h) => h.jsonValue() as Promise<string>);
-    await viewer.watch(vid, '');
-    await allowFromKeyboard(visitor, 'Allow');
-    await viewer.waitState('live', 15_000);
-    await viewer.waitInView((d) => d.getElementById('h')?.textContent?.includes('CANARYtext91b2e7'), 10_000, 'the real page');
+    const { viewer, visitor } = await watchRigPage(browser, rig);
     t.ok(snapshots.length > 0, `the relay published ${snapshots.length} sealed full snapshot(s)`);
     const old = snapshots[snapshots.length - 1];
     t.ok((old.frame[0] & ~ENCRYPTED_KIND_BIT) === FrameKind.FullSnapshot || (old.frame[0] & ~ENCRYPTED_KIND_BIT) === FrameKind.FullSnapshotDeflate, 'a full snapshot kind');

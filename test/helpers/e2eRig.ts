@@ -115,6 +115,7 @@ export async function watchRigPage(browser: Browser, rig: E2eRig): Promise<{ vie
   await viewer.watch(vid, '');
   await allowFromKeyboard(visitor, 'Allow');
   await viewer.waitState('live', 15_000);
-  await viewer.waitInView((d) => d.getElementById('h')?.textContent?.includes(CANARIES[0]), 10_000, 'the real page');
+  // Runs in the page (serialised): the canary is spelled out, not CANARIES[0].
+  await viewer.waitInView((d) => d.getElementById('h')?.textContent?.includes('CANARYtext91b2e7'), 10_000, 'the real page');
   return { viewer, visitor, vid };
 }

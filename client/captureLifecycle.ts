@@ -9,6 +9,8 @@ import { FrameSender } from './sender.ts';
 export interface CaptureLifecycleHost {
   /** The open socket, or undefined while disconnected. */
   socket(): WebSocket | undefined;
+  /** The relay's frame limit, as its welcome gave it. */
+  maxFrameBytes?(): number;
   /** The sharing bar is in front of the visitor (ui/guard.ts): checked for every frame. */
   mayShare(): boolean;
   error(err: unknown): void;
@@ -23,6 +25,7 @@ export class CaptureLifecycle {
   constructor(rules: { mask: string; block: string }, host: CaptureLifecycleHost) {
     this.#sender = new FrameSender({
       socket: host.socket,
+      maxFrameBytes: host.maxFrameBytes,
       overflowed: () => this.#capture.dropPending(),
       // A capture ended meanwhile reset the sender (and its drain wait): this never restarts one.
       drained: () => this.#capture.running && this.#capture.snapshotNow(),

@@ -17,6 +17,11 @@ const COMPRESS_MIN_BYTES = 512;
 const DRAIN_POLL_MS = 250;
 /** The relay's frame limit (MAX_PAYLOAD_BYTES default); a bigger snapshot cannot be delivered. */
 export const MAX_FRAME_BYTES = DEFAULT_MAX_PAYLOAD_BYTES;
+/** The limit a relay's welcome gave, if within the relay's own bounds for it (64 KiB–256 MiB); else the default. */
+export function frameLimitOf(v: unknown): number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 64 * 1024 && v <= 256 * 1024 * 1024 ? v : MAX_FRAME_BYTES;
+}
+
 /** A frame's bytes beyond its payload, at most: sealed, the E2E header and tag; plain, the kind byte. */
 const FRAME_OVERHEAD_BYTES = E2E_HEADER_BYTES + E2E_TAG_BYTES;
 
@@ -41,6 +46,8 @@ async function deflate(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
 export interface SenderTarget {
   /** The open socket, or undefined while disconnected. */
   socket(): WebSocket | undefined;
+  /** The relay's frame limit (its welcome says when it is not MAX_FRAME_BYTES). */
+  maxFrameBytes?(): number;
   /** Batches were dropped: the stream has a gap; whatever is batched for it is moot. */
   overflowed(): void;
   /** The backlog drained after an overflow: take the full snapshot that closes the gap. */
@@ -154,7 +161,7 @@ export class FrameSender {
           this.#queuedBytes -= json.byteLength;
           return;
         }
-        if (payload.byteLength + FRAME_OVERHEAD_BYTES > MAX_FRAME_BYTES) {
+        if (payload.byteLength + FRAME_OVERHEAD_BYTES > (this.#target.maxFrameBytes?.() ?? MAX_FRAME_BYTES)) {
           this.#queuedBytes -= json.byteLength;
           this.#target.error(new Error(`frame of ${payload.byteLength + FRAME_OVERHEAD_BYTES} bytes is over the relay's limit`));
           // The view would miss these changes: skip to a fresh snapshot, as after an overflow.

@@ -25,6 +25,7 @@ import { UiHost } from './ui/host.ts';
 import { Notices } from './ui/notice.ts';
 import { Presence } from './ui/presence.ts';
 import { Prompts } from './ui/prompt.ts';
+import { frameLimitOf, MAX_FRAME_BYTES } from './sender.ts';
 
 /** At most one `tab-active` per this long: focus and visibility events can come in bursts. */
 const TAB_ACTIVE_MIN_INTERVAL_MS = 1000;
@@ -33,6 +34,8 @@ export type Identity = { userId?: string; name?: string; email?: string };
 
 export class Session {
   readonly #connection: Connection;
+  /** The relay's frame limit (its welcome). */
+  #maxFrameBytes = MAX_FRAME_BYTES;
   readonly #capture: CaptureLifecycle;
   readonly #ui = new UiHost();
   readonly #prompts = new Prompts(this.#ui);
@@ -78,7 +81,7 @@ export class Session {
     this.#bar = new SharingBar(this.#ui, { stopSharing: () => this.#stopSharing(), revokeControl: () => this.#tools.revokeAll() });
     this.#barGuard = new UiGuard(() => this.#ui.element, () => this.#bar.element, () => this.#ui.repair(), (problem) => this.#safely(() => this.#uiHidden(problem)), true);
     // Every frame is checked against the bar first: a page that hid it gets nothing sent.
-    this.#capture = new CaptureLifecycle({ mask: options.mask, block: options.block }, { socket: () => this.#connection.socket, mayShare: () => this.#barGuard.ok(), error, seal: (kind, payload) => this.#e2e.seal(kind, payload) });
+    this.#capture = new CaptureLifecycle({ mask: options.mask, block: options.block }, { socket: () => this.#connection.socket, maxFrameBytes: () => this.#maxFrameBytes, mayShare: () => this.#barGuard.ok(), error, seal: (kind, payload) => this.#e2e.seal(kind, payload) });
     this.#tools = new ToolDispatch(
       { watcherName: (id) => this.#watchers.get(id), send: (m) => this.#send(m), rules: () => ({ mask: options.mask, block: options.block, everPassword: this.#capture.everPassword, nodeById: (id) => this.#capture.nodeById(id) }), controlChanged: () => this.#renderBar(),
         unseal: (agentId, nodeId, sealed) => (sealed !== undefined || this.#e2e.active ? this.#e2e.openInput(agentId, nodeId, sealed) : undefined) },
@@ -147,6 +150,7 @@ export class Session {
   #onMessage(m: RelayToVisitor): void {
     switch (m.t) {
       case 'welcome':
+        this.#maxFrameBytes = frameLimitOf(m.maxFrameBytes);
         this.#e2e.setAccountMode(m.e2e);
         this.#page.start();
         if (this.#wantCode) this.#send({ t: 'code-request' });

@@ -75,7 +75,8 @@ export const CONTROL_ONLY_TYPES = new Set(['click', 'input']);
 
 // ---- relay -> visitor
 /** `e2e`: the account's setting (protocol/e2e.ts); absent from older relays = off. */
-export interface WelcomeMsg { t: 'welcome'; visitorId: string; visitorToken: string; tabId: string; e2e?: E2eMode }
+/** `maxFrameBytes`: the relay's frame limit (MAX_PAYLOAD_BYTES), sent only when it is not the default. */
+export interface WelcomeMsg { t: 'welcome'; visitorId: string; visitorToken: string; tabId: string; e2e?: E2eMode; maxFrameBytes?: number }
 /** The agent as the relay presents it; `key`/`keyToken` as its viewer sent them with `join`. */
 export interface AgentInfo { id: string; name: string; key?: string; keyToken?: string }
 export interface ConsentRequestMsg { t: 'consent-request'; agent: AgentInfo }

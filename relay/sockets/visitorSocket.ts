@@ -15,6 +15,7 @@ import { releaseIpSlot, upgradeWithIpSlot } from './ipSlot.ts';
 import { handleVisitorRecordMessage } from './visitorRecord.ts';
 import { refuseUpgrade } from './refuse.ts';
 import { closeShed, shedVisitor } from './shedVisitor.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../../protocol/limits.ts';
 
 export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSocketData> {
   const { config, metrics, router, log } = ctx;
@@ -25,6 +26,9 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
     bytesPerSec: config.visitorBytesPerSec,
     byteBurst: Math.max(config.visitorBytesPerSec, config.maxPayloadBytes * 2),
   };
+  // The embed sizes its frames to the default limit unless told otherwise: a relay with a lower one
+  // would otherwise close every visitor whose snapshot falls between the two (`tooBig`), again at each reconnect.
+  const frameLimit = config.maxPayloadBytes === DEFAULT_MAX_PAYLOAD_BYTES ? {} : { maxFrameBytes: config.maxPayloadBytes };
   /** The upgrade after admission's checks (`admitted` undefined: they threw `error`). Ends the gate's admission. */
   const finish = (u: UpgradeRequest, ip: string, admitted: Admission | undefined, error?: unknown): void => {
     try {
@@ -94,7 +98,7 @@ export function visitorBehavior(ctx: RelayContext): WebSocketBehavior<VisitorSoc
       const account = init.account;
       const tab = router.openTab(init, ws, returning?.tombstoneKey);
       const token = returning?.visitorToken ?? visitorToken(ctx.relaySecret, account.id, tab.visitorId);
-      sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: token, tabId: tab.tabId, e2e: account.e2e ?? 'off' });
+      sendMessage(ws, tab, { t: 'welcome', visitorId: tab.visitorId, visitorToken: token, tabId: tab.tabId, e2e: account.e2e ?? 'off', ...frameLimit });
     },
 
     message: (ws, message, isBinary) => {

@@ -38,7 +38,8 @@ export interface E2eRig {
 }
 
 /** `e2e`: the account's setting (the product's default for a new account is `required`). */
-export async function startE2eRig(e2e: 'required' | 'off' = 'required'): Promise<E2eRig> {
+/** `env`: more relay settings (e.g. MAX_PAYLOAD_BYTES). */
+export async function startE2eRig(e2e: 'required' | 'off' = 'required', env: Record<string, string> = {}): Promise<E2eRig> {
   const rig = { snippetAttrs: '' } as E2eRig;
   const site = http.createServer((req, res) => {
     if (req.url === '/canary.svg') return void res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=600' }).end(SVG);
@@ -50,7 +51,7 @@ export async function startE2eRig(e2e: 'required' | 'off' = 'required'): Promise
   const port = await freePort();
   rig.tap = await startTapProxy(port);
   rig.base = `http://127.0.0.1:${rig.tap.port}`;
-  rig.relay = await startTestRelay({ PORT: String(port), PUBLIC_URL: rig.base }, { siteOrigins: [siteOrigin], e2e });
+  rig.relay = await startTestRelay({ PORT: String(port), PUBLIC_URL: rig.base, ...env }, { siteOrigins: [siteOrigin], e2e });
   rig.siteUrl = `${siteOrigin}/`;
   rig.close = async () => {
     await rig.relay.stop();

@@ -12,7 +12,8 @@
  * - open: visitors in, time, RSS and CPU per visitor summed over the processes, the spread over them,
  *   peak event-loop delay; ours also: store rows and calls, and how long until every relay's directory
  *   (the presence replica) lists every visitor, with presence writes that failed;
- * - idle: the store's write rate over `--idle-sec` (the minute heartbeat included at the default);
+ * - idle: the store's write rate over `--idle-sec` (the generators' visitors send nothing while idle, so
+ *   this is the relay's own writing; the embed's heartbeat is not simulated);
  * - storm: every process restarted at once; time until all visitors are back, shed connects, peak
  *   event-loop delay; ours also: the directory complete again.
  * Writes bench/host-last-run.json. Results: bench/RESULTS.md.

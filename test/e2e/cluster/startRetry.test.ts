@@ -7,14 +7,21 @@
 import t from 'tap';
 import { startCluster, until } from '../../helpers/cluster.ts';
 
-const RETRYING = /presence: opening the directory bucket failed; retrying/;
-
-t.test('JetStream missing at start, then back: the relay waits for it and joins', async (t) => {
+/** A cluster (relay a) whose NATS is then restarted without JetStream. */
+async function clusterWithoutJetStream(t: Test) {
   const c = await startCluster(['a']);
   t.teardown(() => c.stop());
   await c.nats.stop();
   c.nats.jetstream = false;
   await c.nats.start();
+  return c;
+}
+
+type Test = Parameters<Parameters<typeof t.test>[0]>[0];
+const RETRYING = /presence: opening the directory bucket failed; retrying/;
+
+t.test('JetStream missing at start, then back: the relay waits for it and joins', async (t) => {
+  const c = await clusterWithoutJetStream(t);
 
   let retrying!: () => void;
   const sawRetry = new Promise<void>((r) => (retrying = r));
@@ -33,11 +40,7 @@ t.test('JetStream missing at start, then back: the relay waits for it and joins'
 });
 
 t.test('JetStream missing past the deadline: the relay fails to start, saying why', async (t) => {
-  const c = await startCluster(['a']);
-  t.teardown(() => c.stop());
-  await c.nats.stop();
-  c.nats.jetstream = false;
-  await c.nats.start();
+  const c = await clusterWithoutJetStream(t);
   const err = await c.startRelay('b', undefined, { CLUSTER_START_TIMEOUT_MS: '2000' }).then(() => undefined, (e: Error) => e);
   t.ok(err, 'b did not start');
   t.match(err?.message, RETRYING, 'it retried first');

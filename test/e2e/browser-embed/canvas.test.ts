@@ -4,7 +4,7 @@
  * - each visible, unmasked canvas gets a picture after the snapshot;
  * - the masked canvas never does (it is never even read), and its snapshot node is an empty sized box;
  * - a canvas that does not change is not sent again, one that changes is.
- * The view side (pictures shown in the script-less replay) is test/e2e/browser-viewer/fidelity.test.ts.
+ * The view side (pictures shown in the script-less replay) is test/e2e/browser-viewer/fidelityHttps.test.ts.
  */
 import t from 'tap';
 import { chromiumAvailable } from '../../helpers/browser.ts';

@@ -4,7 +4,7 @@
  * intranet is out of reach): the embed sends each one when it has loaded, unless it is masked, and
  * the view points the replayed `<img>` at it (client/assets.ts `watchLateImages`,
  * agent-viewer/assets.ts `patchImages`). The snapshot-time path is covered, pixel by pixel, by
- * test/e2e/browser-viewer/fidelity.test.ts.
+ * test/e2e/browser-viewer/fidelityHttps.test.ts.
  */
 import t from 'tap';
 import { chromiumAvailable } from '../../helpers/browser.ts';

@@ -2,7 +2,7 @@
  * Asset frames without a browser: the wire codec (protocol/assetFrame.ts), what the embed picks
  * from a masked snapshot (client/assets.ts), and the viewer's store and rewriting
  * (agent-viewer/assets.ts). The end-to-end proof (fonts and images on http pages, fonts without
- * CORS on https) is test/e2e/browser-viewer/fidelity.test.ts.
+ * CORS on https) is test/e2e/browser-viewer/fidelityHttps.test.ts.
  */
 import t from 'tap';
 import { ASSET_MAX_BYTES, decodeAssetPayload, encodeAssetFrame, FrameKind, isKnownFrameKind } from '../../../protocol/index.ts';

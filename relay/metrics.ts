@@ -66,6 +66,9 @@ export class Metrics {
     cluster_nats_connected: 0,
     /** Other relays' tabs in this relay's directory replica. */
     cluster_presence_tabs: 0,
+    /** This relay's directory writes (tab puts and deletes) queued, and sent but not yet answered (≤ 1024). */
+    cluster_presence_writes_queued: 0,
+    cluster_presence_writes_in_flight: 0,
     /** Bytes published to NATS not yet confirmed by a flush (capped by CLUSTER_MAX_PENDING_BYTES). */
     cluster_unconfirmed_bytes: 0,
     /** Bytes held for frames being reassembled (at most one frame per source relay). */

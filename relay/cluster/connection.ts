@@ -29,6 +29,10 @@ export async function connectCluster(url: string, nodeId: string, log: Logger): 
       pingInterval: 5000,
       maxPingOut: 2,
       timeout: FIRST_CONNECT_TIMEOUT_MS,
+      // Otherwise every request (each directory put and delete) captures a stack trace for an error it
+      // will almost never raise: about 13 % of a cluster relay's CPU during a connect storm
+      // (bench/RESULTS.md, "Twelfth pass"). Its errors are logged by message only anyway.
+      noAsyncTraces: true,
     });
   } catch (err) {
     throw new Error(`cannot connect to NATS at ${withoutCredentials(url)}: ${(err as Error).message}`);

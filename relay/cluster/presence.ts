@@ -9,6 +9,13 @@
  * keys from NATS too; a relay restarted under the same NODE_ID deletes the keys its previous life
  * left behind (they would look alive again). A closed tab is deleted at once. User id and email are never written: only
  * keyed hashes of them, for erasure by user id or email.
+ *
+ * Writes are queued and started together once per event-loop turn (setImmediate), at most
+ * MAX_WRITES_IN_FLIGHT unanswered: the NATS client sends whatever one turn started in one socket
+ * write, where a put per connect callback had cost a loopback write each (the kernel's send is most
+ * of its price), and a connect storm or a shutdown no longer sends tens of thousands of requests that
+ * then time out together. The heartbeat is not queued: a backlog of tab writes must never make this
+ * relay look dead.
  */
 import crypto from 'node:crypto';
 import { StorageType, type KV, type KvEntry } from 'nats';
@@ -21,6 +28,9 @@ import type { Metrics } from '../metrics.ts';
 import type { TabData } from '../sessions/types.ts';
 import type { ClusterConnection } from './connection.ts';
 import { retryUntil } from './startRetry.ts';
+
+/** Tab writes sent and not yet answered (a put is acknowledged by the server in well under a ms when it keeps up). */
+export const MAX_WRITES_IN_FLIGHT = 1024;
 
 export interface RemoteTab extends PresenceTab {
   accountId: string;
@@ -54,6 +64,13 @@ export class Presence {
    * deletes are conditional on the revision we wrote.
    */
   private readonly own = new Map<string, Promise<number | undefined>>();
+  /** Tab writes not started yet, in order (FIFO: a put and the delete after it run in that order). */
+  private queue: Array<() => Promise<unknown>> = [];
+  private inFlight = 0;
+  /** The most tab writes ever unanswered at once (the test checks the bound). */
+  peakInFlight = 0;
+  private drainScheduled = false;
+  private stopped = false;
 
   constructor(
     private readonly conn: ClusterConnection,
@@ -83,6 +100,9 @@ export class Presence {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.stopWatch?.();
+    // Queued puts and deletes are of tabs deleted below (or of leftovers the bucket's max age clears).
+    this.stopped = true;
+    this.queue = [];
     // Leave at once rather than after NODE_DEAD_MS: a rolling deploy's visitors are re-found sooner.
     const kv = this.kv;
     if (kv && this.conn.up) {
@@ -126,9 +146,12 @@ export class Presence {
 
   withdraw(tab: TabData): void {
     const key = presenceTabKey(tab.account.id, tab.visitorId, tab.tabId);
-    const put = this.own.get(key);
-    this.own.delete(key);
-    this.write(() => this.deleteOwn(this.kv!, key, put));
+    this.write(() => {
+      // Read when the delete starts: the put queued before it has started by then.
+      const put = this.own.get(key);
+      this.own.delete(key);
+      return this.deleteOwn(this.kv!, key, put);
+    });
   }
 
   /** Deletes our entry for `key` unless another relay has written it since our `put` (then it is theirs). */
@@ -144,7 +167,8 @@ export class Presence {
   }
 
   private beat(): void {
-    this.write(() => this.kv!.put(presenceNodeKey(this.nodeId), String(Date.now())));
+    if (!this.kv || !this.conn.up) return;
+    this.kv.put(presenceNodeKey(this.nodeId), String(Date.now())).catch(() => this.metrics.counters.cluster_presence_write_failures_total++);
   }
 
   private refreshAll(): void {
@@ -152,8 +176,39 @@ export class Presence {
   }
 
   private write(op: () => Promise<unknown>): void {
-    if (!this.kv || !this.conn.up) return; // re-put by refreshAll on reconnect
-    op().catch(() => this.metrics.counters.cluster_presence_write_failures_total++);
+    if (!this.kv || !this.conn.up || this.stopped) return; // re-put by refreshAll on reconnect
+    this.queue.push(op);
+    this.metrics.gauges.cluster_presence_writes_queued = this.queue.length;
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      setImmediate(() => this.drain());
+    }
+  }
+
+  private drain(): void {
+    this.drainScheduled = false;
+    if (!this.kv || !this.conn.up) {
+      this.queue = []; // NATS went away: everything is re-put by refreshAll when it is back
+    }
+    let started = 0;
+    while (this.inFlight < MAX_WRITES_IN_FLIGHT && started < this.queue.length) {
+      const op = this.queue[started++];
+      this.inFlight++;
+      op().catch(() => this.metrics.counters.cluster_presence_write_failures_total++).finally(() => this.settled());
+    }
+    this.queue = started === this.queue.length ? [] : this.queue.slice(started);
+    this.metrics.gauges.cluster_presence_writes_queued = this.queue.length;
+    this.metrics.gauges.cluster_presence_writes_in_flight = this.inFlight;
+    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
+  }
+
+  private settled(): void {
+    this.inFlight--;
+    this.metrics.gauges.cluster_presence_writes_in_flight = this.inFlight;
+    if (this.queue.length > 0 && !this.drainScheduled) {
+      this.drainScheduled = true;
+      setImmediate(() => this.drain());
+    }
   }
 
   hash(kind: 'user' | 'email', accountId: string, value: string): string {

@@ -1,13 +1,14 @@
 /**
  * The presence directory on a real nats-server: a tab that closed on relay A and reopened on relay B
  * is B's entry now, and A's late delete (its close handled after B's put) must not remove it.
- * Deletes are conditional on the revision the relay itself wrote.
+ * Deletes are conditional on the revision the relay itself wrote. And a connect storm's writes: queued,
+ * sent together once per turn, never more than MAX_WRITES_IN_FLIGHT unanswered, in order.
  */
 import crypto from 'node:crypto';
 import t from 'tap';
 import { PRESENCE_BUCKET, presenceTabKey } from '../../../protocol/cluster.ts';
 import { connectCluster, type ClusterConnection } from '../../../relay/cluster/connection.ts';
-import { Presence } from '../../../relay/cluster/presence.ts';
+import { MAX_WRITES_IN_FLIGHT, Presence } from '../../../relay/cluster/presence.ts';
 import { createLogger } from '../../../relay/log.ts';
 import { Metrics } from '../../../relay/metrics.ts';
 import type { TabData } from '../../../relay/sessions/types.ts';
@@ -16,9 +17,9 @@ import { NatsServer, until } from '../../helpers/cluster.ts';
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 const log = createLogger('silent');
 
-function fakeTab(tabId: string): TabData {
+function fakeTab(tabId: string, visitorId = 'v1'): TabData {
   // Only what presence reads: the ids, the URL and the (absent) identity.
-  return { account: { id: 'acc1' }, visitorId: 'v1', tabId, url: 'https://shop.example.com/', visitor: {}, closed: false } as unknown as TabData;
+  return { account: { id: 'acc1' }, visitorId, tabId, url: 'https://shop.example.com/', visitor: {}, closed: false } as unknown as TabData;
 }
 
 async function relayPresence(t: Test, url: string, node: string, secret: Buffer) {
@@ -81,4 +82,52 @@ t.test('a late withdraw from the relay a tab left does not remove its entry on t
     return e !== null && e.operation !== 'PUT';
   }, 5000, 'the quick tab\'s delete');
   t.equal(await nodeOf(quickKey), null, 'a tab closed at once is not left listed');
+});
+
+t.test('a storm of tab writes: queued and sent together, at most MAX_WRITES_IN_FLIGHT unanswered, in order, and the heartbeat never waits', async (t) => {
+  const nats = await NatsServer.start();
+  t.teardown(() => nats.stop());
+  const secret = crypto.randomBytes(32);
+  const a = await relayPresence(t, nats.url, 'A', secret);
+  const b = await relayPresence(t, nats.url, 'B', secret);
+  await until(() => b.presence.liveNodes().includes('A') || undefined, 5000, 'B to hear A');
+  const N = 5000;
+  const tabs = Array.from({ length: N }, (_, i) => fakeTab(`s${i}`, `v${i % 1000}`));
+  for (const tab of tabs) {
+    a.held.add(tab.tabId);
+    a.presence.announce(tab);
+  }
+  t.equal(a.metrics.gauges.cluster_presence_writes_queued, N, 'nothing is sent from the callers\' turn: every put is queued');
+  t.equal(a.metrics.gauges.cluster_presence_writes_in_flight, 0);
+  // B must keep hearing A while A's backlog drains (the heartbeat is not queued behind it).
+  let aLooksDead = false;
+  const watch = setInterval(() => {
+    if (!b.presence.liveNodes().includes('A')) aLooksDead = true;
+  }, 50);
+  t.teardown(() => clearInterval(watch));
+  await until(() => b.metrics.gauges.cluster_presence_tabs === N || undefined, 30_000, `B's replica to list all ${N} tabs`);
+  t.pass(`B lists all ${N} tabs`);
+  t.ok(a.presence.peakInFlight <= MAX_WRITES_IN_FLIGHT, `at most ${MAX_WRITES_IN_FLIGHT} writes unanswered (peak ${a.presence.peakInFlight})`);
+  t.ok(a.presence.peakInFlight > 100, `and many at once, not one by one (peak ${a.presence.peakInFlight})`);
+  t.equal(a.metrics.counters.cluster_presence_write_failures_total, 0, 'no write failed');
+  t.same(b.presence.tabsOf('acc1', 'v7').map((x) => x.tabId).sort(), ['s1007', 's2007', 's3007', 's4007', 's7'], 'a visitor\'s tabs, all of them');
+
+  // A put, its delete and a put again, all in one turn: they run in that order, so the tab ends listed.
+  const again = tabs[0];
+  a.presence.withdraw(again);
+  a.presence.announce(again);
+  for (const tab of tabs.slice(1)) {
+    a.held.delete(tab.tabId);
+    a.presence.withdraw(tab);
+  }
+  await until(() => b.metrics.gauges.cluster_presence_tabs === 1 || undefined, 30_000, 'B\'s replica to drop all but one');
+  t.same(b.presence.tabsOf('acc1', 'v0').map((x) => x.tabId), ['s0'], 'the tab withdrawn and announced again in one turn is listed');
+  const reader = await connectCluster(nats.url, 'reader', log);
+  t.teardown(() => reader.close());
+  const kv = await reader.nc.jetstream().views.kv(PRESENCE_BUCKET);
+  const keys: string[] = [];
+  for await (const k of await kv.keys('tab.>')) keys.push(k);
+  t.same(keys, [presenceTabKey('acc1', 'v0', 's0')], 'and the bucket holds only that tab\'s key');
+  t.notOk(aLooksDead, 'B never saw A as dead while A\'s writes were queued');
+  t.ok(a.presence.peakInFlight <= MAX_WRITES_IN_FLIGHT, `still at most ${MAX_WRITES_IN_FLIGHT} unanswered (peak ${a.presence.peakInFlight})`);
 });

@@ -1,0 +1,96 @@
+/**
+ * What a relay's own directory writes cost it (relay/cluster/presence.ts) when visitors connect one
+ * callback at a time, as uWS delivers them: N tabs announced, each from its own event-loop callback
+ * (a setImmediate, after which Node runs the microtask queue as it does after a uWS callback), then
+ * the same N withdrawn. Its own nats-server; prints this process's CPU per announce and per
+ * withdraw, until the server has all N puts (and then all N deletes). bench/RESULTS.md, "Twelfth pass".
+ *
+ *   npx tsx scripts/bench/presenceWrites.ts [tabs=20000] [per-turn=20]
+ */
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PRESENCE_BUCKET } from '../../protocol/cluster.ts';
+import { connectCluster } from '../../relay/cluster/connection.ts';
+import { Presence } from '../../relay/cluster/presence.ts';
+import { createLogger } from '../../relay/log.ts';
+import { Metrics } from '../../relay/metrics.ts';
+import type { TabData } from '../../relay/sessions/types.ts';
+import { freePort } from './freePort.ts';
+
+const N = Number(process.argv[2] ?? 20_000);
+/** Callbacks per event-loop turn: a loaded relay's poll phase hands it many sockets at once. */
+const PER_TURN = Number(process.argv[3] ?? 20);
+const log = createLogger('silent');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const port = await freePort();
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'presence-writes-nats-'));
+const server = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+await new Promise<void>((resolve, reject) => {
+  let err = '';
+  server.once('exit', (code) => reject(new Error(`nats-server exited (${code}): ${err}`)));
+  server.stderr!.on('data', (c: Buffer) => {
+    err += c;
+    if (/Server is ready/.test(err)) resolve();
+  });
+});
+try {
+  const url = `nats://127.0.0.1:${port}`;
+  const conn = await connectCluster(url, 'bench', log);
+  const held = new Set<string>();
+  const presence = new Presence(conn, 'bench', crypto.randomBytes(32), () => [], (_a, _v, tab) => held.has(tab), { nodeDead() {}, tabSeen() {} }, new Metrics(), log);
+  await presence.start(30_000);
+  const reader = await connectCluster(url, 'reader', log);
+  const kv = await reader.nc.jetstream().views.kv(PRESENCE_BUCKET);
+  const tabs = Array.from({ length: N }, (_, i) => ({
+    account: { id: 'acc_bench' }, visitorId: `v${i}`, tabId: `t${i}`, url: 'https://shop.example.com/products/item-123', visitor: {}, closed: false,
+  }) as unknown as TabData);
+  const keysInBucket = async () => (await kv.status()).values;
+  const base = await keysInBucket(); // the node key
+
+  // A delete leaves a marker in the stream (the count stays): the writes go in order on one
+  // connection, so the last tab's delete landing means every one before it has.
+  const lastDeleted = async () => {
+    const e = await kv.get(`tab.acc_bench.v${N - 1}.t${N - 1}`);
+    return e !== null && e.operation !== 'PUT';
+  };
+  const phase = async (what: string, each: (tab: TabData) => void, done: () => Promise<boolean>) => {
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < N; i += PER_TURN) {
+      await new Promise<void>((resolve) => {
+        let left = Math.min(PER_TURN, N - i);
+        for (let j = i; j < i + PER_TURN && j < N; j++) {
+          setImmediate(() => {
+            each(tabs[j]);
+            if (--left === 0) resolve();
+          });
+        }
+      });
+    }
+    while (!(await done())) await sleep(20);
+    const cpu = process.cpuUsage(cpu0);
+    const ms = performance.now() - t0;
+    console.log(`| ${what} | ${N} | ${PER_TURN} | ${((cpu.user + cpu.system) / N).toFixed(1)} | ${Math.round(N / (ms / 1000))} |`);
+  };
+  console.log('| | tabs | callbacks per turn | this process\'s CPU µs per write (until the server has it) | writes/s |');
+  console.log('|---|---:|---:|---:|---:|');
+  await phase('announce', (tab) => {
+    held.add(tab.tabId);
+    presence.announce(tab);
+  }, async () => (await keysInBucket()) === base + N);
+  await phase('withdraw', (tab) => {
+    held.delete(tab.tabId);
+    presence.withdraw(tab);
+  }, lastDeleted);
+  await presence.stop();
+  await conn.close();
+  await reader.close();
+} finally {
+  server.kill();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+process.exit(0);

@@ -3,11 +3,14 @@
  * callback at a time, as uWS delivers them: N tabs announced, each from its own event-loop callback
  * (a setImmediate, after which Node runs the microtask queue as it does after a uWS callback), then
  * the same N withdrawn. Its own nats-server; prints this process's CPU per announce and per
- * withdraw, until the server has all N puts (and then all N deletes). bench/RESULTS.md, "Twelfth pass".
+ * withdraw, until the server has all N puts (and then all N deletes), and the CPU per tab of each of
+ * WATCHERS other processes standing for the other relays (presenceWatcher.ts: a Presence watching
+ * the bucket into its replica), until their replica lists all N (and then none).
+ * bench/RESULTS.md, "Twelfth pass".
  *
- *   npx tsx scripts/bench/presenceWrites.ts [tabs=20000] [per-turn=20]
+ *   npx tsx scripts/bench/presenceWrites.ts [tabs=20000] [per-turn=20] [watchers=0]
  */
-import { spawn } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,6 +26,7 @@ import { freePort } from './freePort.ts';
 const N = Number(process.argv[2] ?? 20_000);
 /** Callbacks per event-loop turn: a loaded relay's poll phase hands it many sockets at once. */
 const PER_TURN = Number(process.argv[3] ?? 20);
+const WATCHERS = Number(process.argv[4] ?? 0);
 const log = createLogger('silent');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -37,8 +41,22 @@ await new Promise<void>((resolve, reject) => {
     if (/Server is ready/.test(err)) resolve();
   });
 });
+const watchers: ChildProcess[] = [];
 try {
   const url = `nats://127.0.0.1:${port}`;
+  for (let i = 0; i < WATCHERS; i++) {
+    const child = fork(path.join(import.meta.dirname, 'presenceWatcher.ts'), [url, `watcher${i}`], {
+      // PRESENCE_WATCHER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": where a replica's CPU goes.
+      execArgv: ['--import', 'tsx', ...(process.env.PRESENCE_WATCHER_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
+    });
+    await new Promise((r) => child.once('message', r));
+    watchers.push(child);
+  }
+  /** Each watcher's CPU (µs) from now until its replica holds `target` tabs. */
+  const watched = (target: number) => Promise.all(watchers.map((w) => new Promise<number>((resolve) => {
+    w.once('message', (m: { cpuUs: number }) => resolve(m.cpuUs));
+    w.send({ target });
+  })));
   const conn = await connectCluster(url, 'bench', log);
   const held = new Set<string>();
   const presence = new Presence(conn, 'bench', crypto.randomBytes(32), () => [], (_a, _v, tab) => held.has(tab), { nodeDead() {}, tabSeen() {} }, new Metrics(), log);
@@ -57,7 +75,8 @@ try {
     const e = await kv.get(`tab.acc_bench.v${N - 1}.t${N - 1}`);
     return e !== null && e.operation !== 'PUT';
   };
-  const phase = async (what: string, each: (tab: TabData) => void, done: () => Promise<boolean>) => {
+  const phase = async (what: string, each: (tab: TabData) => void, done: () => Promise<boolean>, replicaTarget: number) => {
+    const replicas = watched(replicaTarget);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < N; i += PER_TURN) {
@@ -74,22 +93,28 @@ try {
     while (!(await done())) await sleep(20);
     const cpu = process.cpuUsage(cpu0);
     const ms = performance.now() - t0;
-    console.log(`| ${what} | ${N} | ${PER_TURN} | ${((cpu.user + cpu.system) / N).toFixed(1)} | ${Math.round(N / (ms / 1000))} |`);
+    const w = (await replicas).sort((a, b) => a - b);
+    const perWatcher = w.length ? `${(w[0] / N).toFixed(1)}–${(w[w.length - 1] / N).toFixed(1)}` : '–';
+    console.log(`| ${what} | ${N} | ${PER_TURN} | ${((cpu.user + cpu.system) / N).toFixed(1)} | ${Math.round(N / (ms / 1000))} | ${perWatcher} |`);
   };
-  console.log('| | tabs | callbacks per turn | this process\'s CPU µs per write (until the server has it) | writes/s |');
-  console.log('|---|---:|---:|---:|---:|');
+  console.log(`| | tabs | callbacks per turn | this process's CPU µs per write (until the server has it) | writes/s | each of ${WATCHERS} other relays' CPU µs per tab (replica) |`);
+  console.log('|---|---:|---:|---:|---:|---|');
   await phase('announce', (tab) => {
     held.add(tab.tabId);
     presence.announce(tab);
-  }, async () => (await keysInBucket()) === base + N);
+  }, async () => (await keysInBucket()) === base + N, N);
   await phase('withdraw', (tab) => {
     held.delete(tab.tabId);
     presence.withdraw(tab);
-  }, lastDeleted);
+  }, lastDeleted, 0);
   await presence.stop();
   await conn.close();
   await reader.close();
 } finally {
+  await Promise.all(watchers.map((w) => new Promise((r) => {
+    w.once('exit', r);
+    w.send({ exit: true }, (err) => err && w.kill());
+  })));
   server.kill();
   fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -138,6 +138,9 @@ export class Presence {
     if (v.email !== undefined) entry.emailKey = this.hash('email', tab.account.id, v.email.toLowerCase());
     const key = presenceTabKey(tab.account.id, tab.visitorId, tab.tabId);
     this.write(() => {
+      // Closed while queued: its key may be another relay's by now (the visitor reconnected there);
+      // a late put would take it over, and our withdraw then delete it.
+      if (!this.holds(tab.account.id, tab.visitorId, tab.tabId)) return Promise.resolve();
       const put = this.kv!.put(key, JSON.stringify(entry));
       this.own.set(key, put.catch(() => undefined));
       return put;
@@ -146,12 +149,15 @@ export class Presence {
 
   withdraw(tab: TabData): void {
     const key = presenceTabKey(tab.account.id, tab.visitorId, tab.tabId);
-    this.write(() => {
-      // Read when the delete starts: the put queued before it has started by then.
+    const queued = this.write(() => {
+      // Read when the delete starts: the put queued before it has started (or been skipped) by then.
       const put = this.own.get(key);
       this.own.delete(key);
+      // No put of ours since the last delete: nothing here is ours (a leftover of ours is deleted by the watch).
+      if (!put) return Promise.resolve();
       return this.deleteOwn(this.kv!, key, put);
     });
+    if (!queued) this.own.delete(key);
   }
 
   /** Deletes our entry for `key` unless another relay has written it since our `put` (then it is theirs). */
@@ -175,26 +181,37 @@ export class Presence {
     for (const tab of this.localTabs()) if (!tab.closed) this.announce(tab);
   }
 
-  private write(op: () => Promise<unknown>): void {
-    if (!this.kv || !this.conn.up || this.stopped) return; // re-put by refreshAll on reconnect
+  /** False when the write is not queued (NATS down, or stopping): refreshAll re-puts on reconnect. */
+  private write(op: () => Promise<unknown>): boolean {
+    if (!this.kv || !this.conn.up || this.stopped) return false;
     this.queue.push(op);
     this.metrics.gauges.cluster_presence_writes_queued = this.queue.length;
     if (!this.drainScheduled) {
       this.drainScheduled = true;
       setImmediate(() => this.drain());
     }
+    return true;
   }
 
   private drain(): void {
     this.drainScheduled = false;
     if (!this.kv || !this.conn.up) {
-      this.queue = []; // NATS went away: everything is re-put by refreshAll when it is back
+      // NATS went away: what is held is re-put by refreshAll when it is back, and a leftover key of a
+      // tab closed meanwhile is deleted by the watch; the revisions of closed tabs go with the queue.
+      this.queue = [];
+      this.forgetClosedRevisions();
     }
     let started = 0;
     while (this.inFlight < MAX_WRITES_IN_FLIGHT && started < this.queue.length) {
       const op = this.queue[started++];
       this.inFlight++;
-      op().catch(() => this.metrics.counters.cluster_presence_write_failures_total++).finally(() => this.settled());
+      let p: Promise<unknown>;
+      try {
+        p = op();
+      } catch (err) {
+        p = Promise.reject(err); // never thrown out of a setImmediate, never a slot held forever
+      }
+      p.catch(() => this.metrics.counters.cluster_presence_write_failures_total++).finally(() => this.settled());
     }
     this.queue = started === this.queue.length ? [] : this.queue.slice(started);
     this.metrics.gauges.cluster_presence_writes_queued = this.queue.length;
@@ -208,6 +225,13 @@ export class Presence {
     if (this.queue.length > 0 && !this.drainScheduled) {
       this.drainScheduled = true;
       setImmediate(() => this.drain());
+    }
+  }
+
+  private forgetClosedRevisions(): void {
+    for (const key of this.own.keys()) {
+      const [, accountId, visitorId, tabId] = key.split('.');
+      if (!this.holds(accountId, visitorId, tabId)) this.own.delete(key);
     }
   }
 

@@ -72,16 +72,63 @@ t.test('a late withdraw from the relay a tab left does not remove its entry on t
   t.pass('the relay that holds the entry removes it');
   t.equal(b.metrics.counters.cluster_presence_withdraw_superseded_total, 0, 'and that delete was not refused');
 
-  // A tab closed before its put was acknowledged: the delete waits for the put, so nothing is left behind.
+  // A put and the withdraw after it in one turn, the put sent (the tab still held when the writes
+  // start): the delete waits for the put's revision, so nothing is left behind. Read at the call
+  // instead, the revision would be the older one, the delete refused and the tab left listed.
   const quick = fakeTab('t2');
   const quickKey = presenceTabKey('acc1', 'v1', 't2');
+  a.held.add('t2');
+  a.presence.announce(quick);
+  await until(async () => (await nodeOf(quickKey)) === 'A', 5000, 'the quick tab\'s first put');
   a.presence.announce(quick);
   a.presence.withdraw(quick);
   await until(async () => {
     const e = await kv.get(quickKey);
     return e !== null && e.operation !== 'PUT';
   }, 5000, 'the quick tab\'s delete');
-  t.equal(await nodeOf(quickKey), null, 'a tab closed at once is not left listed');
+  t.equal(await nodeOf(quickKey), null, 'a tab put and withdrawn in one turn is not left listed');
+  t.equal(a.metrics.counters.cluster_presence_withdraw_superseded_total, 1, 'its delete was not refused (the 1 is the late withdraw above)');
+
+  // Closed before its queued put started (as the router does it: no longer held): nothing is written.
+  const gone = fakeTab('t3');
+  const goneKey = presenceTabKey('acc1', 'v1', 't3');
+  a.held.add('t3');
+  a.presence.announce(gone);
+  a.held.delete('t3');
+  a.presence.withdraw(gone);
+  await until(() => (a.metrics.gauges.cluster_presence_writes_queued === 0 && a.metrics.gauges.cluster_presence_writes_in_flight === 0) || undefined, 5000, 'A\'s writes to settle');
+  t.equal(await kv.get(goneKey), null, 'a tab closed while its put was queued never reaches the bucket');
+});
+
+t.test('a tab that moves to another relay while its first relay\'s writes are backed up stays listed on the new one', async (t) => {
+  const nats = await NatsServer.start();
+  t.teardown(() => nats.stop());
+  const secret = crypto.randomBytes(32);
+  const a = await relayPresence(t, nats.url, 'A', secret);
+  const b = await relayPresence(t, nats.url, 'B', secret);
+  const reader = await connectCluster(nats.url, 'reader', log);
+  t.teardown(() => reader.close());
+  const kv = await reader.nc.jetstream().views.kv(PRESENCE_BUCKET);
+  // A backlog on A: more puts than may be unanswered at once.
+  for (let i = 0; i < 3 * MAX_WRITES_IN_FLIGHT; i++) {
+    a.held.add(`b${i}`);
+    a.presence.announce(fakeTab(`b${i}`, `vb${i}`));
+  }
+  // T opens on A and closes there at once (its put still queued behind the backlog); the visitor
+  // reconnects on B, whose put lands first.
+  const moving = fakeTab('moving', 'vm');
+  const key = presenceTabKey('acc1', 'vm', 'moving');
+  a.held.add('moving');
+  a.presence.announce(moving);
+  a.held.delete('moving');
+  a.presence.withdraw(moving);
+  b.held.add('moving');
+  b.presence.announce(moving);
+  await until(() => (a.metrics.gauges.cluster_presence_writes_queued === 0 && a.metrics.gauges.cluster_presence_writes_in_flight === 0) || undefined, 30_000, 'A\'s backlog to drain');
+  await until(() => (b.metrics.gauges.cluster_presence_writes_queued === 0 && b.metrics.gauges.cluster_presence_writes_in_flight === 0) || undefined, 5000, 'B\'s put');
+  const e = await kv.get(key);
+  t.equal(e?.operation, 'PUT', 'the tab is listed');
+  t.equal(e && e.operation === 'PUT' ? (e.json() as { node: string }).node : null, 'B', 'on B, where it is now (A\'s late put and delete did not take it over)');
 });
 
 t.test('a storm of tab writes: queued and sent together, at most MAX_WRITES_IN_FLIGHT unanswered, in order, and the heartbeat never waits', async (t) => {

@@ -126,7 +126,8 @@ async function directoryComplete(host: Host, t0: number): Promise<number> {
   return NaN;
 }
 
-async function runFor(impl: Impl, natsUrl: string) {
+/** `sourceBlock`: the loopback addresses this phase's visitors connect from (fleet.ts `sourcesOf`). */
+async function runFor(impl: Impl, natsUrl: string, sourceBlock: number) {
   const ours = impl === 'uws';
   console.log(`\n== ${ours ? 'ours' : 'the floor (bare uWS)'}: ${RELAYS} processes on one port; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cobrowse-host-'));
@@ -143,7 +144,7 @@ async function runFor(impl: Impl, natsUrl: string) {
     const before = await host.stats(true);
     const t0 = nowMs();
     const per = Math.ceil(VISITORS / GENERATORS);
-    const opened = await sampled(host, Promise.all(fleets.map((f, i) => f.request({ type: 'open', port, publicKey, n: Math.min(per, VISITORS - i * per), sources: sourcesOf(i, GENERATORS) }))));
+    const opened = await sampled(host, Promise.all(fleets.map((f, i) => f.request({ type: 'open', port, publicKey, n: Math.min(per, VISITORS - i * per), sources: sourcesOf(i, GENERATORS, sourceBlock) }))));
     const openSec = r1((nowMs() - t0) / 1000);
     const connected = sum(opened.value.map((s) => s.connected));
     const directorySec = ours ? await directoryComplete(host, t0) : NaN;
@@ -223,8 +224,10 @@ async function main(): Promise<void> {
   console.log(`idle visitors on one machine: ${VISITORS} visitors, ${RELAYS} relay processes on one port, ${GENERATORS} generator processes, ${os.availableParallelism()} cores (a process may hold ${FD_LIMIT} open files here)`);
   const nats = await startNats();
   try {
-    const ours = await runFor('uws', nats.url);
-    const floor = await runFor('uws-bare', nats.url);
+    // Fresh source addresses for each phase and each run (127.0.<block>.x): no TIME_WAIT from before.
+    const block = 1 + crypto.randomInt(126) * 2;
+    const ours = await runFor('uws', nats.url, block);
+    const floor = await runFor('uws-bare', nats.url, block + 1);
     const rows: RatioRow[] = [
       ['visitors in after the open, s', ours.open.openSec, floor.open.openSec],
       ['RSS B per idle visitor (all processes)', ours.open.rssPerVisitor, floor.open.rssPerVisitor],

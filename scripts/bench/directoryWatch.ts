@@ -8,12 +8,8 @@
  *
  *   npx tsx scripts/bench/directoryWatch.ts [tabs=100000] [shards=1] [relays=8]
  */
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { connect, StorageType, type NatsConnection } from 'nats';
-import { freePort } from './freePort.ts';
+import { startBenchNats } from './natsServer.ts';
 
 const TABS = Number(process.argv[2] ?? 100_000);
 const SHARDS = Number(process.argv[3] ?? 1);
@@ -21,22 +17,12 @@ const RELAYS = Number(process.argv[4] ?? 8);
 const WINDOW = 2000; // puts in flight, as a relay's reconnecting visitors would have them
 const VALUE = JSON.stringify({ node: 'relay-host-12345-abcdef', url: 'https://shop.example.com/products/item-123?ref=campaign' });
 
-const port = await freePort();
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dirwatch-nats-'));
-const server = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-await new Promise<void>((resolve, reject) => {
-  let err = '';
-  server.once('exit', (code) => reject(new Error(`nats-server exited (${code}): ${err}`)));
-  server.stderr!.on('data', (c: Buffer) => {
-    err += c;
-    if (/Server is ready/.test(err)) resolve();
-  });
-});
+const nats = await startBenchNats('dirwatch');
 const bucket = (s: number) => `bench-presence-${s}`;
 const open = (nc: NatsConnection, s: number) => nc.jetstream().views.kv(bucket(s), { history: 1, ttl: 900_000, storage: StorageType.Memory });
 
 try {
-  const writer = await connect({ servers: `127.0.0.1:${port}` });
+  const writer = await connect({ servers: nats.url });
   const kvs = await Promise.all(Array.from({ length: SHARDS }, (_, s) => open(writer, s)));
   // Every key written twice (a reconnect after a restart re-puts it): the stream's sequence range is
   // then sparse, as the live bucket's is.
@@ -51,7 +37,7 @@ try {
   }
   const putMs = performance.now() - t0;
 
-  const relays = await Promise.all(Array.from({ length: RELAYS }, () => connect({ servers: `127.0.0.1:${port}` })));
+  const relays = await Promise.all(Array.from({ length: RELAYS }, () => connect({ servers: nats.url })));
   const t1 = performance.now();
   const outcomes = await Promise.all(relays.map(async (nc) => {
     const start = performance.now();
@@ -82,6 +68,5 @@ try {
   if (short) console.log(`${short} relays' replicas held fewer than ${TABS} entries when their watch said it was replayed`);
   await Promise.all([writer, ...relays].map((nc) => nc.close()));
 } finally {
-  server.kill();
-  fs.rmSync(dir, { recursive: true, force: true });
+  nats.stop();
 }

@@ -10,10 +10,8 @@
  *
  *   npx tsx scripts/bench/presenceWrites.ts [tabs=20000] [per-turn=20] [watchers=0]
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { PRESENCE_BUCKET } from '../../protocol/cluster.ts';
 import { connectCluster } from '../../relay/cluster/connection.ts';
@@ -21,7 +19,7 @@ import { Presence } from '../../relay/cluster/presence.ts';
 import { createLogger } from '../../relay/log.ts';
 import { Metrics } from '../../relay/metrics.ts';
 import type { TabData } from '../../relay/sessions/types.ts';
-import { freePort } from './freePort.ts';
+import { startBenchNats } from './natsServer.ts';
 
 const N = Number(process.argv[2] ?? 20_000);
 /** Callbacks per event-loop turn: a loaded relay's poll phase hands it many sockets at once. */
@@ -30,20 +28,10 @@ const WATCHERS = Number(process.argv[4] ?? 0);
 const log = createLogger('silent');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const port = await freePort();
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'presence-writes-nats-'));
-const server = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-await new Promise<void>((resolve, reject) => {
-  let err = '';
-  server.once('exit', (code) => reject(new Error(`nats-server exited (${code}): ${err}`)));
-  server.stderr!.on('data', (c: Buffer) => {
-    err += c;
-    if (/Server is ready/.test(err)) resolve();
-  });
-});
+const nats = await startBenchNats('presence-writes');
 const watchers: ChildProcess[] = [];
 try {
-  const url = `nats://127.0.0.1:${port}`;
+  const url = nats.url;
   for (let i = 0; i < WATCHERS; i++) {
     const child = fork(path.join(import.meta.dirname, 'presenceWatcher.ts'), [url, `watcher${i}`], {
       // PRESENCE_WATCHER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": where a replica's CPU goes.
@@ -115,7 +103,6 @@ try {
     w.once('exit', r);
     w.send({ exit: true }, (err) => err && w.kill());
   })));
-  server.kill();
-  fs.rmSync(dir, { recursive: true, force: true });
+  nats.stop();
 }
 process.exit(0);

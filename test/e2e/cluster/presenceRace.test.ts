@@ -35,7 +35,8 @@ async function relayPresence(t: Test, url: string, node: string, secret: Buffer)
   return { presence, held, metrics };
 }
 
-t.test('a late withdraw from the relay a tab left does not remove its entry on the relay it moved to', async (t) => {
+/** Its own nats-server, relays A and B, and a reader's view of the bucket. */
+async function twoRelays(t: Test) {
   const nats = await NatsServer.start();
   t.teardown(() => nats.stop());
   const secret = crypto.randomBytes(32);
@@ -44,6 +45,11 @@ t.test('a late withdraw from the relay a tab left does not remove its entry on t
   const reader = await connectCluster(nats.url, 'reader', log);
   t.teardown(() => reader.close());
   const kv = await reader.nc.jetstream().views.kv(PRESENCE_BUCKET);
+  return { a, b, kv };
+}
+
+t.test('a late withdraw from the relay a tab left does not remove its entry on the relay it moved to', async (t) => {
+  const { a, b, kv } = await twoRelays(t);
   const nodeOf = async (key: string) => {
     const e = await kv.get(key);
     return e && e.operation === 'PUT' ? (e.json() as { node: string }).node : null;
@@ -101,14 +107,7 @@ t.test('a late withdraw from the relay a tab left does not remove its entry on t
 });
 
 t.test('a tab that moves to another relay while its first relay\'s writes are backed up stays listed on the new one', async (t) => {
-  const nats = await NatsServer.start();
-  t.teardown(() => nats.stop());
-  const secret = crypto.randomBytes(32);
-  const a = await relayPresence(t, nats.url, 'A', secret);
-  const b = await relayPresence(t, nats.url, 'B', secret);
-  const reader = await connectCluster(nats.url, 'reader', log);
-  t.teardown(() => reader.close());
-  const kv = await reader.nc.jetstream().views.kv(PRESENCE_BUCKET);
+  const { a, b, kv } = await twoRelays(t);
   // A backlog on A: more puts than may be unanswered at once.
   for (let i = 0; i < 3 * MAX_WRITES_IN_FLIGHT; i++) {
     a.held.add(`b${i}`);
@@ -132,11 +131,7 @@ t.test('a tab that moves to another relay while its first relay\'s writes are ba
 });
 
 t.test('a storm of tab writes: queued and sent together, at most MAX_WRITES_IN_FLIGHT unanswered, in order, and the heartbeat never waits', async (t) => {
-  const nats = await NatsServer.start();
-  t.teardown(() => nats.stop());
-  const secret = crypto.randomBytes(32);
-  const a = await relayPresence(t, nats.url, 'A', secret);
-  const b = await relayPresence(t, nats.url, 'B', secret);
+  const { a, b, kv } = await twoRelays(t);
   await until(() => b.presence.liveNodes().includes('A') || undefined, 5000, 'B to hear A');
   const N = 5000;
   const tabs = Array.from({ length: N }, (_, i) => fakeTab(`s${i}`, `v${i % 1000}`));
@@ -169,9 +164,6 @@ t.test('a storm of tab writes: queued and sent together, at most MAX_WRITES_IN_F
   }
   await until(() => b.metrics.gauges.cluster_presence_tabs === 1 || undefined, 30_000, 'B\'s replica to drop all but one');
   t.same(b.presence.tabsOf('acc1', 'v0').map((x) => x.tabId), ['s0'], 'the tab withdrawn and announced again in one turn is listed');
-  const reader = await connectCluster(nats.url, 'reader', log);
-  t.teardown(() => reader.close());
-  const kv = await reader.nc.jetstream().views.kv(PRESENCE_BUCKET);
   const keys: string[] = [];
   for await (const k of await kv.keys('tab.>')) keys.push(k);
   t.same(keys, [presenceTabKey('acc1', 'v0', 's0')], 'and the bucket holds only that tab\'s key');

@@ -7,39 +7,22 @@
  *
  *   npx tsx scripts/bench/directory.ts [tabs=30000] [lookups=5000]
  */
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
 import { connect, StorageType, type NatsConnection } from 'nats';
+import { startBenchNats } from './natsServer.ts';
 
 const TABS = Number(process.argv[2] ?? 30_000);
 const LOOKUPS = Number(process.argv[3] ?? 5000);
 const RELAYS = 3;
 
-const port = await new Promise<number>((r) => {
-  const s = net.createServer().listen(0, '127.0.0.1', () => {
-    const p = (s.address() as net.AddressInfo).port;
-    s.close(() => r(p));
-  });
-});
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dirbench-nats-'));
-const server = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-await new Promise<void>((resolve) => {
-  let err = '';
-  server.stderr!.on('data', (c: Buffer) => {
-    err += c;
-    if (/Server is ready/.test(err)) resolve();
-  });
-});
+const nats = await startBenchNats('dirbench');
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 const conns: NatsConnection[] = [];
-for (let i = 0; i < RELAYS; i++) conns.push(await connect({ servers: `127.0.0.1:${port}` }));
+for (let i = 0; i < RELAYS; i++) conns.push(await connect({ servers: nats.url }));
 const visitorOf = (i: number) => `v${i}`;
 
 // ---- A: KV + watched replica
@@ -107,5 +90,4 @@ console.log(`| KV + watched replica | ${f(pct(replicaLat, 50))} | ${f(pct(replic
 console.log(`| request/reply to ${RELAYS} relays | ${f(pct(sgLat, 50))} | ${f(pct(sgLat, 99))} | ${Math.round(sgRate)} | one round to every relay per lookup |`);
 it.stop();
 await Promise.all(conns.map((nc) => nc.close()));
-server.kill();
-fs.rmSync(dir, { recursive: true, force: true });
+nats.stop();
